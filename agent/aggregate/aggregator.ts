@@ -1,0 +1,220 @@
+import type { Logger } from 'pino';
+import { COUNTER, DISTRIBUTION, GAUGE, HISTOGRAM, KIND_NAMES, SET, TIMER, type MetricKind } from '../parse/metric-kind.js';
+import type { LineSink, ParsedLine } from '../parse/statsd-line.js';
+import type { ParseErrorReason } from '../parse/parse-error.js';
+import type { IngestCounters } from '../telemetry/ingest-counters.js';
+import { AliasTable } from './alias-table.js';
+import { familyNameOf, familyTypeOf, sanitizeLabelName, sanitizeMetricName, type FamilyType } from './prometheus-names.js';
+import { decodeTags } from './tags.js';
+
+export interface AggregatorOptions {
+  timerBuckets: number[];
+  histogramBuckets: number[];
+  counters: IngestCounters;
+  logger: Logger;
+  /** Wall clock in ms; injectable so tests control time. */
+  now?: () => number;
+}
+
+/** One time series: its identity (fixed at creation) and its running state. */
+export class Series {
+  /** Cumulative sum (counter) or last value (gauge). */
+  value = 0;
+  /** Per-bucket (not cumulative) weights; the last cell is the +Inf bucket. */
+  readonly bucketCounts: Float64Array;
+  sum = 0;
+  count = 0;
+  /** Distinct members seen in the current interval. */
+  readonly members: Set<string> | null;
+  /** Distinct count of the last complete interval; -1 until one completed. */
+  lastIntervalCount = -1;
+  aliases = 0;
+
+  constructor(
+    readonly id: number,
+    readonly kind: MetricKind,
+    readonly family: Family,
+    readonly attributes: Record<string, string>,
+    readonly startTimeMs: number,
+  ) {
+    this.bucketCounts = new Float64Array(family.bounds.length + 1);
+    this.members = kind === SET ? new Set() : null;
+  }
+}
+
+/** All series sharing one exposition name and type. */
+export interface Family {
+  name: string;
+  type: FamilyType;
+  /** The statsd type that claimed the name first; h and d share a family. */
+  kind: MetricKind;
+  /** 's' for timers, converted from ms; '' when the sender's unit is unknown. */
+  unit: string;
+  bounds: number[];
+  series: Series[];
+}
+
+/** A line that resolves to this id was refused at series creation; the reason is counted per line. */
+const CONFLICT = -2;
+/** Past this many raw spellings of one series (tag orders), lines take the slow path instead of growing the table. */
+const MAX_ALIASES_PER_SERIES = 16;
+
+/**
+ * Folds parsed statsd lines into series. The hot path is one alias lookup
+ * and a few arithmetic operations per line; everything that makes strings
+ * (names, labels, canonical keys) happens once per new series.
+ */
+export class Aggregator implements LineSink {
+  private readonly aliases = new AliasTable();
+  private readonly byCanonicalKey = new Map<string, number>();
+  private readonly families = new Map<string, Family>();
+  private readonly series: Series[] = [];
+  private readonly counters: IngestCounters;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly timerBuckets: number[];
+  private readonly histogramBuckets: number[];
+  private lastErrorLogMs = 0;
+  private suppressedErrorLogs = 0;
+
+  constructor(opts: AggregatorOptions) {
+    this.counters = opts.counters;
+    this.logger = opts.logger;
+    this.now = opts.now ?? Date.now;
+    this.timerBuckets = opts.timerBuckets;
+    this.histogramBuckets = opts.histogramBuckets;
+  }
+
+  get seriesCount(): number {
+    return this.series.length;
+  }
+
+  line(p: ParsedLine): void {
+    const counters = this.counters;
+    counters.metricsReceived++;
+    if (p.flagTags > 0) counters.parseError('malformed_tag', p.flagTags);
+    let id = this.aliases.get(p);
+    if (id === -1) id = this.resolve(p);
+    if (id === CONFLICT) {
+      counters.metricDrop('type_conflict');
+      return;
+    }
+    const s = this.series[id]!;
+    switch (p.kind) {
+      case COUNTER:
+        s.value += p.value / p.rate;
+        break;
+      case GAUGE:
+        s.value = p.gaugeDelta ? s.value + p.value : p.value;
+        break;
+      case TIMER:
+        observe(s, p.value / 1000, 1 / p.rate);
+        break;
+      case HISTOGRAM:
+      case DISTRIBUTION:
+        observe(s, p.value, 1 / p.rate);
+        break;
+      case SET:
+        s.members!.add(Buffer.from(p.buf.buffer, p.buf.byteOffset + p.valueStart, p.valueEnd - p.valueStart).toString('utf8'));
+        break;
+    }
+    counters.metricsAggregated++;
+  }
+
+  error(reason: ParseErrorReason, buf: Uint8Array, start: number, end: number): void {
+    this.counters.parseError(reason);
+    if (!this.logger.isLevelEnabled('debug')) return;
+    // One line a second at most: a broken client must not turn the log into a second firehose.
+    const now = this.now();
+    if (now - this.lastErrorLogMs < 1000) {
+      this.suppressedErrorLogs++;
+      return;
+    }
+    const sample = Buffer.from(buf.buffer, buf.byteOffset + start, Math.min(end - start, 200)).toString('latin1');
+    this.logger.debug({ reason, line: sample, suppressed: this.suppressedErrorLogs }, 'statsd line rejected');
+    this.lastErrorLogMs = now;
+    this.suppressedErrorLogs = 0;
+  }
+
+  /** Closes an interval: sets report the distinct count of the interval just ended. */
+  flush(): void {
+    for (const s of this.series) {
+      if (s.members !== null) {
+        s.lastIntervalCount = s.members.size;
+        s.members.clear();
+      }
+    }
+  }
+
+  /** A read-only view for exporters; they must not keep references past the call. */
+  forEachFamily(fn: (family: Family) => void): void {
+    for (const f of this.families.values()) fn(f);
+  }
+
+  /** The slow path: first sight of a raw spelling. Finds or creates the canonical series. */
+  private resolve(p: ParsedLine): number {
+    const buf = Buffer.from(p.buf.buffer, p.buf.byteOffset, p.buf.byteLength);
+    const rawName = buf.toString('utf8', p.nameStart, p.nameEnd);
+    const tags = p.tagsStart === -1 ? [] : decodeTags(buf.toString('utf8', p.tagsStart, p.tagsEnd));
+    const type = familyTypeOf(p.kind);
+    const familyName = familyNameOf(p.kind, sanitizeMetricName(rawName));
+
+    const labels = new Map<string, string>();
+    for (const [k, v] of tags) labels.set(sanitizeLabelName(k), v);
+    const sorted = [...labels.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const key = `${familyName}\u0000${JSON.stringify(sorted)}`;
+
+    let family = this.families.get(familyName);
+    if (family !== undefined && !compatible(family.kind, p.kind)) {
+      this.logger.warn(
+        { metric: familyName, has: KIND_NAMES[family.kind], sent: KIND_NAMES[p.kind], raw: rawName },
+        'metric type conflict: lines of the second type are dropped and counted in tally_metrics_dropped_total',
+      );
+      this.aliases.set(p, CONFLICT);
+      return CONFLICT;
+    }
+    if (family === undefined) {
+      family = {
+        name: familyName,
+        type,
+        kind: p.kind,
+        unit: p.kind === TIMER ? 's' : '',
+        bounds: p.kind === TIMER ? this.timerBuckets : type === 'histogram' ? this.histogramBuckets : [],
+        series: [],
+      };
+      this.families.set(familyName, family);
+    }
+    let id = this.byCanonicalKey.get(key);
+    if (id === undefined) {
+      const attributes: Record<string, string> = Object.create(null);
+      for (const [k, v] of sorted) attributes[k] = v;
+      id = this.series.length;
+      const created = new Series(id, p.kind, family, attributes, this.now());
+      this.series.push(created);
+      family.series.push(created);
+      this.byCanonicalKey.set(key, id);
+    }
+    const s = this.series[id]!;
+    if (s.aliases < MAX_ALIASES_PER_SERIES) {
+      s.aliases++;
+      this.aliases.set(p, id);
+    }
+    return id;
+  }
+}
+
+function observe(s: Series, v: number, weight: number): void {
+  const bounds = s.family.bounds;
+  let k = 0;
+  // Prometheus buckets are inclusive upper bounds: v lands in the first bucket with v <= le.
+  while (k < bounds.length && v > bounds[k]!) k++;
+  s.bucketCounts[k] += weight;
+  s.sum += v * weight;
+  s.count += weight;
+}
+
+function compatible(a: MetricKind, b: MetricKind): boolean {
+  if (a === b) return true;
+  const histogramLike = (k: MetricKind) => k === HISTOGRAM || k === DISTRIBUTION;
+  return histogramLike(a) && histogramLike(b);
+}

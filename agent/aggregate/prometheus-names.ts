@@ -1,0 +1,35 @@
+import { COUNTER, GAUGE, SET, TIMER, type MetricKind } from '../parse/metric-kind.js';
+
+/** Metric names may hold [a-zA-Z0-9_] (colons are reserved for recording rules) and not start with a digit. */
+export function sanitizeMetricName(name: string): string {
+  let out = name.replace(/[^a-zA-Z0-9_]/g, '_');
+  if (out.length === 0 || (out.charCodeAt(0) >= 48 && out.charCodeAt(0) <= 57)) out = '_' + out;
+  return out;
+}
+
+/** Label names follow the same charset; the `__` prefix is Prometheus' own, so a user's label never gets it. */
+export function sanitizeLabelName(name: string): string {
+  let out = sanitizeMetricName(name);
+  while (out.startsWith('__')) out = out.slice(1);
+  return out;
+}
+
+/** The family a statsd metric lands in: what `# TYPE` names and what must not be claimed twice. */
+export type FamilyType = 'counter' | 'gauge' | 'histogram';
+
+export function familyTypeOf(kind: MetricKind): FamilyType {
+  if (kind === COUNTER) return 'counter';
+  if (kind === GAUGE || kind === SET) return 'gauge';
+  return 'histogram';
+}
+
+/**
+ * The exposition name of a family. Counters end in `_total`, timers in
+ * `_seconds` (their values are converted from ms); a name that already ends so
+ * is not suffixed twice.
+ */
+export function familyNameOf(kind: MetricKind, sanitized: string): string {
+  if (kind === COUNTER) return sanitized.endsWith('_total') ? sanitized : sanitized + '_total';
+  if (kind === TIMER) return sanitized.endsWith('_seconds') ? sanitized : sanitized + '_seconds';
+  return sanitized;
+}

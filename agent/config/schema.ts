@@ -1,0 +1,102 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+// Prometheus client libraries' default buckets: a good fit for request
+// latencies in seconds, which is what statsd timers become.
+export const DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+const port = z.number().int().min(0).max(65535);
+
+// The same grammar as parseDuration, which remains the authority at runtime;
+// it only reaches the JSON Schema so editors can flag a bad duration as it is
+// typed. test/config/json-schema.test.ts checks that the two agree.
+export const DURATION_PATTERN = '^\\s*(\\d+(\\.\\d+)?(ms|s|m|h))+\\s*$';
+
+const duration = z
+  .union([z.string().meta({ pattern: DURATION_PATTERN }), z.number().nonnegative()])
+  .transform((value, ctx) => {
+    if (typeof value === 'number') return value * 1000;
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (use e.g. 500ms, 10s, 1m, 1h)` });
+      return z.NEVER;
+    }
+    return ms;
+  })
+  .describe('A duration such as "500ms", "10s", "1m" or "1h"; a bare number is seconds.');
+
+// Each out-of-order bound is reported at its own index so the config loader
+// can point at the offending number rather than at the whole list.
+const buckets = z
+  .array(z.number().finite())
+  .min(1)
+  .superRefine((b, ctx) => {
+    for (let i = 1; i < b.length; i++) {
+      if (!(b[i]! > b[i - 1]!)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [i],
+          input: b[i],
+          message: `bucket bounds must be strictly increasing (${b[i]} follows ${b[i - 1]})`,
+        });
+      }
+    }
+  });
+
+const udpSchema = z
+  .object({
+    enabled: z.boolean().default(true).describe('Listen for statsd datagrams over UDP.'),
+    address: z.string().min(1).default('127.0.0.1').describe('Address to bind; use 0.0.0.0 to accept from other hosts.'),
+    port: port.default(8125).describe('UDP port; 0 picks a free one.'),
+    receive_buffer_bytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(33554432)
+      .describe('Requested SO_RCVBUF; the kernel caps it at net.core.rmem_max and the size obtained is logged.'),
+  })
+  .strict();
+
+const httpSchema = z
+  .object({
+    address: z.string().min(1).default('127.0.0.1').describe('Address of the HTTP server (/metrics, /healthz, /readyz).'),
+    port: port.default(9102).describe('HTTP port; 0 picks a free one.'),
+  })
+  .strict();
+
+const aggregationSchema = z
+  .object({
+    // prefault, not default: a zod default is returned as-is without running
+    // the transform, which would leave the string "10s" where milliseconds
+    // are expected.
+    flush_interval: duration
+      .refine((ms) => ms >= 100, { message: 'flush_interval must be at least 100ms' })
+      .prefault('10s')
+      .describe(
+        'How often sets roll over and batches are cut. A duration such as "500ms", "10s", "1m" or "1h"; a bare number is seconds.',
+      ),
+    timer_buckets: buckets.default(DEFAULT_BUCKETS).describe('Histogram bucket bounds for timers (ms), in seconds.'),
+    histogram_buckets: buckets.default(DEFAULT_BUCKETS).describe('Bucket bounds for h and d metrics, in the unit sent.'),
+  })
+  .strict();
+
+const logSchema = z
+  .object({
+    level: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info')
+      .describe('Minimum level of the agent\'s own logs; "silent" turns them off.'),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    statsd: z.object({ udp: udpSchema.prefault({}) }).strict().prefault({}),
+    http: httpSchema.prefault({}),
+    aggregation: aggregationSchema.prefault({}),
+    log: logSchema.prefault({}),
+  })
+  .strict();
+
+export type TallyConfig = z.output<typeof configSchema>;
+export type TallyConfigInput = z.input<typeof configSchema>;

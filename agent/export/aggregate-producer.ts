@@ -1,0 +1,95 @@
+import { ValueType, type HrTime } from '@opentelemetry/api';
+import { millisToHrTime } from '@opentelemetry/core';
+import type { Resource } from '@opentelemetry/resources';
+import {
+  AggregationTemporality,
+  DataPointType,
+  type CollectionResult,
+  type DataPoint,
+  type Histogram,
+  type MetricData,
+  type MetricProducer,
+} from '@opentelemetry/sdk-metrics';
+import type { Aggregator, Family, Series } from '../aggregate/aggregator.js';
+
+export interface AggregateProducerOptions {
+  aggregator: Aggregator;
+  resource: Resource;
+  scope: { name: string; version: string };
+  now?: () => number;
+}
+
+/**
+ * Hands Tally's own pre-aggregated series to an OpenTelemetry MetricReader.
+ * The SDK supplies the data model and exporters; aggregation stays in our hot
+ * path, so the SDK is called once per collection, not once per metric.
+ */
+export class AggregateProducer implements MetricProducer {
+  constructor(private readonly opts: AggregateProducerOptions) {}
+
+  async collect(): Promise<CollectionResult> {
+    const endTime = millisToHrTime((this.opts.now ?? Date.now)());
+    const metrics: MetricData[] = [];
+    this.opts.aggregator.forEachFamily((family) => {
+      const data = toMetricData(family, endTime);
+      if (data.dataPoints.length > 0) metrics.push(data);
+    });
+    return {
+      resourceMetrics: {
+        resource: this.opts.resource,
+        scopeMetrics: [{ scope: this.opts.scope, metrics }],
+      },
+      errors: [],
+    };
+  }
+}
+
+function toMetricData(family: Family, endTime: HrTime): MetricData {
+  const descriptor = {
+    // The Prometheus serializer appends `_total` to monotonic sums itself.
+    name: family.type === 'counter' ? family.name.replace(/_total$/, '') : family.name,
+    description: `statsd ${family.type} ${family.name}`,
+    unit: family.unit,
+    valueType: ValueType.DOUBLE,
+  };
+  switch (family.type) {
+    case 'counter':
+      return {
+        descriptor,
+        aggregationTemporality: AggregationTemporality.CUMULATIVE,
+        dataPointType: DataPointType.SUM,
+        isMonotonic: true,
+        dataPoints: family.series.map((s) => point(s, endTime, s.value)),
+      };
+    case 'gauge':
+      return {
+        descriptor,
+        aggregationTemporality: AggregationTemporality.CUMULATIVE,
+        dataPointType: DataPointType.GAUGE,
+        dataPoints: family.series.map((s) => point(s, endTime, gaugeValue(s))),
+      };
+    case 'histogram':
+      return {
+        descriptor,
+        aggregationTemporality: AggregationTemporality.CUMULATIVE,
+        dataPointType: DataPointType.HISTOGRAM,
+        dataPoints: family.series.map((s) =>
+          point<Histogram>(s, endTime, {
+            buckets: { boundaries: family.bounds, counts: Array.from(s.bucketCounts) },
+            sum: s.sum,
+            count: s.count,
+          }),
+        ),
+      };
+  }
+}
+
+function gaugeValue(s: Series): number {
+  if (s.members === null) return s.value;
+  // Before the first interval completes, the interval in progress is the best answer there is.
+  return s.lastIntervalCount >= 0 ? s.lastIntervalCount : s.members.size;
+}
+
+function point<T>(s: Series, endTime: HrTime, value: T): DataPoint<T> {
+  return { attributes: s.attributes, startTime: millisToHrTime(s.startTimeMs), endTime, value };
+}

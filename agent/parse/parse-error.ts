@@ -1,0 +1,19 @@
+/**
+ * Why a statsd line was rejected. Each value is a `reason` label of
+ * tally_parse_errors_total, so the set is closed and documented here.
+ */
+export const PARSE_ERROR_REASONS = [
+  'empty_name', // ":1|c"
+  'missing_value', // "foo", "foo:|c"
+  'missing_type', // "foo:1"
+  'unknown_type', // "foo:1|x"
+  'bad_value', // "foo:abc|c", NaN, Inf, 1e309
+  'negative_counter', // counters only go up
+  'bad_sample_rate', // "@0", "@-1", "@abc", "@2"
+  'bad_field', // an unknown "|..." section
+  'duplicate_field', // two "|@" or two "|#" sections
+  'invalid_utf8', // name, tags or set member not valid UTF-8
+  'malformed_tag', // "#flag" or "#:v": counted, the metric is kept without that tag
+] as const;
+
+export type ParseErrorReason = (typeof PARSE_ERROR_REASONS)[number];

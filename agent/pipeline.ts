@@ -1,0 +1,95 @@
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import type { Logger } from 'pino';
+import { Aggregator } from './aggregate/aggregator.js';
+import type { TallyConfig } from './config/schema.js';
+import { AggregateProducer } from './export/aggregate-producer.js';
+import { startHttpServer, type HttpServer } from './export/http-server.js';
+import { startUdpListener, type UdpListener } from './ingest/udp-listener.js';
+import { newParsedLine, parsePacket } from './parse/statsd-line.js';
+import { IngestCounters } from './telemetry/ingest-counters.js';
+import { registerSelfMetrics } from './telemetry/self-metrics.js';
+
+export interface RunningAgent {
+  udp: UdpListener | undefined;
+  http: HttpServer;
+  /** Stops listening, runs a last flush and releases every resource. */
+  stop(): Promise<void>;
+}
+
+/** Wires ingest → parse → aggregate → export for one config. */
+export async function startPipeline(config: TallyConfig, logger: Logger, version: string): Promise<RunningAgent> {
+  const counters = new IngestCounters();
+  const aggregator = new Aggregator({
+    timerBuckets: config.aggregation.timer_buckets,
+    histogramBuckets: config.aggregation.histogram_buckets,
+    counters,
+    logger,
+  });
+
+  const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: 'tally-agent', [ATTR_SERVICE_VERSION]: version });
+  const scope = { name: 'tally-agent', version };
+  const exporter = new PrometheusExporter({
+    preventServerStart: true,
+    withoutScopeInfo: true,
+    metricProducers: [new AggregateProducer({ aggregator, resource, scope })],
+  });
+  const meterProvider = new MeterProvider({ resource, readers: [exporter] });
+  const self = registerSelfMetrics(meterProvider.getMeter('tally-agent', version), {
+    counters,
+    seriesCount: () => aggregator.seriesCount,
+  });
+
+  const flush = () => {
+    const t0 = performance.now();
+    aggregator.flush();
+    self.flushDuration.record((performance.now() - t0) / 1000);
+  };
+  const flushTimer = setInterval(flush, config.aggregation.flush_interval);
+  flushTimer.unref();
+
+  let udp: UdpListener | undefined;
+  let http: HttpServer | undefined;
+  let ready = false;
+  try {
+    if (config.statsd.udp.enabled) {
+      const scratch = newParsedLine();
+      udp = await startUdpListener({
+        address: config.statsd.udp.address,
+        port: config.statsd.udp.port,
+        receiveBufferBytes: config.statsd.udp.receive_buffer_bytes,
+        counters,
+        logger,
+        onPacket: (packet) => parsePacket(packet, scratch, aggregator),
+      });
+    }
+    http = await startHttpServer({
+      address: config.http.address,
+      port: config.http.port,
+      logger,
+      metrics: (req, res) => exporter.getMetricsRequestHandler(req, res),
+      ready: () => ready,
+    });
+  } catch (err) {
+    clearInterval(flushTimer);
+    await udp?.close();
+    await meterProvider.shutdown();
+    throw err;
+  }
+  ready = true;
+  const httpServer = http;
+  return {
+    udp,
+    http: httpServer,
+    async stop() {
+      ready = false;
+      clearInterval(flushTimer);
+      await udp?.close();
+      flush();
+      await httpServer.close();
+      await meterProvider.shutdown();
+    },
+  };
+}

@@ -1,0 +1,30 @@
+import { PARSE_ERROR_REASONS, type ParseErrorReason } from '../parse/parse-error.js';
+
+export const LISTENERS = ['udp'] as const;
+export type ListenerName = (typeof LISTENERS)[number];
+
+export const METRIC_DROP_REASONS = ['type_conflict'] as const;
+export type MetricDropReason = (typeof METRIC_DROP_REASONS)[number];
+
+/**
+ * The agent's own counts, plain numbers bumped on the hot path and read by the
+ * self-telemetry callbacks at scrape time. One instance per agent, passed in.
+ */
+export class IngestCounters {
+  readonly packets: Record<ListenerName, number> = { udp: 0 };
+  readonly bytes: Record<ListenerName, number> = { udp: 0 };
+  /** Lines that parsed. */
+  metricsReceived = 0;
+  /** Lines applied to a series (received minus dropped). */
+  metricsAggregated = 0;
+  readonly parseErrors = new Map<ParseErrorReason, number>(PARSE_ERROR_REASONS.map((r) => [r, 0]));
+  readonly metricsDropped = new Map<MetricDropReason, number>(METRIC_DROP_REASONS.map((r) => [r, 0]));
+
+  parseError(reason: ParseErrorReason, n = 1): void {
+    this.parseErrors.set(reason, this.parseErrors.get(reason)! + n);
+  }
+
+  metricDrop(reason: MetricDropReason, n = 1): void {
+    this.metricsDropped.set(reason, this.metricsDropped.get(reason)! + n);
+  }
+}

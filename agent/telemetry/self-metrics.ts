@@ -1,0 +1,49 @@
+import { ValueType, type Histogram, type Meter } from '@opentelemetry/api';
+import type { IngestCounters } from './ingest-counters.js';
+
+export interface SelfMetricsSources {
+  counters: IngestCounters;
+  seriesCount: () => number;
+}
+
+export interface SelfMetrics {
+  flushDuration: Histogram;
+}
+
+/**
+ * The agent's own health on its /metrics endpoint, under `tally_`. Observable
+ * instruments read the plain counters at scrape time, so the hot path only
+ * increments numbers.
+ */
+export function registerSelfMetrics(meter: Meter, src: SelfMetricsSources): SelfMetrics {
+  const c = src.counters;
+  const counter = (name: string, description: string, unit = '') =>
+    meter.createObservableCounter(name, { description, unit, valueType: ValueType.INT });
+
+  counter('tally_packets_received', 'Datagrams and stream reads received, by listener.').addCallback((r) => {
+    for (const [listener, n] of Object.entries(c.packets)) r.observe(n, { listener });
+  });
+  counter('tally_bytes_received', 'Payload bytes received, by listener.').addCallback((r) => {
+    for (const [listener, n] of Object.entries(c.bytes)) r.observe(n, { listener });
+  });
+  counter('tally_metrics_received', 'statsd lines that parsed.').addCallback((r) => r.observe(c.metricsReceived));
+  counter('tally_metrics_aggregated', 'Parsed lines applied to a series.').addCallback((r) =>
+    r.observe(c.metricsAggregated),
+  );
+  counter('tally_parse_errors', 'Rejected or partly rejected statsd lines, by reason.').addCallback((r) => {
+    for (const [reason, n] of c.parseErrors) r.observe(n, { reason });
+  });
+  counter('tally_metrics_dropped', 'Parsed lines not aggregated, by reason.').addCallback((r) => {
+    for (const [reason, n] of c.metricsDropped) r.observe(n, { reason });
+  });
+  meter
+    .createObservableGauge('tally_series', { description: 'Series held in memory.', valueType: ValueType.INT })
+    .addCallback((r) => r.observe(src.seriesCount()));
+
+  const flushDuration = meter.createHistogram('tally_flush_duration_seconds', {
+    description: 'Time taken by one flush of the aggregation state.',
+    unit: 's',
+    advice: { explicitBucketBoundaries: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1] },
+  });
+  return { flushDuration };
+}

@@ -1,0 +1,140 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { Aggregator, type Family } from '../../agent/aggregate/aggregator.js';
+import { DEFAULT_BUCKETS } from '../../agent/config/schema.js';
+import { newParsedLine, parsePacket } from '../../agent/parse/statsd-line.js';
+import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';
+
+function setup() {
+  const counters = new IngestCounters();
+  const agg = new Aggregator({
+    timerBuckets: DEFAULT_BUCKETS,
+    histogramBuckets: [1, 10, 100],
+    counters,
+    logger: pino({ level: 'silent' }),
+    now: () => 1_700_000_000_000,
+  });
+  const scratch = newParsedLine();
+  const send = (text: string) => parsePacket(Buffer.from(text), scratch, agg);
+  const families = () => {
+    const out = new Map<string, Family>();
+    agg.forEachFamily((f) => out.set(f.name, f));
+    return out;
+  };
+  return { agg, counters, send, families };
+}
+
+describe('Aggregator', () => {
+  it('sums counters divided by their sample rate, cumulatively', () => {
+    const { send, families, counters } = setup();
+    send('logins:1|c\nlogins:1|c|@0.5\nlogins:3|c');
+    const f = families().get('logins_total')!;
+    expect(f.type).toBe('counter');
+    expect(f.series).toHaveLength(1);
+    expect(f.series[0]!.value).toBe(6);
+    expect(counters.metricsReceived).toBe(3);
+    expect(counters.metricsAggregated).toBe(3);
+  });
+
+  it('treats tag order as irrelevant and sanitizes names and tag keys into one series', () => {
+    const { send, families, agg } = setup();
+    send('req.count:1|c|#a:1,b:2\nreq.count:1|c|#b:2,a:1\nreq_count:1|c|#a:1,b:2\nreq.count_total:1|c|#b:2,a:1');
+    const f = families().get('req_count_total')!;
+    expect(agg.seriesCount).toBe(1);
+    expect(f.series[0]!.value).toBe(4);
+    expect({ ...f.series[0]!.attributes }).toEqual({ a: '1', b: '2' });
+  });
+
+  it('keeps gauges at their last value and applies signed deltas', () => {
+    const { send, families } = setup();
+    send('temp:10|g\ntemp:+5|g\ntemp:-3|g');
+    expect(families().get('temp')!.series[0]!.value).toBe(12);
+    send('temp:7|g');
+    expect(families().get('temp')!.series[0]!.value).toBe(7);
+  });
+
+  it('puts timers in seconds into inclusive-upper-bound buckets, weighted by sample rate', () => {
+    const { send, families } = setup();
+    send('checkout.latency:120|ms\ncheckout.latency:5|ms\ncheckout.latency:100|ms|@0.5');
+    const f = families().get('checkout_latency_seconds')!;
+    expect(f.unit).toBe('s');
+    const s = f.series[0]!;
+    expect(s.count).toBe(4);
+    expect(s.sum).toBeCloseTo(0.12 + 0.005 + 0.2, 12);
+    const le = (bound: number) => s.bucketCounts[DEFAULT_BUCKETS.indexOf(bound)];
+    expect(le(0.005)).toBe(1); // 5 ms is exactly on the bound: inclusive
+    expect(le(0.1)).toBe(2);
+    expect(le(0.25)).toBe(1);
+  });
+
+  it('keeps h and d values in the unit sent, in one family', () => {
+    const { send, families } = setup();
+    send('size:5|h\nsize:50|d\nsize:500|h\nsize:-1|h');
+    const s = families().get('size')!.series[0]!;
+    expect(Array.from(s.bucketCounts)).toEqual([1, 1, 1, 1]);
+    expect(s.sum).toBe(554);
+  });
+
+  it('reports the distinct count of the last complete interval for sets', () => {
+    const { send, families, agg } = setup();
+    send('users:alice|s\nusers:bob|s\nusers:alice|s');
+    const s = families().get('users')!.series[0]!;
+    expect(s.members!.size).toBe(2);
+    agg.flush();
+    expect(s.lastIntervalCount).toBe(2);
+    send('users:carol|s');
+    expect(s.lastIntervalCount).toBe(2);
+    agg.flush();
+    expect(s.lastIntervalCount).toBe(1);
+  });
+
+  it('counts a type conflict per line and leaves the first family intact', () => {
+    const { send, families, counters } = setup();
+    send('dual:1|c\ndual_total:5|g\ndual_total:6|g\ndual:2|c');
+    expect(families().get('dual_total')!.series[0]!.value).toBe(3);
+    expect(counters.metricsDropped.get('type_conflict')).toBe(2);
+    expect(counters.metricsAggregated).toBe(2);
+  });
+
+  it('treats a gauge and a set of one name as a conflict instead of mixing their state', () => {
+    const { send, counters } = setup();
+    send('mixed:1|g\nmixed:x|s');
+    expect(counters.metricsDropped.get('type_conflict')).toBe(1);
+  });
+
+  it('counts malformed tags per line and keeps the metric', () => {
+    const { send, families, counters } = setup();
+    send('f:1|c|#flag,env:prod,:x\nf:1|c|#flag,env:prod,:x');
+    expect(families().get('f_total')!.series[0]!.value).toBe(2);
+    expect({ ...families().get('f_total')!.series[0]!.attributes }).toEqual({ env: 'prod' });
+    expect(counters.parseErrors.get('malformed_tag')).toBe(4);
+  });
+
+  it('survives names that are object keys in JavaScript', () => {
+    const { send, families } = setup();
+    send('__proto__:1|c|#__proto__:x,constructor:y\nconstructor:2|g\nhasOwnProperty:3|g');
+    expect(families().get('__proto___total')!.series[0]!.attributes['_proto__']).toBe('x');
+    expect(families().get('constructor')!.series[0]!.value).toBe(2);
+  });
+
+  it('counts parse errors by reason', () => {
+    const { send, counters } = setup();
+    send('a:x|c\n:1|c\nb:1|q\nok:1|c');
+    expect(counters.parseErrors.get('bad_value')).toBe(1);
+    expect(counters.parseErrors.get('empty_name')).toBe(1);
+    expect(counters.parseErrors.get('unknown_type')).toBe(1);
+    expect(counters.metricsReceived).toBe(1);
+  });
+
+  it('stays correct past the alias table growing and many tag orders of one series', () => {
+    const { send, families, agg } = setup();
+    for (let i = 0; i < 5000; i++) send(`s${i}:1|c|#k:${i}`);
+    for (let i = 0; i < 5000; i++) send(`s${i}:1|c|#k:${i}`);
+    expect(agg.seriesCount).toBe(5000);
+    expect(families().get('s4999_total')!.series[0]!.value).toBe(2);
+    const keys = ['a', 'b', 'c', 'd'];
+    const perms = (xs: string[]): string[][] => (xs.length <= 1 ? [xs] : xs.flatMap((x, i) => perms([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p])));
+    for (const p of perms(keys)) send(`perm:1|c|#${p.map((k) => `${k}:1`).join(',')}`);
+    expect(families().get('perm_total')!.series[0]!.value).toBe(24);
+  });
+});
