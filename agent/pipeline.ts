@@ -8,7 +8,7 @@ import type { TallyConfig } from './config/schema.js';
 import { AggregateProducer } from './export/aggregate-producer.js';
 import { startHttpServer, type HttpServer } from './export/http-server.js';
 import { startUdpListener, type UdpListener } from './ingest/udp-listener.js';
-import { newParsedLine, parsePacket } from './parse/statsd-line.js';
+import { StatsdParser } from './parse/statsd-line.js';
 import { IngestCounters } from './telemetry/ingest-counters.js';
 import { registerSelfMetrics } from './telemetry/self-metrics.js';
 
@@ -55,14 +55,14 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
   let ready = false;
   try {
     if (config.statsd.udp.enabled) {
-      const scratch = newParsedLine();
+      const parser = new StatsdParser();
       udp = await startUdpListener({
         address: config.statsd.udp.address,
         port: config.statsd.udp.port,
         receiveBufferBytes: config.statsd.udp.receive_buffer_bytes,
         counters,
         logger,
-        onPacket: (packet) => parsePacket(packet, scratch, aggregator),
+        onPacket: (packet) => parser.parsePacket(packet, aggregator),
       });
     }
     http = await startHttpServer({

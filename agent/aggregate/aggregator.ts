@@ -6,6 +6,7 @@ import type { IngestCounters } from '../telemetry/ingest-counters.js';
 import { AliasTable } from './alias-table.js';
 import { familyNameOf, familyTypeOf, sanitizeLabelName, sanitizeMetricName, type FamilyType } from './prometheus-names.js';
 import { decodeTags } from './tags.js';
+import { finishHash, mixWord } from '../parse/word-scan.js';
 
 export interface AggregatorOptions {
   timerBuckets: number[];
@@ -24,8 +25,12 @@ export class Series {
   readonly bucketCounts: Float64Array;
   sum = 0;
   count = 0;
-  /** Distinct members seen in the current interval. */
-  readonly members: Set<string> | null;
+  /**
+   * 52-bit hashes of the distinct members seen in the current interval: no
+   * string per line, and a collision needs about 10^7 members in one interval
+   * to become likely (birthday bound), far beyond what a set gauge is used for.
+   */
+  readonly members: Set<number> | null;
   /** Distinct count of the last complete interval; -1 until one completed. */
   lastIntervalCount = -1;
   aliases = 0;
@@ -92,9 +97,9 @@ export class Aggregator implements LineSink {
   line(p: ParsedLine): void {
     const counters = this.counters;
     counters.metricsReceived++;
-    if (p.flagTags > 0) counters.parseError('malformed_tag', p.flagTags);
     let id = this.aliases.get(p);
     if (id === -1) id = this.resolve(p);
+    if (this.aliases.hitMalformedTags > 0) counters.parseError('malformed_tag', this.aliases.hitMalformedTags);
     if (id === CONFLICT) {
       counters.metricDrop('type_conflict');
       return;
@@ -115,7 +120,7 @@ export class Aggregator implements LineSink {
         observe(s, p.value, 1 / p.rate);
         break;
       case SET:
-        s.members!.add(Buffer.from(p.buf.buffer, p.buf.byteOffset + p.valueStart, p.valueEnd - p.valueStart).toString('utf8'));
+        s.members!.add(memberHash(p.buf, p.valueStart, p.valueEnd));
         break;
     }
     counters.metricsAggregated++;
@@ -155,12 +160,14 @@ export class Aggregator implements LineSink {
   private resolve(p: ParsedLine): number {
     const buf = Buffer.from(p.buf.buffer, p.buf.byteOffset, p.buf.byteLength);
     const rawName = buf.toString('utf8', p.nameStart, p.nameEnd);
-    const tags = p.tagsStart === -1 ? [] : decodeTags(buf.toString('utf8', p.tagsStart, p.tagsEnd));
+    const tags = decodeTags(p.tagsStart === -1 ? '' : buf.toString('utf8', p.tagsStart, p.tagsEnd));
+    // Read by line() for this line, as a table hit would set it.
+    this.aliases.hitMalformedTags = tags.malformed;
     const type = familyTypeOf(p.kind);
     const familyName = familyNameOf(p.kind, sanitizeMetricName(rawName));
 
     const labels = new Map<string, string>();
-    for (const [k, v] of tags) labels.set(sanitizeLabelName(k), v);
+    for (const [k, v] of tags.pairs) labels.set(sanitizeLabelName(k), v);
     const sorted = [...labels.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     const key = `${familyName}\u0000${JSON.stringify(sorted)}`;
 
@@ -170,7 +177,7 @@ export class Aggregator implements LineSink {
         { metric: familyName, has: KIND_NAMES[family.kind], sent: KIND_NAMES[p.kind], raw: rawName },
         'metric type conflict: lines of the second type are dropped and counted in tally_metrics_dropped_total',
       );
-      this.aliases.set(p, CONFLICT);
+      this.aliases.set(p, CONFLICT, tags.malformed);
       return CONFLICT;
     }
     if (family === undefined) {
@@ -197,10 +204,34 @@ export class Aggregator implements LineSink {
     const s = this.series[id]!;
     if (s.aliases < MAX_ALIASES_PER_SERIES) {
       s.aliases++;
-      this.aliases.set(p, id);
+      this.aliases.set(p, id, tags.malformed);
     }
+
     return id;
   }
+}
+
+function memberHash(buf: Uint8Array, start: number, end: number): number {
+  let h1 = 0x2f1c3a5b;
+  let h2 = 0x6b43a9b5;
+  let word = 0;
+  let shift = 0;
+  for (let i = start; i < end; i++) {
+    word |= buf[i]! << shift;
+    shift += 8;
+    if (shift === 32) {
+      h1 = mixWord(h1, word);
+      h2 = mixWord(h2, word ^ 0x5bd1e995);
+      word = 0;
+      shift = 0;
+    }
+  }
+  if (shift > 0) {
+    h1 = mixWord(h1, word);
+    h2 = mixWord(h2, word ^ 0x5bd1e995);
+  }
+  const n = end - start;
+  return finishHash(h1, n) * 0x100000 + (finishHash(h2, n) >>> 12);
 }
 
 function observe(s: Series, v: number, weight: number): void {

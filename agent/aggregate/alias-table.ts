@@ -1,4 +1,5 @@
 import type { ParsedLine } from '../parse/statsd-line.js';
+import { sameBytes } from '../parse/word-scan.js';
 
 /**
  * Maps the raw bytes of a line's identity (name, kind, tag list as sent) to a
@@ -18,9 +19,13 @@ export class AliasTable {
   private tagLens: Int32Array;
   private kinds: Uint8Array;
   private series: Int32Array;
+  private malformedTags: Int32Array;
   private arena: Uint8Array;
+  private arenaView: DataView;
   private arenaUsed = 0;
   size = 0;
+  /** Tags of the last hit that give no label, counted per line by the caller. */
+  hitMalformedTags = 0;
 
   constructor(initialCapacity = 1024) {
     let cap = 16;
@@ -34,12 +39,14 @@ export class AliasTable {
     this.tagLens = new Int32Array(n);
     this.kinds = new Uint8Array(n);
     this.series = new Int32Array(n);
+    this.malformedTags = new Int32Array(n);
     this.arena = new Uint8Array(n * 64);
+    this.arenaView = new DataView(this.arena.buffer);
   }
 
   /** The series id for this line's raw identity, or -1. */
   get(p: ParsedLine): number {
-    const buf = p.buf;
+    const view = p.view;
     const nameLen = p.nameEnd - p.nameStart;
     const tagLen = p.tagsStart === -1 ? -1 : p.tagsEnd - p.tagsStart;
     let slot = p.hash & this.mask;
@@ -51,9 +58,10 @@ export class AliasTable {
         this.kinds[e] === p.kind &&
         this.nameLens[e] === nameLen &&
         this.tagLens[e] === tagLen &&
-        this.sameBytes(this.keyOffsets[e]!, buf, p.nameStart, nameLen) &&
-        (tagLen <= 0 || this.sameBytes(this.keyOffsets[e]! + nameLen, buf, p.tagsStart, tagLen))
+        sameBytes(this.arenaView, this.keyOffsets[e]!, view, p.nameStart, nameLen) &&
+        (tagLen <= 0 || sameBytes(this.arenaView, this.keyOffsets[e]! + nameLen, view, p.tagsStart, tagLen))
       ) {
+        this.hitMalformedTags = this.malformedTags[e]!;
         return this.series[e]!;
       }
       slot = (slot + 1) & this.mask;
@@ -61,7 +69,7 @@ export class AliasTable {
   }
 
   /** Records this raw identity for a series; the caller has checked that get() missed. */
-  set(p: ParsedLine, seriesId: number): void {
+  set(p: ParsedLine, seriesId: number, malformedTags: number): void {
     if ((this.size + 1) * 2 > this.slots.length) this.grow();
     const nameLen = p.nameEnd - p.nameStart;
     const tagLen = p.tagsStart === -1 ? -1 : p.tagsEnd - p.tagsStart;
@@ -70,6 +78,7 @@ export class AliasTable {
       const bigger = new Uint8Array(Math.max(this.arena.length * 2, this.arenaUsed + keyLen));
       bigger.set(this.arena.subarray(0, this.arenaUsed));
       this.arena = bigger;
+      this.arenaView = new DataView(bigger.buffer);
     }
     const off = this.arenaUsed;
     this.arena.set(p.buf.subarray(p.nameStart, p.nameEnd), off);
@@ -82,6 +91,7 @@ export class AliasTable {
     this.nameLens[e] = nameLen;
     this.tagLens[e] = tagLen;
     this.series[e] = seriesId;
+    this.malformedTags[e] = malformedTags;
     this.insertSlot(e);
   }
 
@@ -94,12 +104,6 @@ export class AliasTable {
     let slot = this.hashes[e]! & this.mask;
     while (this.slots[slot] !== 0) slot = (slot + 1) & this.mask;
     this.slots[slot] = e + 1;
-  }
-
-  private sameBytes(arenaOff: number, buf: Uint8Array, start: number, len: number): boolean {
-    const arena = this.arena;
-    for (let k = 0; k < len; k++) if (arena[arenaOff + k] !== buf[start + k]) return false;
-    return true;
   }
 
   private grow(): void {
@@ -122,6 +126,7 @@ export class AliasTable {
     this.nameLens = growI32(this.nameLens);
     this.tagLens = growI32(this.tagLens);
     this.series = growI32(this.series);
+    this.malformedTags = growI32(this.malformedTags);
     const kinds = new Uint8Array(n);
     kinds.set(this.kinds);
     this.kinds = kinds;

@@ -1,14 +1,22 @@
-/**
- * Splits a DogStatsD tag list ("k:v,k2:v2,flag") into pairs. Tags without a
- * key or without ":" were already counted by the parser and give no label.
- * The value keeps any further ':' ("url:http://x" → url = "http://x").
- */
-export function decodeTags(list: string): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
+/** A DogStatsD tag list ("k:v,k2:v2,flag") as label pairs. */
+export interface DecodedTags {
+  pairs: Array<[string, string]>;
+  /** Tags that give no label: flags without ":" and tags with an empty key. */
+  malformed: number;
+}
+
+/** The value keeps any further ':' ("url:http://x" gives url = "http://x"). Empty entries (",,") are skipped. */
+export function decodeTags(list: string): DecodedTags {
+  const pairs: Array<[string, string]> = [];
+  let malformed = 0;
   for (const tag of list.split(',')) {
+    if (tag.length === 0) continue;
     const colon = tag.indexOf(':');
-    if (colon <= 0) continue;
-    out.push([tag.slice(0, colon), tag.slice(colon + 1)]);
+    if (colon <= 0) {
+      malformed++;
+      continue;
+    }
+    pairs.push([tag.slice(0, colon), tag.slice(colon + 1)]);
   }
-  return out;
+  return { pairs, malformed };
 }

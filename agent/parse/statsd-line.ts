@@ -1,5 +1,6 @@
 import { COUNTER, DISTRIBUTION, GAUGE, HISTOGRAM, SET, TIMER, type MetricKind } from './metric-kind.js';
 import type { ParseErrorReason } from './parse-error.js';
+import { finishHash, firstLane, lanes, lowBytes, mixWord, zeroBytes } from './word-scan.js';
 
 /**
  * One parsed statsd line, described as offsets into the packet rather than as
@@ -8,6 +9,8 @@ import type { ParseErrorReason } from './parse-error.js';
  */
 export interface ParsedLine {
   buf: Uint8Array;
+  /** The same bytes as `buf`, for word-at-a-time reads. */
+  view: DataView;
   nameStart: number;
   nameEnd: number;
   valueStart: number;
@@ -21,10 +24,12 @@ export interface ParsedLine {
   /** The raw DogStatsD tag list after "#", or -1/-1 when absent. */
   tagsStart: number;
   tagsEnd: number;
-  /** Tags that become no label: DogStatsD flags without ":" and tags with an empty key. */
-  flagTags: number;
-  /** FNV-1a over name, kind and raw tags: the key of the series alias table. */
+  /** A hash of name, kind and raw tags: the key of the series alias table. */
   hash: number;
+  /** Scratch results of scanHash, kept here so the hot path allocates nothing. */
+  scanEnd: number;
+  scanHash: number;
+  scanHigh: number;
 }
 
 export interface LineSink {
@@ -35,6 +40,7 @@ export interface LineSink {
 export function newParsedLine(): ParsedLine {
   return {
     buf: new Uint8Array(0),
+    view: new DataView(new ArrayBuffer(0)),
     nameStart: 0,
     nameEnd: 0,
     valueStart: 0,
@@ -45,8 +51,10 @@ export function newParsedLine(): ParsedLine {
     rate: 1,
     tagsStart: -1,
     tagsEnd: -1,
-    flagTags: 0,
     hash: 0,
+    scanEnd: 0,
+    scanHash: 0,
+    scanHigh: 0,
   };
 }
 
@@ -61,44 +69,99 @@ const DOT = 46;
 const PLUS = 43;
 const MINUS = 45;
 
-const FNV_OFFSET = 0x811c9dc5;
-const FNV_PRIME = 0x01000193;
+const COLON4 = lanes(COLON);
+const PIPE4 = lanes(PIPE);
+const HASH_SEED = 0x9747b28c;
 
 const latin1 = new TextDecoder('latin1');
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Splits a packet into lines and parses each; errors never stop the rest of the packet. */
-export function parsePacket(buf: Uint8Array, out: ParsedLine, sink: LineSink): void {
-  const len = buf.length;
-  let start = 0;
-  while (start < len) {
-    let end = buf.indexOf(NL, start);
-    if (end === -1) end = len;
-    let lineEnd = end;
-    if (lineEnd > start && buf[lineEnd - 1] === CR) lineEnd--;
-    if (lineEnd > start) {
-      const reason = parseLine(buf, start, lineEnd, out);
-      if (reason === undefined) sink.line(out);
-      else sink.error(reason, buf, start, lineEnd);
+/**
+ * Parses statsd packets. Each packet is first copied into one long-lived
+ * buffer: a memcpy is cheaper than a DataView per packet, and the hot path
+ * then only ever sees one buffer object, which keeps its code monomorphic.
+ */
+export class StatsdParser {
+  private scratch = Buffer.alloc(65536 + 1);
+  private view = new DataView(this.scratch.buffer, this.scratch.byteOffset, this.scratch.byteLength);
+  private readonly out = newParsedLine();
+
+  /** Splits a packet into lines and parses each; errors never stop the rest of the packet. */
+  parsePacket(packet: Uint8Array, sink: LineSink): void {
+    const len = packet.length;
+    if (len + 1 > this.scratch.length) {
+      this.scratch = Buffer.alloc(len + 1);
+      this.view = new DataView(this.scratch.buffer, this.scratch.byteOffset, this.scratch.byteLength);
     }
-    start = end + 1;
+    const buf = this.scratch;
+    const view = this.view;
+    const out = this.out;
+    buf.set(packet);
+    // A sentinel newline bounds every search to this packet's bytes.
+    buf[len] = NL;
+    let start = 0;
+    while (start < len) {
+      const end = buf.indexOf(NL, start);
+      let lineEnd = end;
+      if (lineEnd > start && buf[lineEnd - 1] === CR) lineEnd--;
+      if (lineEnd > start) {
+        const reason = parseLine(buf, view, start, lineEnd, out);
+        if (reason === undefined) sink.line(out);
+        else sink.error(reason, buf, start, lineEnd);
+      }
+      start = end + 1;
+    }
   }
 }
 
-/** Parses buf[start, end) into `out`; returns the reason when the line is rejected. */
-export function parseLine(buf: Uint8Array, start: number, end: number, out: ParsedLine): ParseErrorReason | undefined {
-  let highBits = 0;
-  let hash = FNV_OFFSET;
-
-  // Name: everything up to the first ':'.
-  let i = start;
-  while (i < end) {
-    const c = buf[i]!;
-    if (c === COLON || c === PIPE) break;
-    highBits |= c;
-    hash = Math.imul(hash ^ c, FNV_PRIME);
-    i++;
+/**
+ * Scans buf[i, end) for the first byte equal to d1 or d2 (given as lanes()),
+ * mixing every byte passed into the hash four at a time. A field's words start
+ * at the field's first byte, so equal fields hash equally wherever they sit.
+ */
+function scanHash(buf: Uint8Array, view: DataView, i: number, end: number, d1: number, d2: number, h: number, out: ParsedLine): void {
+  let high = 0;
+  for (; i + 4 <= end; i += 4) {
+    const w = view.getInt32(i, true);
+    const hits = zeroBytes(w ^ d1) | zeroBytes(w ^ d2);
+    if (hits !== 0) {
+      const n = firstLane(hits);
+      if (n > 0) {
+        const part = lowBytes(w, n);
+        h = mixWord(h, part);
+        high |= part;
+      }
+      out.scanEnd = i + n;
+      out.scanHash = h;
+      out.scanHigh = high;
+      return;
+    }
+    h = mixWord(h, w);
+    high |= w;
   }
+  let part = 0;
+  let shift = 0;
+  const c1 = d1 & 0xff;
+  const c2 = d2 & 0xff;
+  for (; i < end; i++) {
+    const c = buf[i]!;
+    if (c === c1 || c === c2) break;
+    part |= c << shift;
+    shift += 8;
+  }
+  if (shift > 0) h = mixWord(h, part);
+  out.scanEnd = i;
+  out.scanHash = h;
+  out.scanHigh = high | part;
+}
+
+/** Parses buf[start, end) into `out`; returns the reason when the line is rejected. */
+export function parseLine(buf: Uint8Array, view: DataView, start: number, end: number, out: ParsedLine): ParseErrorReason | undefined {
+  // Name: everything up to the first ':'.
+  scanHash(buf, view, start, end, COLON4, PIPE4, HASH_SEED, out);
+  let i = out.scanEnd;
+  let hash = out.scanHash;
+  let highBits = out.scanHigh;
   if (i === start) return i < end && buf[i] === COLON ? 'empty_name' : 'missing_value';
   if (i === end || buf[i] !== COLON) return 'missing_value';
   const nameEnd = i;
@@ -126,47 +189,36 @@ export function parseLine(buf: Uint8Array, start: number, end: number, out: Pars
   } else {
     return 'unknown_type';
   }
-  hash = Math.imul(hash ^ kind, FNV_PRIME);
+  hash = mixWord(hash, kind);
 
   // Optional sections: |@rate, |#tags, and DogStatsD's |T<ts> and |c:<container>.
   let rate = 1;
   let haveRate = false;
   let tagsStart = -1;
   let tagsEnd = -1;
-  let flagTags = 0;
   while (i < end) {
     const sectionStart = ++i; // skip '|'
+    const s0 = i < end ? buf[i] : PIPE;
+    if (s0 === HASH) {
+      if (tagsStart !== -1) return 'duplicate_field';
+      tagsStart = sectionStart + 1;
+      scanHash(buf, view, tagsStart, end, PIPE4, PIPE4, mixWord(hash, HASH), out);
+      tagsEnd = i = out.scanEnd;
+      hash = out.scanHash;
+      highBits |= out.scanHigh;
+      continue;
+    }
     while (i < end && buf[i] !== PIPE) i++;
     const sectionEnd = i;
     if (sectionEnd === sectionStart) {
       // "foo:1|c|" has an empty trailing section: harmless, as other agents accept it.
       continue;
     }
-    const s0 = buf[sectionStart];
     if (s0 === AT) {
       if (haveRate) return 'duplicate_field';
       haveRate = true;
       rate = parseNumber(buf, sectionStart + 1, sectionEnd);
       if (!(rate > 0 && rate <= 1)) return 'bad_sample_rate';
-    } else if (s0 === HASH) {
-      if (tagsStart !== -1) return 'duplicate_field';
-      tagsStart = sectionStart + 1;
-      tagsEnd = sectionEnd;
-      hash = Math.imul(hash ^ HASH, FNV_PRIME);
-      let tagStart = tagsStart;
-      let sawColon = false;
-      for (let j = tagsStart; j <= tagsEnd; j++) {
-        const c = j < tagsEnd ? buf[j]! : COMMA;
-        if (c === COMMA) {
-          if (j > tagStart && !sawColon) flagTags++;
-          tagStart = j + 1;
-          sawColon = false;
-        } else if (c === COLON && j > tagStart) {
-          sawColon = true;
-        }
-        highBits |= c;
-        hash = Math.imul(hash ^ c, FNV_PRIME);
-      }
     } else if (s0 === 84 /* T */ || (s0 === 99 /* c */ && buf[sectionStart + 1] === COLON)) {
       // Timestamps and container ids are accepted so DogStatsD clients work; they do not change the series.
     } else {
@@ -188,9 +240,10 @@ export function parseLine(buf: Uint8Array, start: number, end: number, out: Pars
     if (kind === COUNTER && value < 0) return 'negative_counter';
   }
 
-  if (highBits >= 0x80 && !validUtf8(buf, start, end)) return 'invalid_utf8';
+  if ((highBits & 0x80808080) !== 0 && !validUtf8(buf, start, end)) return 'invalid_utf8';
 
   out.buf = buf;
+  out.view = view;
   out.nameStart = start;
   out.nameEnd = nameEnd;
   out.valueStart = valueStart;
@@ -201,8 +254,7 @@ export function parseLine(buf: Uint8Array, start: number, end: number, out: Pars
   out.rate = rate;
   out.tagsStart = tagsStart;
   out.tagsEnd = tagsEnd;
-  out.flagTags = flagTags;
-  out.hash = hash >>> 0;
+  out.hash = finishHash(hash, nameEnd - start + (tagsEnd - tagsStart));
   return undefined;
 }
 

@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Aggregator, type Family } from '../../agent/aggregate/aggregator.js';
 import { DEFAULT_BUCKETS } from '../../agent/config/schema.js';
-import { newParsedLine, parsePacket } from '../../agent/parse/statsd-line.js';
+import { StatsdParser } from '../../agent/parse/statsd-line.js';
 import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';
 
 function setup() {
@@ -14,8 +14,8 @@ function setup() {
     logger: pino({ level: 'silent' }),
     now: () => 1_700_000_000_000,
   });
-  const scratch = newParsedLine();
-  const send = (text: string) => parsePacket(Buffer.from(text), scratch, agg);
+  const parser = new StatsdParser();
+  const send = (text: string) => parser.parsePacket(Buffer.from(text), agg);
   const families = () => {
     const out = new Map<string, Family>();
     agg.forEachFamily((f) => out.set(f.name, f));
