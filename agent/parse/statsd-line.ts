@@ -295,7 +295,7 @@ export function parseNumber(buf: Uint8Array, start: number, end: number): number
     }
   }
   if (i === end && digits > 0 && digits <= 15) {
-    const v = mantissa / scale;
+    const v = scale === 1 ? mantissa : mantissa / scale;
     return negative ? -v : v;
   }
   const text = latin1.decode(buf.subarray(start, end));

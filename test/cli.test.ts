@@ -1,0 +1,191 @@
+/**
+ * The agent as an operator meets it: its command line, its start-up failures,
+ * and what it does with garbage on the statsd port.
+ */
+import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, runAgent, startAgent, waitFor, writeTempConfig, type AgentHandle } from './support/agent-process.js';
+import { parsePromText, sampleValue, sumSamples, type Exposition } from './support/prom-text.js';
+
+const GOOD_CONFIG = 'test/fixtures/config/good.yaml';
+const BAD_CONFIG = 'test/fixtures/config/bad.yaml';
+// Where bad.yaml is wrong: the line of each offending key, and the key path the message must name.
+const BAD_CONFIG_ERRORS = [
+  { line: 5, key: 'statsd.udp.port' },
+  { line: 7, key: 'http.adress' },
+  { line: 9, key: 'aggregation.flush_interval' },
+  { line: 11, key: 'log.level' },
+];
+// The largest UDP payload IPv4 can carry (65535 minus the IP and UDP headers).
+const MAX_DATAGRAM = 65_507;
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function expectExited(r: { timedOut: boolean; code: number | null }) {
+  expect(r.timedOut, 'the agent did not exit by itself').toBe(false);
+  expect(r.code).not.toBeNull();
+}
+
+describe('runtime', () => {
+  const wanted = process.env.TALLY_EXPECT_NODE_MAJOR;
+  // .ci/run sets this for its second pass, to prove the tests (and the agents they spawn with process.execPath) did not fall back to the system node.
+  it.runIf(wanted !== undefined)(`runs on Node ${wanted ?? '(any)'}, as CI asked`, () => {
+    console.log(`tests running on node ${process.version} (${process.execPath})`);
+    expect(process.versions.node.split('.')[0]).toBe(wanted);
+  });
+});
+
+describe('command line', () => {
+  it('--help prints usage and exits 0', async () => {
+    const r = await runAgent(['--help']);
+    expectExited(r);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/usage/i);
+    expect(r.stdout).toContain('--config');
+    expect(r.stdout).toContain('check-config');
+    expect(r.stdout).toContain('--version');
+  });
+
+  it('--version prints the package.json version', async () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const r = await runAgent(['--version']);
+    expectExited(r);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(pkg.version);
+  });
+
+  it('check-config accepts a valid file', async () => {
+    const r = await runAgent(['check-config', GOOD_CONFIG]);
+    expectExited(r);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\bok\b/);
+  });
+
+  it('check-config reports every error of an invalid file as file:line:column: key: message', async () => {
+    const r = await runAgent(['check-config', BAD_CONFIG]);
+    expectExited(r);
+    expect(r.code).not.toBe(0);
+    for (const { line, key } of BAD_CONFIG_ERRORS) {
+      expect(r.stderr).toMatch(new RegExp(`^${escapeRe(BAD_CONFIG)}:${line}:[1-9]\\d*: ${escapeRe(key)}: \\S.*$`, 'm'));
+    }
+  });
+
+  it('check-config on a missing file fails and names the file', async () => {
+    const r = await runAgent(['check-config', 'test/fixtures/config/does-not-exist.yaml']);
+    expectExited(r);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('does-not-exist.yaml');
+  });
+
+  it('refuses to start with an invalid config, with the same located errors', async () => {
+    const r = await runAgent(['--config', BAD_CONFIG]);
+    expectExited(r);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`^${escapeRe(BAD_CONFIG)}:5:[1-9]\\d*: statsd\\.udp\\.port: `, 'm'));
+  });
+});
+
+describe('start-up failures', () => {
+  it('exits non-zero naming the address and port when the UDP port is taken', async () => {
+    const holder = createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      holder.once('error', reject);
+      holder.bind(0, '127.0.0.1', () => resolve());
+    });
+    const { port } = holder.address();
+    const cfg = await writeTempConfig({ statsd: { udp: { port } } });
+    try {
+      const r = await runAgent(['--config', cfg.file]);
+      expectExited(r);
+      expect(r.code).not.toBe(0);
+      const said = r.stderr + r.stdout;
+      expect(said).toContain(`127.0.0.1:${port}`);
+      expect(said).toMatch(/in use|EADDRINUSE/i);
+    } finally {
+      await new Promise<void>((r) => holder.close(() => r()));
+      await cfg.remove();
+    }
+  });
+
+  it('exits non-zero naming the address and port when the HTTP port is taken', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve, reject) => {
+      holder.once('error', reject);
+      holder.listen(0, '127.0.0.1', () => resolve());
+    });
+    const { port } = holder.address() as { port: number };
+    const cfg = await writeTempConfig({ http: { port } });
+    try {
+      const r = await runAgent(['--config', cfg.file]);
+      expectExited(r);
+      expect(r.code).not.toBe(0);
+      const said = r.stderr + r.stdout;
+      expect(said).toContain(`127.0.0.1:${port}`);
+      expect(said).toMatch(/in use|EADDRINUSE/i);
+    } finally {
+      await new Promise<void>((r) => holder.close(() => r()));
+      await cfg.remove();
+    }
+  });
+});
+
+describe('bad statsd input', () => {
+  let agent: AgentHandle;
+  beforeAll(async () => {
+    agent = await startAgent({ config: { aggregation: { flush_interval: '1s' } } });
+  });
+  afterAll(async () => {
+    await agent?.stop();
+  });
+
+  const scrape = async (): Promise<Exposition> => parsePromText(await agent.metricsText());
+
+  const hugeLine = (bytes: number) => `huge:${'x'.repeat(bytes - 'huge:|c'.length)}|c`;
+  const cases: Array<{ what: string; bad: (room: number) => Buffer }> = [
+    { what: 'a non-numeric value (foo:abc|c)', bad: () => Buffer.from('foo:abc|c') },
+    { what: 'an empty name (:1|c)', bad: () => Buffer.from(':1|c') },
+    { what: 'an unknown type (x:1|zz)', bad: () => Buffer.from('x:1|zz') },
+    { what: 'a name that is not UTF-8', bad: () => Buffer.concat([Buffer.from('bad'), Buffer.from([0xc3, 0x28]), Buffer.from(':1|c')]) },
+    { what: 'a line filling a maximum-size (64 KiB) datagram', bad: (room) => Buffer.from(hugeLine(room)) },
+  ];
+
+  cases.forEach(({ what, bad }, i) => {
+    it(`counts ${what} in tally_parse_errors_total; good lines in the same packet still land`, async () => {
+      const before = await scrape();
+      const first = Buffer.from(`cli.good${i}.first:1|c\n`);
+      const last = Buffer.from(`\ncli.good${i}.last:2|g`);
+      const packet = Buffer.concat([first, bad(MAX_DATAGRAM - first.length - last.length), last]);
+      expect(packet.length).toBeLessThanOrEqual(MAX_DATAGRAM);
+      await agent.sendUdp(packet);
+
+      const after = await waitFor(async () => {
+        const e = await scrape();
+        expect(sampleValue(e, `cli_good${i}_first_total`)).toBe(1);
+        expect(sampleValue(e, `cli_good${i}_last`)).toBe(2);
+        return e;
+      }, 3_000);
+      expect(sumSamples(after, 'tally_parse_errors_total') - sumSamples(before, 'tally_parse_errors_total')).toBe(1);
+      expect(sampleValue(after, 'tally_metrics_received_total') - sampleValue(before, 'tally_metrics_received_total')).toBe(2);
+      // The rejected line must not have made a series of its own.
+      expect(sampleValue(after, 'tally_series') - sampleValue(before, 'tally_series')).toBe(2);
+      const udp = { listener: 'udp' };
+      expect(sampleValue(after, 'tally_bytes_received_total', udp) - sampleValue(before, 'tally_bytes_received_total', udp)).toBe(
+        packet.length,
+      );
+    });
+  });
+
+  it('takes every line of a maximum-size datagram of good lines', async () => {
+    const line = 'cli.many:1|c\n';
+    const n = Math.floor(MAX_DATAGRAM / line.length);
+    const packet = line.repeat(n);
+    await agent.sendUdp(packet);
+    await waitFor(async () => expect(sampleValue(await scrape(), 'cli_many_total')).toBe(n), 3_000);
+  });
+});
