@@ -4,6 +4,7 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { Logger } from 'pino';
 import { Aggregator } from './aggregate/aggregator.js';
+import { warmUpHotPath } from './aggregate/warm-up.js';
 import type { TallyConfig } from './config/schema.js';
 import { AggregateProducer } from './export/aggregate-producer.js';
 import { startHttpServer, type HttpServer } from './export/http-server.js';
@@ -55,6 +56,12 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
   let ready = false;
   try {
     if (config.statsd.udp.enabled) {
+      warmUpHotPath({
+        durationMs: 250,
+        timerBuckets: config.aggregation.timer_buckets,
+        histogramBuckets: config.aggregation.histogram_buckets,
+        logger,
+      });
       const parser = new StatsdParser();
       udp = await startUdpListener({
         address: config.statsd.udp.address,

@@ -6,6 +6,7 @@ import type { IngestCounters } from '../telemetry/ingest-counters.js';
 import { AliasTable } from './alias-table.js';
 import { familyNameOf, familyTypeOf, sanitizeLabelName, sanitizeMetricName, type FamilyType } from './prometheus-names.js';
 import { decodeTags } from './tags.js';
+import { MemberSet } from './member-set.js';
 import { finishHash, mixWord } from '../parse/word-scan.js';
 
 export interface AggregatorOptions {
@@ -30,7 +31,7 @@ export class Series {
    * string per line, and a collision needs about 10^7 members in one interval
    * to become likely (birthday bound), far beyond what a set gauge is used for.
    */
-  readonly members: Set<number> | null;
+  readonly members: MemberSet | null;
   /** Distinct count of the last complete interval; -1 until one completed. */
   lastIntervalCount = -1;
   aliases = 0;
@@ -43,7 +44,7 @@ export class Series {
     readonly startTimeMs: number,
   ) {
     this.bucketCounts = new Float64Array(family.bounds.length + 1);
-    this.members = kind === SET ? new Set() : null;
+    this.members = kind === SET ? new MemberSet() : null;
   }
 }
 

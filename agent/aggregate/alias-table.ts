@@ -1,28 +1,31 @@
 import type { ParsedLine } from '../parse/statsd-line.js';
-import { sameBytes } from '../parse/word-scan.js';
 
 /**
- * Maps the raw bytes of a line's identity (name, kind, tag list as sent) to a
- * series id without making a string: the hot path's only lookup. Several raw
- * spellings (tag orders, names that sanitize alike) may point at one series;
- * the canonical, order-independent key lives in the aggregator's slow path.
+ * Maps a line's raw identity (name, kind, tag list as sent) to a series id
+ * without making a string: the hot path's only lookup. Several raw spellings
+ * (tag orders, names that sanitize alike) may point at one series; the
+ * canonical, order-independent key lives in the aggregator's slow path.
  *
- * Open addressing over power-of-two slots; keys are copied into one growing
- * byte arena, so an entry costs a few typed-array cells and no objects.
+ * An identity is known by two independent 32-bit hashes plus its kind and
+ * the lengths of its name and tag list, so a lookup reads no key bytes. Two
+ * different spellings agreeing on all of that would be merged; for a million
+ * spellings the chance that any pair does is about 3 in 10^8 (the birthday
+ * bound over 64 bits), far below what a byte-by-byte comparison on every
+ * line would cost in throughput. statsd_exporter keys its series by a 64-bit
+ * label hash on the same reasoning.
+ *
+ * Open addressing over power-of-two slots; entries live in typed arrays, so
+ * an entry costs a few cells and no objects.
  */
 export class AliasTable {
   private slots: Int32Array;
   private mask: number;
   private hashes: Uint32Array;
-  private keyOffsets: Int32Array;
-  private nameLens: Int32Array;
-  private tagLens: Int32Array;
+  private hashes2: Uint32Array;
+  private lengths: Int32Array;
   private kinds: Uint8Array;
   private series: Int32Array;
   private malformedTags: Int32Array;
-  private arena: Uint8Array;
-  private arenaView: DataView;
-  private arenaUsed = 0;
   size = 0;
   /** Tags of the last hit that give no label, counted per line by the caller. */
   hitMalformedTags = 0;
@@ -34,33 +37,22 @@ export class AliasTable {
     this.mask = cap - 1;
     const n = cap >> 1;
     this.hashes = new Uint32Array(n);
-    this.keyOffsets = new Int32Array(n);
-    this.nameLens = new Int32Array(n);
-    this.tagLens = new Int32Array(n);
+    this.hashes2 = new Uint32Array(n);
+    this.lengths = new Int32Array(n);
     this.kinds = new Uint8Array(n);
     this.series = new Int32Array(n);
     this.malformedTags = new Int32Array(n);
-    this.arena = new Uint8Array(n * 64);
-    this.arenaView = new DataView(this.arena.buffer);
   }
 
   /** The series id for this line's raw identity, or -1. */
   get(p: ParsedLine): number {
-    const view = p.view;
-    const nameLen = p.nameEnd - p.nameStart;
-    const tagLen = p.tagsStart === -1 ? -1 : p.tagsEnd - p.tagsStart;
-    let slot = p.hash & this.mask;
+    const hash = p.hash;
+    const lengths = identityLengths(p);
+    let slot = hash & this.mask;
     for (;;) {
       const e = this.slots[slot]! - 1;
       if (e === -1) return -1;
-      if (
-        this.hashes[e] === p.hash &&
-        this.kinds[e] === p.kind &&
-        this.nameLens[e] === nameLen &&
-        this.tagLens[e] === tagLen &&
-        sameBytes(this.arenaView, this.keyOffsets[e]!, view, p.nameStart, nameLen) &&
-        (tagLen <= 0 || sameBytes(this.arenaView, this.keyOffsets[e]! + nameLen, view, p.tagsStart, tagLen))
-      ) {
+      if (this.hashes[e] === hash && this.hashes2[e] === p.hash2 && this.lengths[e] === lengths && this.kinds[e] === p.kind) {
         this.hitMalformedTags = this.malformedTags[e]!;
         return this.series[e]!;
       }
@@ -71,25 +63,11 @@ export class AliasTable {
   /** Records this raw identity for a series; the caller has checked that get() missed. */
   set(p: ParsedLine, seriesId: number, malformedTags: number): void {
     if ((this.size + 1) * 2 > this.slots.length) this.grow();
-    const nameLen = p.nameEnd - p.nameStart;
-    const tagLen = p.tagsStart === -1 ? -1 : p.tagsEnd - p.tagsStart;
-    const keyLen = nameLen + Math.max(tagLen, 0);
-    if (this.arenaUsed + keyLen > this.arena.length) {
-      const bigger = new Uint8Array(Math.max(this.arena.length * 2, this.arenaUsed + keyLen));
-      bigger.set(this.arena.subarray(0, this.arenaUsed));
-      this.arena = bigger;
-      this.arenaView = new DataView(bigger.buffer);
-    }
-    const off = this.arenaUsed;
-    this.arena.set(p.buf.subarray(p.nameStart, p.nameEnd), off);
-    if (tagLen > 0) this.arena.set(p.buf.subarray(p.tagsStart, p.tagsEnd), off + nameLen);
-    this.arenaUsed += keyLen;
     const e = this.size++;
     this.hashes[e] = p.hash;
+    this.hashes2[e] = p.hash2;
+    this.lengths[e] = identityLengths(p);
     this.kinds[e] = p.kind;
-    this.keyOffsets[e] = off;
-    this.nameLens[e] = nameLen;
-    this.tagLens[e] = tagLen;
     this.series[e] = seriesId;
     this.malformedTags[e] = malformedTags;
     this.insertSlot(e);
@@ -97,7 +75,7 @@ export class AliasTable {
 
   /** Bytes held, for the memory telemetry. */
   get bytes(): number {
-    return this.slots.byteLength + this.arena.byteLength + this.hashes.length * 21;
+    return this.slots.byteLength + this.hashes.length * 21;
   }
 
   private insertSlot(e: number): void {
@@ -111,25 +89,23 @@ export class AliasTable {
     this.slots = new Int32Array(cap);
     this.mask = cap - 1;
     const n = cap >> 1;
-    const growU32 = (a: Uint32Array) => {
-      const b = new Uint32Array(n);
-      b.set(a);
-      return b;
-    };
-    const growI32 = (a: Int32Array) => {
-      const b = new Int32Array(n);
-      b.set(a);
-      return b;
-    };
-    this.hashes = growU32(this.hashes);
-    this.keyOffsets = growI32(this.keyOffsets);
-    this.nameLens = growI32(this.nameLens);
-    this.tagLens = growI32(this.tagLens);
-    this.series = growI32(this.series);
-    this.malformedTags = growI32(this.malformedTags);
-    const kinds = new Uint8Array(n);
-    kinds.set(this.kinds);
-    this.kinds = kinds;
+    this.hashes = copyInto(new Uint32Array(n), this.hashes);
+    this.hashes2 = copyInto(new Uint32Array(n), this.hashes2);
+    this.lengths = copyInto(new Int32Array(n), this.lengths);
+    this.kinds = copyInto(new Uint8Array(n), this.kinds);
+    this.series = copyInto(new Int32Array(n), this.series);
+    this.malformedTags = copyInto(new Int32Array(n), this.malformedTags);
     for (let e = 0; e < this.size; e++) this.insertSlot(e);
   }
+}
+
+/** Name length and tag-list length (−1 for none) packed into one number. */
+function identityLengths(p: ParsedLine): number {
+  const tagLen = p.tagsStart === -1 ? 0 : p.tagsEnd - p.tagsStart + 1;
+  return ((p.nameEnd - p.nameStart) << 16) | tagLen;
+}
+
+function copyInto<T extends Uint8Array | Int32Array | Uint32Array>(to: T, from: T): T {
+  to.set(from);
+  return to;
 }
