@@ -66,7 +66,10 @@ function toMetricData(family: Family, endTime: HrTime): MetricData {
         descriptor,
         aggregationTemporality: AggregationTemporality.CUMULATIVE,
         dataPointType: DataPointType.GAUGE,
-        dataPoints: family.series.map((s) => point(s, endTime, gaugeValue(s))),
+        // A set has no value until its first interval completes: a partial count would read as a drop later.
+        dataPoints: family.series
+          .filter((s) => s.members === null || s.lastIntervalCount >= 0)
+          .map((s) => point(s, endTime, s.members === null ? s.value : s.lastIntervalCount)),
       };
     case 'histogram':
       return {
@@ -82,12 +85,6 @@ function toMetricData(family: Family, endTime: HrTime): MetricData {
         ),
       };
   }
-}
-
-function gaugeValue(s: Series): number {
-  if (s.members === null) return s.value;
-  // Before the first interval completes, the interval in progress is the best answer there is.
-  return s.lastIntervalCount >= 0 ? s.lastIntervalCount : s.members.size;
 }
 
 function point<T>(s: Series, endTime: HrTime, value: T): DataPoint<T> {
