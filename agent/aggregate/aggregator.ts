@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import { COUNTER, DISTRIBUTION, GAUGE, HISTOGRAM, KIND_NAMES, SET, TIMER, type MetricKind } from '../parse/metric-kind.js';
-import type { LineSink, ParsedLine } from '../parse/statsd-line.js';
+import { forEachValue, type LineSink, type ParsedLine } from '../parse/statsd-line.js';
 import type { ParseErrorReason } from '../parse/parse-error.js';
 import type { IngestCounters } from '../telemetry/ingest-counters.js';
 import { AliasTable } from './alias-table.js';
 import { familyNameOf, familyTypeOf, sanitizeLabelName, sanitizeMetricName, type FamilyType } from './prometheus-names.js';
-import { decodeTags } from './tags.js';
+import { decodeTags, splitNameTags } from './tags.js';
 import { MemberSet } from './member-set.js';
 import { finishHash, mixWord } from '../parse/word-scan.js';
 
@@ -62,6 +62,8 @@ export interface Family {
 
 /** A line that resolves to this id was refused at series creation; the reason is counted per line. */
 const CONFLICT = -2;
+/** The line's name could not be read (counted as a parse error); never cached, so every such line is counted. */
+const REJECTED = -3;
 /** Past this many raw spellings of one series (tag orders), lines take the slow path instead of growing the table. */
 const MAX_ALIASES_PER_SERIES = 16;
 
@@ -97,15 +99,22 @@ export class Aggregator implements LineSink {
 
   line(p: ParsedLine): void {
     const counters = this.counters;
-    counters.metricsReceived++;
     let id = this.aliases.get(p);
-    if (id === -1) id = this.resolve(p);
+    if (id === -1) {
+      id = this.resolve(p);
+      if (id === REJECTED) return;
+    }
+    counters.metricsReceived++;
     if (this.aliases.hitMalformedTags > 0) counters.parseError('malformed_tag', this.aliases.hitMalformedTags);
     if (id === CONFLICT) {
       counters.metricDrop('type_conflict');
       return;
     }
     const s = this.series[id]!;
+    if (p.valueCount > 1) {
+      this.applyValueList(s, p);
+      return;
+    }
     switch (p.kind) {
       case COUNTER:
         s.value += p.value / p.rate;
@@ -125,6 +134,19 @@ export class Aggregator implements LineSink {
         break;
     }
     counters.metricsAggregated++;
+  }
+
+  /** The rare DogStatsD value list: each sample is applied in order, as separate lines would be. */
+  private applyValueList(s: Series, p: ParsedLine): void {
+    const kind = p.kind;
+    const weight = 1 / p.rate;
+    forEachValue(p, (v, delta) => {
+      if (kind === COUNTER) s.value += v * weight;
+      else if (kind === GAUGE) s.value = delta ? s.value + v : v;
+      else observe(s, kind === TIMER ? v / 1000 : v, weight);
+    });
+    this.counters.metricsReceived += p.valueCount - 1;
+    this.counters.metricsAggregated += p.valueCount;
   }
 
   error(reason: ParseErrorReason, buf: Uint8Array, start: number, end: number): void {
@@ -160,7 +182,12 @@ export class Aggregator implements LineSink {
   /** The slow path: first sight of a raw spelling. Finds or creates the canonical series. */
   private resolve(p: ParsedLine): number {
     const buf = Buffer.from(p.buf.buffer, p.buf.byteOffset, p.buf.byteLength);
-    const rawName = buf.toString('utf8', p.nameStart, p.nameEnd);
+    const nameTags = splitNameTags(buf.toString('utf8', p.nameStart, p.nameEnd));
+    if ('error' in nameTags) {
+      this.error(nameTags.error, p.buf, p.nameStart, p.nameEnd);
+      return REJECTED;
+    }
+    const rawName = nameTags.name;
     const tags = decodeTags(p.tagsStart === -1 ? '' : buf.toString('utf8', p.tagsStart, p.tagsEnd));
     // Read by line() for this line, as a table hit would set it.
     this.aliases.hitMalformedTags = tags.malformed;
@@ -168,6 +195,7 @@ export class Aggregator implements LineSink {
     const familyName = familyNameOf(p.kind, sanitizeMetricName(rawName));
 
     const labels = new Map<string, string>();
+    for (const [k, v] of nameTags.pairs) labels.set(sanitizeLabelName(k), v);
     for (const [k, v] of tags.pairs) labels.set(sanitizeLabelName(k), v);
     const sorted = [...labels.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     const key = `${familyName}\u0000${JSON.stringify(sorted)}`;

@@ -20,3 +20,47 @@ export function decodeTags(list: string): DecodedTags {
   }
   return { pairs, malformed };
 }
+
+/** A statsd name split from the tags written into it, or why it cannot be. */
+export type NameTags = { name: string; pairs: Array<[string, string]> } | { error: 'bad_tag_style' };
+
+const STYLE_CHARS = /[,#[\]]/;
+
+/**
+ * Reads the tag styles statsd_exporter accepts inside the name: InfluxDB
+ * (`name,k=v,k2=v2`), Librato (`name#k=v,k2=v2`) and SignalFx
+ * (`name[k=v,k2=v2]`, the bracket anywhere in the name). One style per name;
+ * a mix of styles, an unclosed bracket or a tag without `=` is rejected,
+ * never guessed at.
+ */
+export function splitNameTags(raw: string): NameTags {
+  if (!STYLE_CHARS.test(raw)) return { name: raw, pairs: [] };
+  const open = raw.indexOf('[');
+  if (open !== -1) {
+    const close = raw.indexOf(']', open);
+    if (close === -1) return { error: 'bad_tag_style' };
+    const name = raw.slice(0, open) + raw.slice(close + 1);
+    if (STYLE_CHARS.test(name)) return { error: 'bad_tag_style' };
+    return withPairs(name, raw.slice(open + 1, close));
+  }
+  if (raw.includes(']')) return { error: 'bad_tag_style' };
+  const comma = raw.indexOf(',');
+  const hash = raw.indexOf('#');
+  if (hash !== -1 && (comma === -1 || hash < comma)) {
+    if (raw.indexOf('#', hash + 1) !== -1) return { error: 'bad_tag_style' };
+    return withPairs(raw.slice(0, hash), raw.slice(hash + 1));
+  }
+  if (hash !== -1) return { error: 'bad_tag_style' };
+  return withPairs(raw.slice(0, comma), raw.slice(comma + 1));
+}
+
+function withPairs(name: string, list: string): NameTags {
+  if (name.length === 0) return { error: 'bad_tag_style' };
+  const pairs: Array<[string, string]> = [];
+  for (const tag of list.split(',')) {
+    const eq = tag.indexOf('=');
+    if (eq <= 0) return { error: 'bad_tag_style' };
+    pairs.push([tag.slice(0, eq), tag.slice(eq + 1)]);
+  }
+  return { name, pairs };
+}

@@ -13,6 +13,7 @@ export const PARSE_ERROR_REASONS = [
   'bad_field', // an unknown "|..." section
   'duplicate_field', // two "|@" or two "|#" sections
   'invalid_utf8', // name, tags or set member not valid UTF-8
+  'bad_tag_style', // tags in the name (InfluxDB, Librato, SignalFx) mixed or malformed
   'malformed_tag', // "#flag" or "#:v": counted, the metric is kept without that tag
 ] as const;
 

@@ -15,8 +15,13 @@ export interface ParsedLine {
   nameEnd: number;
   valueStart: number;
   valueEnd: number;
-  /** Numeric value; NaN for sets, whose member is the raw value bytes. */
+  /**
+   * Numeric value; NaN for sets, whose member is the raw value bytes, and for
+   * a DogStatsD value list ("1:2:3"), whose samples forEachValue() yields.
+   */
   value: number;
+  /** Samples in the line: 1, or the length of a value list. */
+  valueCount: number;
   /** A gauge value written with an explicit sign ("+3", "-2") adjusts the gauge. */
   gaugeDelta: boolean;
   kind: MetricKind;
@@ -53,6 +58,7 @@ export function newParsedLine(): ParsedLine {
     valueStart: 0,
     valueEnd: 0,
     value: 0,
+    valueCount: 1,
     gaugeDelta: false,
     kind: COUNTER,
     rate: 1,
@@ -336,6 +342,7 @@ export function parseLine(buf: Uint8Array, view: DataView, start: number, end: n
   // Value.
   let value: number;
   let gaugeDelta = false;
+  let valueCount = 1;
   if (kind === SET) {
     value = NaN;
     for (let j = valueStart; j < valueEnd; j++) highBits |= buf[j]!;
@@ -343,8 +350,15 @@ export function parseLine(buf: Uint8Array, view: DataView, start: number, end: n
     const v0 = buf[valueStart];
     gaugeDelta = kind === GAUGE && (v0 === PLUS || v0 === MINUS);
     value = parseNumber(buf, valueStart, valueEnd);
-    if (!Number.isFinite(value)) return 'bad_value';
-    if (kind === COUNTER && value < 0) return 'negative_counter';
+    if (!Number.isFinite(value)) {
+      // DogStatsD packs several samples of one metric as "name:1:2:3|h".
+      const checked = checkValueList(buf, valueStart, valueEnd, kind);
+      if (typeof checked === 'string') return checked;
+      valueCount = checked;
+      value = NaN;
+    } else if (kind === COUNTER && value < 0) {
+      return 'negative_counter';
+    }
   }
 
   const lineEnd = i;
@@ -358,6 +372,7 @@ export function parseLine(buf: Uint8Array, view: DataView, start: number, end: n
   out.valueStart = valueStart;
   out.valueEnd = valueEnd;
   out.value = value;
+  out.valueCount = valueCount;
   out.gaugeDelta = gaugeDelta;
   out.kind = kind;
   out.rate = rate;
@@ -367,6 +382,32 @@ export function parseLine(buf: Uint8Array, view: DataView, start: number, end: n
   out.hash = finishHash(hash, identityLength);
   out.hash2 = finishHash(hash2, identityLength);
   return undefined;
+}
+
+/** Validates a value list "v1:v2:...": the sample count, or why the line is rejected. */
+function checkValueList(buf: Uint8Array, start: number, end: number, kind: MetricKind): number | ParseErrorReason {
+  let count = 0;
+  let from = start;
+  for (let j = start; j <= end; j++) {
+    if (j < end && buf[j] !== COLON) continue;
+    const v = parseNumber(buf, from, j);
+    if (!Number.isFinite(v)) return 'bad_value';
+    if (kind === COUNTER && v < 0) return 'negative_counter';
+    count++;
+    from = j + 1;
+  }
+  return count > 1 ? count : 'bad_value';
+}
+
+/** Calls fn for each sample of a parsed line's value list; `delta` marks a signed gauge sample. */
+export function forEachValue(p: ParsedLine, fn: (value: number, delta: boolean) => void): void {
+  const buf = p.buf;
+  let from = p.valueStart;
+  for (let j = from; j <= p.valueEnd; j++) {
+    if (j < p.valueEnd && buf[j] !== COLON) continue;
+    fn(parseNumber(buf, from, j), buf[from] === PLUS || buf[from] === MINUS);
+    from = j + 1;
+  }
 }
 
 const STRICT_NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;

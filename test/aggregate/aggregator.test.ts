@@ -75,6 +75,36 @@ describe('Aggregator', () => {
     expect(s.sum).toBe(554);
   });
 
+  it('reads InfluxDB, Librato and SignalFx tags in names as the same series as DogStatsD tags', () => {
+    const { send, families, agg, counters } = setup();
+    send('req,env=prod:1|c\nreq#env=prod:1|c\nreq[env=prod]:1|c\nreq:1|c|#env:prod\nreq,env=prod:1|c|#code:200');
+    const f = families().get('req_total')!;
+    expect(agg.seriesCount).toBe(2);
+    expect(f.series[0]!.value).toBe(4);
+    expect({ ...f.series[1]!.attributes }).toEqual({ code: '200', env: 'prod' });
+    expect(counters.metricsReceived).toBe(5);
+  });
+
+  it('counts every line whose name mixes or breaks tag styles, and keeps the rest of the packet', () => {
+    const { send, counters, agg } = setup();
+    send('a,b=1#c=2:1|c\nok:1|c\na,b=1#c=2:1|c\nbroken[x=1:1|c');
+    expect(counters.parseErrors.get('bad_tag_style')).toBe(3);
+    expect(counters.metricsReceived).toBe(1);
+    expect(agg.seriesCount).toBe(1);
+  });
+
+  it('applies every sample of a DogStatsD value list', () => {
+    const { send, families, counters } = setup();
+    send('lat:100:200:300|ms\nhits:1:2|c|@0.5\nlevel:5:+2:-1|g');
+    const lat = families().get('lat_seconds')!.series[0]!;
+    expect(lat.count).toBe(3);
+    expect(lat.sum).toBeCloseTo(0.6, 12);
+    expect(families().get('hits_total')!.series[0]!.value).toBe(6);
+    expect(families().get('level')!.series[0]!.value).toBe(6);
+    expect(counters.metricsReceived).toBe(8);
+    expect(counters.metricsAggregated).toBe(8);
+  });
+
   it('reports the distinct count of the last complete interval for sets', () => {
     const { send, families, agg } = setup();
     send('users:alice|s\nusers:bob|s\nusers:alice|s');

@@ -14,6 +14,7 @@ interface Valid {
   tags: string | null;
   gaugeDelta?: boolean;
   member?: string;
+  valueCount?: number;
 }
 interface Invalid {
   line: string;
@@ -23,7 +24,7 @@ interface Invalid {
 const fixture = <T>(name: string): T[] => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
 
 interface Seen {
-  lines: Array<{ name: string; kind: string; value: number; rate: number; tags: string | null; member: string; gaugeDelta: boolean; hash: number }>;
+  lines: Array<{ name: string; kind: string; value: number; rate: number; tags: string | null; member: string; gaugeDelta: boolean; valueCount: number; hash: number }>;
   errors: Array<{ reason: ParseErrorReason; text: string }>;
 }
 
@@ -40,6 +41,7 @@ function collect(packet: Uint8Array): Seen {
         tags: p.tagsStart === -1 ? null : dec(p.buf, p.tagsStart, p.tagsEnd),
         member: dec(p.buf, p.valueStart, p.valueEnd),
         gaugeDelta: p.gaugeDelta,
+        valueCount: p.valueCount,
         hash: p.hash,
       });
     },
@@ -65,6 +67,7 @@ describe('statsd line parser', () => {
       if (ex.value !== undefined) expect(got.value).toBe(ex.value);
       if (ex.member !== undefined) expect(got.member).toBe(ex.member);
       if (ex.gaugeDelta !== undefined) expect(got.gaugeDelta).toBe(ex.gaugeDelta);
+      expect(got.valueCount).toBe(ex.valueCount ?? 1);
     });
   }
 

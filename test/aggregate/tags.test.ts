@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { decodeTags, splitNameTags } from '../../agent/aggregate/tags.js';
+
+describe('splitNameTags', () => {
+  const ok: Array<[string, string, Array<[string, string]>]> = [
+    ['plain.name', 'plain.name', []],
+    ['req,env=prod,code=200', 'req', [['env', 'prod'], ['code', '200']]],
+    ['req#env=prod,code=200', 'req', [['env', 'prod'], ['code', '200']]],
+    ['req[env=prod,code=200]', 'req', [['env', 'prod'], ['code', '200']]],
+    ['req.[env=prod].count', 'req..count', [['env', 'prod']]],
+    ['req,url=http://x/?a', 'req', [['url', 'http://x/?a']]],
+    ['req,empty=', 'req', [['empty', '']]],
+  ];
+  for (const [raw, name, pairs] of ok) {
+    it(`reads ${raw}`, () => expect(splitNameTags(raw)).toEqual({ name, pairs }));
+  }
+
+  const bad = [
+    'req,env', // InfluxDB tag without '='
+    'req#env', // Librato tag without '='
+    'req[env=prod', // unclosed bracket
+    'req]env=prod', // stray bracket
+    'req[env=prod],x=y', // SignalFx mixed with InfluxDB
+    'req#a=b#c=d', // two Librato lists
+    'req,a=b#c=d', // InfluxDB mixed with Librato
+    ',a=b', // no name
+    'req[]', // empty SignalFx list
+    'req,,a=b', // empty InfluxDB tag
+  ];
+  for (const raw of bad) {
+    it(`rejects ${raw}`, () => expect(splitNameTags(raw)).toEqual({ error: 'bad_tag_style' }));
+  }
+});
+
+describe('decodeTags', () => {
+  it('keeps values with colons and counts flags and empty keys as malformed', () => {
+    expect(decodeTags('url:http://a:80,flag,:x,,k:v')).toEqual({
+      pairs: [
+        ['url', 'http://a:80'],
+        ['k', 'v'],
+      ],
+      malformed: 2,
+    });
+  });
+});
