@@ -26,6 +26,12 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
   const aggregator = new Aggregator({
     timerBuckets: config.aggregation.timer_buckets,
     histogramBuckets: config.aggregation.histogram_buckets,
+    limits: {
+      maxSeriesPerMetric: config.limits.max_series_per_metric,
+      maxSeries: config.limits.max_series,
+      maxTags: config.limits.max_tags,
+      maxTagValueBytes: config.limits.max_tag_value_bytes,
+    },
     counters,
     logger,
   });
@@ -62,7 +68,7 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
         histogramBuckets: config.aggregation.histogram_buckets,
         logger,
       });
-      const parser = new StatsdParser();
+      const parser = new StatsdParser({ maxLineBytes: config.limits.max_line_bytes });
       udp = await startUdpListener({
         address: config.statsd.udp.address,
         port: config.statsd.udp.port,

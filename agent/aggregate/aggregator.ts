@@ -9,9 +9,24 @@ import { decodeTags, splitNameTags } from './tags.js';
 import { MemberSet } from './member-set.js';
 import { finishHash, mixWord } from '../parse/word-scan.js';
 
+export interface AggregatorLimits {
+  maxSeriesPerMetric: number;
+  maxSeries: number;
+  maxTags: number;
+  maxTagValueBytes: number;
+}
+
+export const DEFAULT_LIMITS: AggregatorLimits = {
+  maxSeriesPerMetric: 10_000,
+  maxSeries: 200_000,
+  maxTags: 64,
+  maxTagValueBytes: 1024,
+};
+
 export interface AggregatorOptions {
   timerBuckets: number[];
   histogramBuckets: number[];
+  limits?: AggregatorLimits;
   counters: IngestCounters;
   logger: Logger;
   /** Wall clock in ms; injectable so tests control time. */
@@ -82,6 +97,9 @@ export class Aggregator implements LineSink {
   private readonly now: () => number;
   private readonly timerBuckets: number[];
   private readonly histogramBuckets: number[];
+  private readonly limits: AggregatorLimits;
+  /** When each metric last logged a cardinality warning, so a flood logs once a minute. */
+  private readonly cardinalityWarnedAt = new Map<string, number>();
   private lastErrorLogMs = 0;
   private suppressedErrorLogs = 0;
 
@@ -91,6 +109,7 @@ export class Aggregator implements LineSink {
     this.now = opts.now ?? Date.now;
     this.timerBuckets = opts.timerBuckets;
     this.histogramBuckets = opts.histogramBuckets;
+    this.limits = opts.limits ?? DEFAULT_LIMITS;
   }
 
   get seriesCount(): number {
@@ -179,6 +198,33 @@ export class Aggregator implements LineSink {
     for (const f of this.families.values()) fn(f);
   }
 
+  private checkTagLimits(...lists: Array<Array<[string, string]>>): ParseErrorReason | undefined {
+    let count = 0;
+    for (const list of lists) {
+      count += list.length;
+      for (const [, v] of list) if (Buffer.byteLength(v) > this.limits.maxTagValueBytes) return 'tag_value_too_long';
+    }
+    return count > this.limits.maxTags ? 'too_many_tags' : undefined;
+  }
+
+  private refuseSeries(familyName: string): void {
+    this.counters.seriesDrop('cardinality');
+    const now = this.now();
+    const last = this.cardinalityWarnedAt.get(familyName);
+    if (last !== undefined && now - last < 60_000) return;
+    this.cardinalityWarnedAt.set(familyName, now);
+    this.logger.warn(
+      {
+        metric: familyName,
+        series_in_metric: this.families.get(familyName)?.series.length ?? 0,
+        series_total: this.series.length,
+        max_series_per_metric: this.limits.maxSeriesPerMetric,
+        max_series: this.limits.maxSeries,
+      },
+      'cardinality limit reached: new series of this metric are dropped and counted in tally_series_dropped_total{reason="cardinality"}',
+    );
+  }
+
   /** The slow path: first sight of a raw spelling. Finds or creates the canonical series. */
   private resolve(p: ParsedLine): number {
     const buf = Buffer.from(p.buf.buffer, p.buf.byteOffset, p.buf.byteLength);
@@ -191,6 +237,11 @@ export class Aggregator implements LineSink {
     const tags = decodeTags(p.tagsStart === -1 ? '' : buf.toString('utf8', p.tagsStart, p.tagsEnd));
     // Read by line() for this line, as a table hit would set it.
     this.aliases.hitMalformedTags = tags.malformed;
+    const tagLimitBreach = this.checkTagLimits(nameTags.pairs, tags.pairs);
+    if (tagLimitBreach !== undefined) {
+      this.error(tagLimitBreach, p.buf, p.nameStart, p.lineEnd);
+      return REJECTED;
+    }
     const type = familyTypeOf(p.kind);
     const familyName = familyNameOf(p.kind, sanitizeMetricName(rawName));
 
@@ -222,6 +273,10 @@ export class Aggregator implements LineSink {
     }
     let id = this.byCanonicalKey.get(key);
     if (id === undefined) {
+      if (this.series.length >= this.limits.maxSeries || family.series.length >= this.limits.maxSeriesPerMetric) {
+        this.refuseSeries(familyName);
+        return REJECTED;
+      }
       const attributes: Record<string, string> = Object.create(null);
       for (const [k, v] of sorted) attributes[k] = v;
       id = this.series.length;

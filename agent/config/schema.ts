@@ -80,6 +80,36 @@ const aggregationSchema = z
   })
   .strict();
 
+const limitsSchema = z
+  .object({
+    max_series_per_metric: z
+      .number()
+      .int()
+      .positive()
+      .default(10000)
+      .describe('Series one metric name may hold; lines that would create more are dropped and counted.'),
+    max_series: z
+      .number()
+      .int()
+      .positive()
+      .default(200000)
+      .describe('Series the agent holds in all; lines that would create more are dropped and counted.'),
+    max_line_bytes: z
+      .number()
+      .int()
+      .positive()
+      .default(65536)
+      .describe('Longest statsd line accepted, in bytes.'),
+    max_tags: z.number().int().positive().default(64).describe('Most tags one line may carry.'),
+    max_tag_value_bytes: z
+      .number()
+      .int()
+      .positive()
+      .default(1024)
+      .describe('Longest tag value accepted, in bytes (UTF-8).'),
+  })
+  .strict();
+
 const logSchema = z
   .object({
     level: z
@@ -94,6 +124,7 @@ export const configSchema = z
     statsd: z.object({ udp: udpSchema.prefault({}) }).strict().prefault({}),
     http: httpSchema.prefault({}),
     aggregation: aggregationSchema.prefault({}),
+    limits: limitsSchema.prefault({}),
     log: logSchema.prefault({}),
   })
   .strict();

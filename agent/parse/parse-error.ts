@@ -13,6 +13,9 @@ export const PARSE_ERROR_REASONS = [
   'bad_field', // an unknown "|..." section
   'duplicate_field', // two "|@" or two "|#" sections
   'invalid_utf8', // name, tags or set member not valid UTF-8
+  'line_too_long', // longer than limits.max_line_bytes
+  'too_many_tags', // more than limits.max_tags
+  'tag_value_too_long', // a tag value over limits.max_tag_value_bytes
   'bad_tag_style', // tags in the name (InfluxDB, Librato, SignalFx) mixed or malformed
   'malformed_tag', // "#flag" or "#:v": counted, the metric is kept without that tag
 ] as const;

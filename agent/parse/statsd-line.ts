@@ -37,6 +37,8 @@ export interface ParsedLine {
   hash2: number;
   /** Where the line ended: its newline, or the end of the packet. */
   lineEnd: number;
+  /** Longer lines are rejected (an input, set by the parser's owner). */
+  maxLineBytes: number;
   /** Scratch results of scanName/scanTags, kept here so the hot path allocates nothing. */
   scanEnd: number;
   scanHash: number;
@@ -67,6 +69,7 @@ export function newParsedLine(): ParsedLine {
     hash: 0,
     hash2: 0,
     lineEnd: 0,
+    maxLineBytes: 65536,
     scanEnd: 0,
     scanHash: 0,
     scanHash2: 0,
@@ -107,6 +110,10 @@ export class StatsdParser {
   private scratch = Buffer.alloc(65536 + 1);
   private view = new DataView(this.scratch.buffer, this.scratch.byteOffset, this.scratch.byteLength);
   private readonly out = newParsedLine();
+
+  constructor(opts: { maxLineBytes?: number } = {}) {
+    if (opts.maxLineBytes !== undefined) this.out.maxLineBytes = opts.maxLineBytes;
+  }
 
   /** Splits a packet into lines and parses each; errors never stop the rest of the packet. */
   parsePacket(packet: Uint8Array, sink: LineSink): void {
@@ -362,6 +369,7 @@ export function parseLine(buf: Uint8Array, view: DataView, start: number, end: n
   }
 
   const lineEnd = i;
+  if (lineEnd - start > out.maxLineBytes) return 'line_too_long';
   if ((highBits & 0x80808080) !== 0 && !validUtf8(buf, start, lineEnd)) return 'invalid_utf8';
 
   out.buf = buf;

@@ -4,6 +4,9 @@ export const LISTENERS = ['udp'] as const;
 export type ListenerName = (typeof LISTENERS)[number];
 
 export const METRIC_DROP_REASONS = ['type_conflict'] as const;
+
+export const SERIES_DROP_REASONS = ['cardinality'] as const;
+export type SeriesDropReason = (typeof SERIES_DROP_REASONS)[number];
 export type MetricDropReason = (typeof METRIC_DROP_REASONS)[number];
 
 /**
@@ -19,9 +22,15 @@ export class IngestCounters {
   metricsAggregated = 0;
   readonly parseErrors = new Map<ParseErrorReason, number>(PARSE_ERROR_REASONS.map((r) => [r, 0]));
   readonly metricsDropped = new Map<MetricDropReason, number>(METRIC_DROP_REASONS.map((r) => [r, 0]));
+  /** Lines refused because their new series would pass a cardinality limit. */
+  readonly seriesDropped = new Map<SeriesDropReason, number>(SERIES_DROP_REASONS.map((r) => [r, 0]));
 
   parseError(reason: ParseErrorReason, n = 1): void {
     this.parseErrors.set(reason, this.parseErrors.get(reason)! + n);
+  }
+
+  seriesDrop(reason: SeriesDropReason, n = 1): void {
+    this.seriesDropped.set(reason, this.seriesDropped.get(reason)! + n);
   }
 
   metricDrop(reason: MetricDropReason, n = 1): void {

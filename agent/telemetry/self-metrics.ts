@@ -36,6 +36,11 @@ export function registerSelfMetrics(meter: Meter, src: SelfMetricsSources): Self
   counter('tally_metrics_dropped', 'Parsed lines not aggregated, by reason.').addCallback((r) => {
     for (const [reason, n] of c.metricsDropped) r.observe(n, { reason });
   });
+  counter('tally_series_dropped', 'Lines refused because they would create a series past a limit, by reason.').addCallback(
+    (r) => {
+      for (const [reason, n] of c.seriesDropped) r.observe(n, { reason });
+    },
+  );
   meter
     .createObservableGauge('tally_series', { description: 'Series held in memory.', valueType: ValueType.INT })
     .addCallback((r) => r.observe(src.seriesCount()));

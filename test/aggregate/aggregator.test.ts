@@ -1,15 +1,16 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Aggregator, type Family } from '../../agent/aggregate/aggregator.js';
+import { Aggregator, DEFAULT_LIMITS, type AggregatorLimits, type Family } from '../../agent/aggregate/aggregator.js';
 import { DEFAULT_BUCKETS } from '../../agent/config/schema.js';
 import { StatsdParser } from '../../agent/parse/statsd-line.js';
 import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';
 
-function setup() {
+function setup(limits?: AggregatorLimits) {
   const counters = new IngestCounters();
   const agg = new Aggregator({
     timerBuckets: DEFAULT_BUCKETS,
     histogramBuckets: [1, 10, 100],
+    limits,
     counters,
     logger: pino({ level: 'silent' }),
     now: () => 1_700_000_000_000,
@@ -90,6 +91,28 @@ describe('Aggregator', () => {
     send('a,b=1#c=2:1|c\nok:1|c\na,b=1#c=2:1|c\nbroken[x=1:1|c');
     expect(counters.parseErrors.get('bad_tag_style')).toBe(3);
     expect(counters.metricsReceived).toBe(1);
+    expect(agg.seriesCount).toBe(1);
+  });
+
+  it('refuses new series past the per-metric and total limits, counting every refused line', () => {
+    const { send, families, counters, agg } = setup({ ...DEFAULT_LIMITS, maxSeriesPerMetric: 3, maxSeries: 5 });
+    for (let i = 0; i < 5; i++) send(`a:1|c|#i:${i}`);
+    expect(families().get('a_total')!.series).toHaveLength(3);
+    expect(counters.seriesDropped.get('cardinality')).toBe(2);
+    send('a:1|c|#i:0\na:1|c|#i:4');
+    expect(families().get('a_total')!.series[0]!.value).toBe(2);
+    expect(counters.seriesDropped.get('cardinality')).toBe(3);
+    for (let i = 0; i < 4; i++) send(`b:1|g|#i:${i}`);
+    expect(agg.seriesCount).toBe(5);
+    expect(counters.seriesDropped.get('cardinality')).toBe(5);
+    expect(counters.metricsReceived).toBe(counters.metricsAggregated);
+  });
+
+  it('rejects lines with too many tags or too long a tag value, every time they arrive', () => {
+    const { send, counters, agg } = setup({ ...DEFAULT_LIMITS, maxTags: 2, maxTagValueBytes: 4 });
+    send('t:1|c|#a:1,b:2,c:3\nt:1|c|#a:1,b:2,c:3\nt,x=1:1|c|#a:1,b:2\nv:1|c|#a:12345\nv:1|c|#a:üü1\nok:1|c|#a:1234');
+    expect(counters.parseErrors.get('too_many_tags')).toBe(3);
+    expect(counters.parseErrors.get('tag_value_too_long')).toBe(2);
     expect(agg.seriesCount).toBe(1);
   });
 

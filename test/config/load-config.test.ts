@@ -38,6 +38,7 @@ describe('loadConfigFile', () => {
     expect(config).toEqual({
       statsd: { udp: { enabled: true, address: '0.0.0.0', port: 9125, receive_buffer_bytes: 8388608 } },
       http: { address: '127.0.0.1', port: 0 },
+      limits: { max_series_per_metric: 10000, max_series: 200000, max_line_bytes: 65536, max_tags: 64, max_tag_value_bytes: 1024 },
       aggregation: { flush_interval: 90_000, timer_buckets: [0.01, 0.1, 1, 10], histogram_buckets: [0.01, 0.1, 1, 10] },
       log: { level: 'debug' },
     });
@@ -138,12 +139,12 @@ describe('loadConfigFile', () => {
         key: 'log.level',
         message: 'Invalid option: expected one of "fatal"|"error"|"warn"|"info"|"debug"|"trace"|"silent"',
       },
-      { line: 14, column: 1, key: 'metrics', message: 'unknown key (expected one of: statsd, http, aggregation, log)' },
+      { line: 14, column: 1, key: 'metrics', message: 'unknown key (expected one of: statsd, http, aggregation, limits, log)' },
     ]);
     const lines = err.message.split('\n');
     expect(lines).toHaveLength(9);
     expect(lines[0]).toBe(`${file}:3:14: statsd.udp.enabled: ${err.issues[0]!.message}`);
-    expect(lines[8]).toBe(`${file}:14:1: metrics: unknown key (expected one of: statsd, http, aggregation, log)`);
+    expect(lines[8]).toBe(`${file}:14:1: metrics: unknown key (expected one of: statsd, http, aggregation, limits, log)`);
   });
 
   it('reports an alias to an undefined anchor', () => {
@@ -297,6 +298,7 @@ describe('defaultConfig', () => {
     expect(defaultConfig()).toEqual({
       statsd: { udp: { enabled: true, address: '127.0.0.1', port: 8125, receive_buffer_bytes: 33554432 } },
       http: { address: '127.0.0.1', port: 9102 },
+      limits: { max_series_per_metric: 10000, max_series: 200000, max_line_bytes: 65536, max_tags: 64, max_tag_value_bytes: 1024 },
       aggregation: {
         flush_interval: 10_000,
         timer_buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],

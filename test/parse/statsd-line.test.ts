@@ -93,6 +93,13 @@ describe('statsd line parser', () => {
     expect(errors.map((e) => e.reason)).toEqual(['invalid_utf8', 'invalid_utf8']);
   });
 
+  it('rejects a line longer than the configured limit and keeps the next one', () => {
+    const seen: string[] = [];
+    const sink: LineSink = { line: () => seen.push('ok'), error: (reason) => seen.push(reason) };
+    new StatsdParser({ maxLineBytes: 16 }).parsePacket(Buffer.from(`${'x'.repeat(20)}:1|c\nshort:1|c\n`), sink);
+    expect(seen).toEqual(['line_too_long', 'ok']);
+  });
+
   it('survives a maximal 65,507-byte datagram and 10,000 lines in one datagram', () => {
     const huge = Buffer.alloc(65507, 0x61); // one 64 KiB line with no ':'
     expect(collect(huge).errors.map((e) => e.reason)).toEqual(['missing_value']);

@@ -1,0 +1,348 @@
+import { readFileSync } from 'node:fs';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
+import type { Node } from 'yaml';
+import { z } from 'zod';
+import { ConfigError, parseYamlWithSchema, type ConfigIssue } from '../config/load-config.js';
+import { parseGoDuration } from './go-duration.js';
+import { compileGoRegex, GoRegexError } from './go-regex.js';
+import type { MappingMetricType } from './glob-matcher.js';
+
+/**
+ * statsd_exporter's mapping file (`--statsd.mapping-config`), read with its
+ * rules: unknown keys are errors (it unmarshals strictly), and every check it
+ * makes when loading is made here too, each reported at its file:line:column.
+ */
+
+// client_golang's DefBuckets and statsd_exporter's default quantiles.
+export const DEFAULT_MAPPING_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const DEFAULT_MAPPING_QUANTILES: readonly Quantile[] = [
+  { quantile: 0.5, error: 0.05 },
+  { quantile: 0.9, error: 0.01 },
+  { quantile: 0.99, error: 0.001 },
+];
+
+// statsd_exporter's own patterns. A glob component is "*" or a name; only
+// the first component may not start with a digit (its issue #328).
+const GLOB_MATCH = /^(\*|[a-zA-Z_][a-zA-Z0-9_-]*)(\.\*|\.[a-zA-Z0-9_][a-zA-Z0-9_-]*)*$/;
+const TEMPLATE_REF = String.raw`\$\{?\d+\}?`;
+const MAPPED_NAME = new RegExp(String.raw`^([a-zA-Z_]|${TEMPLATE_REF})([a-zA-Z0-9_]|${TEMPLATE_REF})*$`);
+// Two characters at least: statsd_exporter's pattern ends in "+", not "*".
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]+$/;
+
+export interface Quantile {
+  quantile: number;
+  error: number;
+}
+
+export type ObserverType = 'histogram' | 'summary';
+
+export interface MappingDefaults {
+  /** undefined when the file does not say (statsd_exporter then makes summaries). */
+  observerType: ObserverType | undefined;
+  matchType: 'glob' | 'regex';
+  globDisableOrdering: boolean;
+  /** 0 = never expire. statsd_exporter applies this to unmapped metrics too. */
+  ttlMs: number;
+  buckets: readonly number[];
+  quantiles: readonly Quantile[];
+}
+
+export interface MappingRule {
+  match: string;
+  matchType: 'glob' | 'regex';
+  name: string;
+  /** In file order. */
+  labels: Array<[string, string]>;
+  action: 'map' | 'drop';
+  matchMetricType: MappingMetricType | undefined;
+  observerType: ObserverType | undefined;
+  /** Resolved: the rule's, else the defaults', else client_golang's. */
+  buckets: readonly number[];
+  /** Resolved like buckets. */
+  quantiles: readonly Quantile[];
+  ttlMs: number;
+  help: string | undefined;
+  honorLabels: boolean;
+  scale: number | undefined;
+}
+
+export interface MappingConfig {
+  defaults: MappingDefaults;
+  mappings: MappingRule[];
+  /**
+   * Keys statsd_exporter accepts whose effect Tally does not reproduce; the
+   * caller must show them, they are not errors so the file still loads.
+   */
+  warnings: ConfigIssue[];
+}
+
+// go-yaml decodes any scalar into a string field from its text.
+const text = z.union([z.string(), z.number(), z.boolean()]).transform(String);
+
+const nullable = <T extends z.ZodType>(schema: T) =>
+  schema
+    .nullish()
+    .transform((v) => (v === null ? undefined : v)) as unknown as z.ZodType<z.output<T> | undefined, z.input<T> | null | undefined>;
+
+const durationMs = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  if (typeof value === 'number') {
+    if (value === 0) return 0;
+    ctx.addIssue({
+      code: 'custom',
+      message: `a bare number is ${value} nanoseconds to statsd_exporter; write a unit, e.g. "${value}s"`,
+    });
+    return z.NEVER;
+  }
+  const ns = parseGoDuration(value);
+  if (ns === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (use e.g. 30s, 1m20s, 1h)` });
+    return z.NEVER;
+  }
+  if (ns < 0) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is negative` });
+    return z.NEVER;
+  }
+  return ns / 1e6;
+});
+
+const buckets = z
+  .array(z.number().finite())
+  .superRefine((b, ctx) => {
+    for (let i = 1; i < b.length; i++) {
+      if (!(b[i]! > b[i - 1]!)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [i],
+          input: b[i],
+          message: `bucket bounds must be strictly increasing (${b[i]} follows ${b[i - 1]})`,
+        });
+      }
+    }
+  });
+
+const quantile = z
+  .object({
+    quantile: z.number().min(0).max(1).default(0),
+    error: z.number().min(0).max(1).default(0),
+  })
+  .strict();
+
+const summaryOptions = z
+  .object({
+    quantiles: nullable(z.array(quantile)),
+    max_age: nullable(durationMs),
+    age_buckets: nullable(z.number().int().nonnegative()),
+    buf_cap: nullable(z.number().int().nonnegative()),
+  })
+  .strict();
+
+const histogramOptions = z
+  .object({
+    buckets: nullable(buckets),
+    native_histogram_bucket_factor: nullable(z.number().nonnegative()),
+    native_histogram_max_buckets: nullable(z.number().int().nonnegative()),
+  })
+  .strict();
+
+// Go's decoders map "" to the default for these three, and reject anything else.
+const observerType = z.enum(['histogram', 'summary', '']).transform((v): ObserverType => (v === '' ? 'summary' : v));
+const matchType = z.enum(['glob', 'regex', '']).transform((v) => (v === '' ? 'glob' : v));
+const action = z.enum(['map', 'drop', '']).transform((v) => (v === '' ? 'map' : v));
+const metricType = z.enum(['counter', 'gauge', 'observer']);
+
+// Removed from statsd_exporter in 2026 ("Remove deprecated fields"); it now
+// rejects them as unknown. Naming the replacement beats "unknown key".
+const removed = (replacement: string) =>
+  z
+    .unknown()
+    .refine(() => false, { message: `no longer part of statsd_exporter's mapping format; use ${replacement}` })
+    .optional();
+const removedKeys = {
+  timer_type: removed('observer_type'),
+  buckets: removed('histogram_options.buckets'),
+  quantiles: removed('summary_options.quantiles'),
+};
+
+const defaultsSchema = z
+  .object({
+    observer_type: nullable(observerType),
+    match_type: nullable(matchType),
+    glob_disable_ordering: nullable(z.boolean()),
+    ttl: nullable(durationMs),
+    summary_options: nullable(summaryOptions),
+    histogram_options: nullable(histogramOptions),
+    ...removedKeys,
+  })
+  .strict();
+
+const mappingSchema = z
+  .object({
+    match: nullable(text),
+    name: nullable(text),
+    labels: nullable(z.record(z.string(), text)),
+    honor_labels: nullable(z.boolean()),
+    observer_type: nullable(observerType),
+    match_type: nullable(matchType),
+    help: nullable(text),
+    action: nullable(action),
+    match_metric_type: nullable(metricType),
+    ttl: nullable(durationMs),
+    summary_options: nullable(summaryOptions),
+    histogram_options: nullable(histogramOptions),
+    scale: nullable(z.number().finite()),
+    ...removedKeys,
+  })
+  .strict();
+
+type RawFile = { defaults?: z.output<typeof defaultsSchema> | undefined; mappings?: Array<z.output<typeof mappingSchema>> | undefined };
+
+export const mappingFileSchema = z
+  .object({
+    defaults: nullable(defaultsSchema),
+    mappings: nullable(z.array(mappingSchema)),
+  })
+  .strict()
+  .superRefine((file: RawFile, ctx) => {
+    const defaults = file.defaults;
+    (file.mappings ?? []).forEach((m, i) => {
+      const at = (...path: PropertyKey[]) => ['mappings', i, ...path];
+      for (const label of Object.keys(m.labels ?? {})) {
+        if (!LABEL_NAME.test(label)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: at('labels', label),
+            message: `invalid label name "${label}" (must match ${LABEL_NAME.source})`,
+          });
+        }
+      }
+      if (m.name === undefined || m.name === '') {
+        ctx.addIssue({ code: 'custom', path: at('name'), message: "metric mapping didn't set a metric name" });
+      } else if (!MAPPED_NAME.test(m.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('name'),
+          message: `invalid metric name "${m.name}" (letters, digits, "_" and $n references; not starting with a digit)`,
+        });
+      }
+      const match = m.match ?? '';
+      if ((m.match_type ?? defaults?.match_type ?? 'glob') === 'glob') {
+        if (!GLOB_MATCH.test(match)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: at('match'),
+            message: `invalid glob "${match}": dot-separated components must each be "*" or letters, digits, "_" and "-" (only the first may not start with a digit)`,
+          });
+        }
+      } else {
+        try {
+          compileGoRegex(match);
+        } catch (err) {
+          if (!(err instanceof GoRegexError)) throw err;
+          ctx.addIssue({ code: 'custom', path: at('match'), message: `invalid regex "${match}": ${err.message}` });
+        }
+      }
+      const observer = m.observer_type ?? defaults?.observer_type;
+      if (observer === 'histogram' && m.summary_options !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('summary_options'),
+          message: 'cannot use histogram observer and summary options at the same time',
+        });
+      }
+      if (observer === 'summary' && m.histogram_options !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('histogram_options'),
+          message: 'cannot use summary observer and histogram options at the same time',
+        });
+      }
+    });
+  });
+
+const nonEmpty = <T>(list: readonly T[] | undefined): readonly T[] | undefined => (list && list.length > 0 ? list : undefined);
+
+function resolve(file: RawFile): Omit<MappingConfig, 'warnings'> {
+  const d = file.defaults;
+  const defaults: MappingDefaults = {
+    observerType: d?.observer_type,
+    matchType: d?.match_type ?? 'glob',
+    globDisableOrdering: d?.glob_disable_ordering ?? false,
+    ttlMs: d?.ttl ?? 0,
+    buckets: nonEmpty(d?.histogram_options?.buckets) ?? DEFAULT_MAPPING_BUCKETS,
+    quantiles: nonEmpty(d?.summary_options?.quantiles) ?? DEFAULT_MAPPING_QUANTILES,
+  };
+  const mappings = (file.mappings ?? []).map(
+    (m): MappingRule => ({
+      match: m.match ?? '',
+      matchType: m.match_type ?? defaults.matchType,
+      name: m.name!,
+      labels: Object.entries(m.labels ?? {}),
+      action: m.action ?? 'map',
+      matchMetricType: m.match_metric_type,
+      observerType: m.observer_type ?? defaults.observerType,
+      buckets: nonEmpty(m.histogram_options?.buckets) ?? defaults.buckets,
+      quantiles: nonEmpty(m.summary_options?.quantiles) ?? defaults.quantiles,
+      // As statsd_exporter: an explicit "ttl: 0" on a rule still takes the default.
+      ttlMs: m.ttl || defaults.ttlMs,
+      help: m.help,
+      honorLabels: m.honor_labels ?? false,
+      scale: m.scale,
+    }),
+  );
+  return { defaults, mappings };
+}
+
+// Accepted so statsd_exporter files load, but Tally's summaries and
+// histograms have no such knobs.
+const UNIMPLEMENTED: Record<string, string> = {
+  max_age: "Tally's summaries do not use statsd_exporter's sliding max_age window",
+  age_buckets: "Tally's summaries do not use statsd_exporter's sliding window age buckets",
+  buf_cap: "Tally's summaries do not use statsd_exporter's stream buffer",
+  native_histogram_bucket_factor: 'Tally does not export native histograms',
+  native_histogram_max_buckets: 'Tally does not export native histograms',
+};
+
+export function parseMappingText(source: string, file: string): MappingConfig {
+  const raw = parseYamlWithSchema(mappingFileSchema, source, file) as RawFile;
+  return { ...resolve(raw), warnings: unimplementedKeyWarnings(source, file) };
+}
+
+export function loadMappingFile(path: string): MappingConfig {
+  let source: string;
+  try {
+    source = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
+    throw new ConfigError([{ file: path, line: 1, column: 1, key: '(root)', message: `cannot read mapping file: ${reason}` }]);
+  }
+  return parseMappingText(source, path);
+}
+
+/** Runs only on a file the schema accepted, so the shape is known. */
+function unimplementedKeyWarnings(source: string, file: string): ConfigIssue[] {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(source, { lineCounter });
+  const warnings: ConfigIssue[] = [];
+  const inOptions = (options: unknown, path: string) => {
+    if (!isMap(options)) return;
+    for (const pair of options.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : '';
+      const why = UNIMPLEMENTED[key];
+      if (why === undefined || (isScalar(pair.value) && pair.value.value === null)) continue;
+      const { line, col } = lineCounter.linePos((pair.key as Node).range?.[0] ?? 0);
+      warnings.push({ file, line, column: col, key: `${path}.${key}`, message: `ignored: ${why}` });
+    }
+  };
+  const inRule = (rule: unknown, path: string) => {
+    if (!isMap(rule)) return;
+    inOptions(rule.get('summary_options', true), `${path}.summary_options`);
+    inOptions(rule.get('histogram_options', true), `${path}.histogram_options`);
+  };
+  const root = doc.contents;
+  if (!isMap(root)) return warnings;
+  inRule(root.get('defaults', true), 'defaults');
+  const mappings = root.get('mappings', true);
+  if (isSeq(mappings)) mappings.items.forEach((rule, i) => inRule(rule, `mappings[${i}]`));
+  return warnings;
+}
