@@ -68,7 +68,10 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
         histogramBuckets: config.aggregation.histogram_buckets,
         logger,
       });
-      const parser = new StatsdParser({ maxLineBytes: config.limits.max_line_bytes });
+      const parser = new StatsdParser({
+        maxLineBytes: config.limits.max_line_bytes,
+        maxEventTextBytes: config.limits.max_event_text_bytes,
+      });
       udp = await startUdpListener({
         address: config.statsd.udp.address,
         port: config.statsd.udp.port,

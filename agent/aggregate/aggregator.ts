@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import { COUNTER, DISTRIBUTION, GAUGE, HISTOGRAM, KIND_NAMES, SET, TIMER, type MetricKind } from '../parse/metric-kind.js';
 import { forEachValue, type LineSink, type ParsedLine } from '../parse/statsd-line.js';
+import type { ParsedEvent, ParsedServiceCheck } from '../parse/dogstatsd-extras.js';
 import type { ParseErrorReason } from '../parse/parse-error.js';
 import type { IngestCounters } from '../telemetry/ingest-counters.js';
 import { AliasTable } from './alias-table.js';
 import { familyNameOf, familyTypeOf, sanitizeLabelName, sanitizeMetricName, type FamilyType } from './prometheus-names.js';
-import { decodeTags, splitNameTags } from './tags.js';
+import { decodeTags, splitNameTags, type DecodedTags } from './tags.js';
 import { MemberSet } from './member-set.js';
 import { finishHash, mixWord } from '../parse/word-scan.js';
 
@@ -119,14 +120,16 @@ export class Aggregator implements LineSink {
   line(p: ParsedLine): void {
     const counters = this.counters;
     let id = this.aliases.get(p);
-    if (id === -1) {
+    const miss = id === -1;
+    if (miss) {
       id = this.resolve(p);
       if (id === REJECTED) return;
     }
     counters.metricsReceived++;
     if (this.aliases.hitMalformedTags > 0) counters.parseError('malformed_tag', this.aliases.hitMalformedTags);
     if (id === CONFLICT) {
-      counters.metricDrop('type_conflict');
+      // On a miss seriesFor has counted it already.
+      if (!miss) counters.metricDrop('type_conflict');
       return;
     }
     const s = this.series[id]!;
@@ -169,16 +172,68 @@ export class Aggregator implements LineSink {
   }
 
   error(reason: ParseErrorReason, buf: Uint8Array, start: number, end: number): void {
+    this.reject(reason, () => Buffer.from(buf.buffer, buf.byteOffset + start, Math.min(end - start, 200)).toString('latin1'));
+  }
+
+  /**
+   * Something happened: counted per value in `<name>_total{value=...}`, and
+   * its latest time kept in `<name>_last_seen_timestamp_seconds{value=...}`,
+   * which answer "how often" and "when last". DogStatsD events arrive here
+   * with their title as the name and their text as the value.
+   */
+  recordEvent(name: string, value: string, tags: DecodedTags, timestampMs: number): void {
+    const counters = this.counters;
+    if (tags.malformed > 0) counters.parseError('malformed_tag', tags.malformed);
+    const pairs: Array<[string, string]> = [...tags.pairs, ['value', value]];
+    const breach = this.checkTagLimits(pairs);
+    if (breach !== undefined) {
+      this.reject(breach, () => `${name}: ${value.slice(0, 100)}`);
+      return;
+    }
+    counters.metricsReceived++;
+    const count = this.seriesFor(COUNTER, name, pairs);
+    const seen = count < 0 ? count : this.seriesFor(GAUGE, `${name}_last_seen_timestamp_seconds`, pairs);
+    if (count < 0 || seen < 0) return;
+    this.series[count]!.value += 1;
+    const last = this.series[seen]!;
+    // A late or replayed event never moves "last seen" backwards.
+    last.value = Math.max(last.value, timestampMs / 1000);
+    counters.metricsAggregated++;
+  }
+
+  event(e: ParsedEvent): void {
+    this.recordEvent(e.title, e.text, decodeTags(e.tags), e.timestamp !== undefined ? e.timestamp * 1000 : this.now());
+  }
+
+  /** A DogStatsD service check becomes `service_check_status{check=...}`: 0 OK, 1 warning, 2 critical, 3 unknown. */
+  serviceCheck(sc: ParsedServiceCheck): void {
+    const counters = this.counters;
+    const tags = decodeTags(sc.tags);
+    if (tags.malformed > 0) counters.parseError('malformed_tag', tags.malformed);
+    const pairs: Array<[string, string]> = [...tags.pairs, ['check', sc.name]];
+    const breach = this.checkTagLimits(pairs);
+    if (breach !== undefined) {
+      this.reject(breach, () => sc.name);
+      return;
+    }
+    counters.metricsReceived++;
+    const id = this.seriesFor(GAUGE, 'service_check_status', pairs);
+    if (id < 0) return;
+    this.series[id]!.value = sc.status;
+    counters.metricsAggregated++;
+  }
+
+  /** Counts a rejected input and logs a sample of it at debug level, one line a second at most. */
+  private reject(reason: ParseErrorReason, sample: () => string): void {
     this.counters.parseError(reason);
     if (!this.logger.isLevelEnabled('debug')) return;
-    // One line a second at most: a broken client must not turn the log into a second firehose.
+    // A broken client must not turn the log into a second firehose.
     const now = this.now();
     if (now - this.lastErrorLogMs < 1000) {
       this.suppressedErrorLogs++;
       return;
     }
-    const sample = Buffer.from(buf.buffer, buf.byteOffset + start, Math.min(end - start, 200)).toString('latin1');
-    this.logger.debug({ reason, line: sample, suppressed: this.suppressedErrorLogs }, 'statsd line rejected');
+    this.logger.debug({ reason, line: sample(), suppressed: this.suppressedErrorLogs }, 'statsd input rejected');
     this.lastErrorLogMs = now;
     this.suppressedErrorLogs = 0;
   }
@@ -233,7 +288,6 @@ export class Aggregator implements LineSink {
       this.error(nameTags.error, p.buf, p.nameStart, p.nameEnd);
       return REJECTED;
     }
-    const rawName = nameTags.name;
     const tags = decodeTags(p.tagsStart === -1 ? '' : buf.toString('utf8', p.tagsStart, p.tagsEnd));
     // Read by line() for this line, as a table hit would set it.
     this.aliases.hitMalformedTags = tags.malformed;
@@ -242,31 +296,48 @@ export class Aggregator implements LineSink {
       this.error(tagLimitBreach, p.buf, p.nameStart, p.lineEnd);
       return REJECTED;
     }
-    const type = familyTypeOf(p.kind);
-    const familyName = familyNameOf(p.kind, sanitizeMetricName(rawName));
+    const id = this.seriesFor(p.kind, nameTags.name, [...nameTags.pairs, ...tags.pairs]);
+    if (id === CONFLICT) {
+      this.aliases.set(p, CONFLICT, tags.malformed);
+    } else if (id >= 0) {
+      const s = this.series[id]!;
+      if (s.aliases < MAX_ALIASES_PER_SERIES) {
+        s.aliases++;
+        this.aliases.set(p, id, tags.malformed);
+      }
+    }
+    return id;
+  }
 
+  /**
+   * Finds or creates the series for a statsd name and its tags: the one place
+   * that names, sanitizes, checks types and applies the cardinality limits.
+   * Returns CONFLICT or REJECTED (both already counted) instead of an id.
+   */
+  private seriesFor(kind: MetricKind, rawName: string, pairs: Array<[string, string]>): number {
+    const type = familyTypeOf(kind);
+    const familyName = familyNameOf(kind, sanitizeMetricName(rawName));
     const labels = new Map<string, string>();
-    for (const [k, v] of nameTags.pairs) labels.set(sanitizeLabelName(k), v);
-    for (const [k, v] of tags.pairs) labels.set(sanitizeLabelName(k), v);
+    for (const [k, v] of pairs) labels.set(sanitizeLabelName(k), v);
     const sorted = [...labels.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     const key = `${familyName}\u0000${JSON.stringify(sorted)}`;
 
     let family = this.families.get(familyName);
-    if (family !== undefined && !compatible(family.kind, p.kind)) {
+    if (family !== undefined && !compatible(family.kind, kind)) {
       this.logger.warn(
-        { metric: familyName, has: KIND_NAMES[family.kind], sent: KIND_NAMES[p.kind], raw: rawName },
+        { metric: familyName, has: KIND_NAMES[family.kind], sent: KIND_NAMES[kind], raw: rawName },
         'metric type conflict: lines of the second type are dropped and counted in tally_metrics_dropped_total',
       );
-      this.aliases.set(p, CONFLICT, tags.malformed);
+      this.counters.metricDrop('type_conflict');
       return CONFLICT;
     }
     if (family === undefined) {
       family = {
         name: familyName,
         type,
-        kind: p.kind,
-        unit: p.kind === TIMER ? 's' : '',
-        bounds: p.kind === TIMER ? this.timerBuckets : type === 'histogram' ? this.histogramBuckets : [],
+        kind,
+        unit: kind === TIMER ? 's' : '',
+        bounds: kind === TIMER ? this.timerBuckets : type === 'histogram' ? this.histogramBuckets : [],
         series: [],
       };
       this.families.set(familyName, family);
@@ -280,17 +351,11 @@ export class Aggregator implements LineSink {
       const attributes: Record<string, string> = Object.create(null);
       for (const [k, v] of sorted) attributes[k] = v;
       id = this.series.length;
-      const created = new Series(id, p.kind, family, attributes, this.now());
+      const created = new Series(id, kind, family, attributes, this.now());
       this.series.push(created);
       family.series.push(created);
       this.byCanonicalKey.set(key, id);
     }
-    const s = this.series[id]!;
-    if (s.aliases < MAX_ALIASES_PER_SERIES) {
-      s.aliases++;
-      this.aliases.set(p, id, tags.malformed);
-    }
-
     return id;
   }
 }

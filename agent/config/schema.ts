@@ -107,6 +107,12 @@ const limitsSchema = z
       .positive()
       .default(1024)
       .describe('Longest tag value accepted, in bytes (UTF-8).'),
+    max_event_text_bytes: z
+      .number()
+      .int()
+      .positive()
+      .default(4096)
+      .describe('Longest DogStatsD event text accepted, in bytes (UTF-8).'),
   })
   .strict();
 

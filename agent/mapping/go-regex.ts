@@ -163,7 +163,7 @@ export function compileGoRegex(source: string): GoRegex {
   try {
     regex = new RegExp(out, flags.replace('s', ''));
   } catch (err) {
-    throw new GoRegexError((err as Error).message.replace(/^Invalid regular expression: /, ''));
+    throw new GoRegexError((err as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /, ''));
   }
   return { regex, groupCount, groupNames };
 }

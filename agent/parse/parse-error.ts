@@ -16,6 +16,9 @@ export const PARSE_ERROR_REASONS = [
   'line_too_long', // longer than limits.max_line_bytes
   'too_many_tags', // more than limits.max_tags
   'tag_value_too_long', // a tag value over limits.max_tag_value_bytes
+  'bad_event', // a DogStatsD "_e{...}" line that does not follow the format
+  'event_too_long', // event text over limits.max_event_text_bytes
+  'bad_service_check', // a DogStatsD "_sc|..." line that does not follow the format
   'bad_tag_style', // tags in the name (InfluxDB, Librato, SignalFx) mixed or malformed
   'malformed_tag', // "#flag" or "#:v": counted, the metric is kept without that tag
 ] as const;

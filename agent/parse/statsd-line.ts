@@ -1,4 +1,5 @@
 import { COUNTER, DISTRIBUTION, GAUGE, HISTOGRAM, SET, TIMER, type MetricKind } from './metric-kind.js';
+import { parseEvent, parseServiceCheck, type ParsedEvent, type ParsedServiceCheck } from './dogstatsd-extras.js';
 import type { ParseErrorReason } from './parse-error.js';
 import { finishHash, firstLane, lanes, lowBytes, mixWord, mixWord2, zeroBytes } from './word-scan.js';
 
@@ -48,6 +49,8 @@ export interface ParsedLine {
 
 export interface LineSink {
   line(parsed: ParsedLine): void;
+  event(event: ParsedEvent): void;
+  serviceCheck(check: ParsedServiceCheck): void;
   error(reason: ParseErrorReason, buf: Uint8Array, start: number, end: number): void;
 }
 
@@ -87,6 +90,7 @@ const COMMA = 44;
 const DOT = 46;
 const PLUS = 43;
 const MINUS = 45;
+const UNDERSCORE = 95;
 
 const COLON4 = lanes(COLON);
 const PIPE4 = lanes(PIPE);
@@ -111,8 +115,11 @@ export class StatsdParser {
   private view = new DataView(this.scratch.buffer, this.scratch.byteOffset, this.scratch.byteLength);
   private readonly out = newParsedLine();
 
-  constructor(opts: { maxLineBytes?: number } = {}) {
+  private readonly maxEventTextBytes: number;
+
+  constructor(opts: { maxLineBytes?: number; maxEventTextBytes?: number } = {}) {
     if (opts.maxLineBytes !== undefined) this.out.maxLineBytes = opts.maxLineBytes;
+    this.maxEventTextBytes = opts.maxEventTextBytes ?? 4096;
   }
 
   /** Splits a packet into lines and parses each; errors never stop the rest of the packet. */
@@ -140,6 +147,12 @@ export class StatsdParser {
         start++;
         continue;
       }
+      if (buf[start] === UNDERSCORE && this.isExtra(start)) {
+        const end = buf.indexOf(NL, start);
+        this.parseExtra(start, end, sink);
+        start = end + 1;
+        continue;
+      }
       const reason = parseLine(buf, view, start, len, out);
       if (reason === undefined) {
         sink.line(out);
@@ -152,6 +165,24 @@ export class StatsdParser {
     }
   }
 
+  /** DogStatsD events ("_e{") and service checks ("_sc|"): rare, so parsed with strings. */
+  private isExtra(start: number): boolean {
+    const buf = this.scratch;
+    return (buf[start + 1] === 101 && buf[start + 2] === 123) || (buf[start + 1] === 115 && buf[start + 2] === 99 && buf[start + 3] === PIPE);
+  }
+
+  private parseExtra(start: number, end: number, sink: LineSink): void {
+    const line = this.scratch.subarray(start, end);
+    if (end - start > this.out.maxLineBytes) {
+      sink.error('line_too_long', this.scratch, start, end);
+      return;
+    }
+    const parsed = line[1] === 101 ? parseEvent(line, this.maxEventTextBytes) : parseServiceCheck(line);
+    if (typeof parsed === 'string') sink.error(parsed, this.scratch, start, end);
+    else if ('title' in parsed) sink.event(parsed);
+    else sink.serviceCheck(parsed);
+  }
+
   /** The rare packet with "\r\n" line ends: split first, then parse each line without its CR. */
   private parseCrlfPacket(len: number, sink: LineSink): void {
     const buf = this.scratch;
@@ -160,7 +191,9 @@ export class StatsdParser {
       const end = buf.indexOf(NL, start);
       let lineEnd = end;
       if (lineEnd > start && buf[lineEnd - 1] === CR) lineEnd--;
-      if (lineEnd > start) {
+      if (lineEnd > start && buf[start] === UNDERSCORE && this.isExtra(start)) {
+        this.parseExtra(start, lineEnd, sink);
+      } else if (lineEnd > start) {
         const reason = parseLine(buf, this.view, start, lineEnd, this.out);
         if (reason === undefined) sink.line(this.out);
         else sink.error(reason, buf, start, lineEnd);

@@ -116,6 +116,31 @@ describe('Aggregator', () => {
     expect(agg.seriesCount).toBe(1);
   });
 
+  it('turns events into a per-value count and a last-seen time that never goes back', () => {
+    const { send, families, agg, counters } = setup();
+    send('_e{12,10}:feature-used|Export PDF|d:1700000100|#env:prod\n_e{12,10}:feature-used|Export PDF|d:1700000050|#env:prod');
+    agg.recordEvent('feature-used', 'Import CSV', { pairs: [['env', 'prod']], malformed: 0 }, 1_700_000_200_000);
+    const total = families().get('feature_used_total')!;
+    expect(total.series.map((x) => [{ ...x.attributes }, x.value])).toEqual([
+      [{ env: 'prod', value: 'Export PDF' }, 2],
+      [{ env: 'prod', value: 'Import CSV' }, 1],
+    ]);
+    const seen = families().get('feature_used_last_seen_timestamp_seconds')!;
+    expect(seen.type).toBe('gauge');
+    expect(seen.series.map((x) => x.value)).toEqual([1700000100, 1700000200]);
+    expect(counters.metricsAggregated).toBe(3);
+  });
+
+  it('turns service checks into service_check_status{check=...}', () => {
+    const { send, families } = setup();
+    send('_sc|db.up|0|#env:prod\n_sc|db.up|2|#env:prod\n_sc|cache.up|1');
+    const f = families().get('service_check_status')!;
+    expect(f.series.map((x) => [{ ...x.attributes }, x.value])).toEqual([
+      [{ check: 'db.up', env: 'prod' }, 2],
+      [{ check: 'cache.up' }, 1],
+    ]);
+  });
+
   it('applies every sample of a DogStatsD value list', () => {
     const { send, families, counters } = setup();
     send('lat:100:200:300|ms\nhits:1:2|c|@0.5\nlevel:5:+2:-1|g');

@@ -38,7 +38,7 @@ describe('loadConfigFile', () => {
     expect(config).toEqual({
       statsd: { udp: { enabled: true, address: '0.0.0.0', port: 9125, receive_buffer_bytes: 8388608 } },
       http: { address: '127.0.0.1', port: 0 },
-      limits: { max_series_per_metric: 10000, max_series: 200000, max_line_bytes: 65536, max_tags: 64, max_tag_value_bytes: 1024 },
+      limits: { max_series_per_metric: 10000, max_series: 200000, max_line_bytes: 65536, max_tags: 64, max_tag_value_bytes: 1024, max_event_text_bytes: 4096 },
       aggregation: { flush_interval: 90_000, timer_buckets: [0.01, 0.1, 1, 10], histogram_buckets: [0.01, 0.1, 1, 10] },
       log: { level: 'debug' },
     });
@@ -298,7 +298,7 @@ describe('defaultConfig', () => {
     expect(defaultConfig()).toEqual({
       statsd: { udp: { enabled: true, address: '127.0.0.1', port: 8125, receive_buffer_bytes: 33554432 } },
       http: { address: '127.0.0.1', port: 9102 },
-      limits: { max_series_per_metric: 10000, max_series: 200000, max_line_bytes: 65536, max_tags: 64, max_tag_value_bytes: 1024 },
+      limits: { max_series_per_metric: 10000, max_series: 200000, max_line_bytes: 65536, max_tags: 64, max_tag_value_bytes: 1024, max_event_text_bytes: 4096 },
       aggregation: {
         flush_interval: 10_000,
         timer_buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],

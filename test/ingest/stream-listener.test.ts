@@ -88,6 +88,8 @@ async function start(overrides: Partial<StreamListenerOptions> = {}): Promise<Ha
     const errors: Array<{ reason: string; text: string }> = [];
     const dec = (b: Uint8Array, s: number, e: number) => Buffer.from(b.subarray(s, e)).toString('utf8');
     const sink: LineSink = {
+      event: () => errors.push({ reason: 'unexpected_event', text: '' }),
+      serviceCheck: () => errors.push({ reason: 'unexpected_service_check', text: '' }),
       line(p: ParsedLine) {
         metrics.push({
           name: dec(p.buf, p.nameStart, p.nameEnd),

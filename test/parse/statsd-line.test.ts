@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { ParsedEvent, ParsedServiceCheck } from '../../agent/parse/dogstatsd-extras.js';
 import { KIND_NAMES } from '../../agent/parse/metric-kind.js';
 import { PARSE_ERROR_REASONS, type ParseErrorReason } from '../../agent/parse/parse-error.js';
 import { StatsdParser, parseNumber, type LineSink, type ParsedLine } from '../../agent/parse/statsd-line.js';
@@ -26,12 +27,16 @@ const fixture = <T>(name: string): T[] => JSON.parse(readFileSync(new URL(`./fix
 interface Seen {
   lines: Array<{ name: string; kind: string; value: number; rate: number; tags: string | null; member: string; gaugeDelta: boolean; valueCount: number; hash: number }>;
   errors: Array<{ reason: ParseErrorReason; text: string }>;
+  events: ParsedEvent[];
+  checks: ParsedServiceCheck[];
 }
 
 function collect(packet: Uint8Array): Seen {
-  const seen: Seen = { lines: [], errors: [] };
+  const seen: Seen = { lines: [], errors: [], events: [], checks: [] };
   const dec = (b: Uint8Array, s: number, e: number) => Buffer.from(b.subarray(s, e)).toString('utf8');
   const sink: LineSink = {
+    event: (e) => seen.events.push(e),
+    serviceCheck: (c) => seen.checks.push(c),
     line(p: ParsedLine) {
       seen.lines.push({
         name: dec(p.buf, p.nameStart, p.nameEnd),
@@ -95,7 +100,7 @@ describe('statsd line parser', () => {
 
   it('rejects a line longer than the configured limit and keeps the next one', () => {
     const seen: string[] = [];
-    const sink: LineSink = { line: () => seen.push('ok'), error: (reason) => seen.push(reason) };
+    const sink: LineSink = { line: () => seen.push('ok'), error: (reason) => seen.push(reason), event: () => {}, serviceCheck: () => {} };
     new StatsdParser({ maxLineBytes: 16 }).parsePacket(Buffer.from(`${'x'.repeat(20)}:1|c\nshort:1|c\n`), sink);
     expect(seen).toEqual(['line_too_long', 'ok']);
   });
@@ -115,6 +120,54 @@ describe('statsd line parser', () => {
     expect(lines[2]!.hash).not.toBe(lines[0]!.hash);
     expect(lines[3]!.hash).not.toBe(lines[0]!.hash);
   });
+});
+
+describe('DogStatsD events and service checks', () => {
+  it('reads an event with every optional field, lengths in UTF-8 bytes, "|" allowed inside', () => {
+    const title = 'Deploy | ü';
+    const text = 'v1.4.0\\nrolled out';
+    const line = `_e{${Buffer.byteLength(title)},${Buffer.byteLength(text)}}:${title}|${text}|d:1700000000|h:web-1|p:low|t:warning|s:ci|k:deploys|#env:prod,team:a`;
+    const { events, errors, lines } = collect(Buffer.from(`a:1|c\n${line}\nb:1|c`));
+    expect(errors).toEqual([]);
+    expect(lines).toHaveLength(2);
+    expect(events).toEqual([
+      {
+        title,
+        text: 'v1.4.0\nrolled out',
+        timestamp: 1700000000,
+        tags: 'env:prod,team:a',
+        fields: { hostname: 'web-1', priority: 'low', alert_type: 'warning', source_type_name: 'ci', aggregation_key: 'deploys' },
+      },
+    ]);
+  });
+
+  it('reads service checks, with a message that may contain "|"', () => {
+    const { checks, errors } = collect(Buffer.from('_sc|db.up|0\n_sc|db.up|2|d:1700000000|h:db-1|#env:prod|m:down | since 5 min'));
+    expect(errors).toEqual([]);
+    expect(checks).toEqual([
+      { name: 'db.up', status: 0, tags: '' },
+      { name: 'db.up', status: 2, timestamp: 1700000000, tags: 'env:prod', message: 'down | since 5 min' },
+    ]);
+  });
+
+  const bad: Array<[string, string]> = [
+    ['_e{5,3}:hello|ab', 'bad_event'],
+    ['_e{0,3}:|abc', 'bad_event'],
+    ['_e{5,3}:hello|abcdef', 'bad_event'],
+    ['_e{x,3}:hello|abc', 'bad_event'],
+    ['_e{5,3}:hello|abc|d:soon', 'bad_event'],
+    ['_e{5,3}:hello|abc|zz', 'bad_event'],
+    ['_e{5,5000}:hello|' + 'x'.repeat(5000), 'event_too_long'],
+    ['_sc|db.up|7', 'bad_service_check'],
+    ['_sc||0', 'bad_service_check'],
+    ['_sc|db.up', 'bad_service_check'],
+    ['_sc|db.up|0|q:1', 'bad_service_check'],
+  ];
+  for (const [line, reason] of bad) {
+    it(`rejects ${line.slice(0, 40)} as ${reason}`, () => {
+      expect(collect(Buffer.from(line)).errors.map((e) => e.reason)).toEqual([reason]);
+    });
+  }
 });
 
 describe('parseNumber', () => {
@@ -150,12 +203,12 @@ describe('parser properties', () => {
   it('never throws on any byte string, and accounts for every non-empty line exactly once', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 2048 }), (bytes) => {
-        const { lines, errors } = collect(bytes);
+        const { lines, errors, events, checks } = collect(bytes);
         const nonEmpty = Buffer.from(bytes)
           .toString('latin1')
           .split('\n')
           .filter((l) => l.replace(/\r$/, '').length > 0).length;
-        expect(lines.length + errors.length).toBe(nonEmpty);
+        expect(lines.length + errors.length + events.length + checks.length).toBe(nonEmpty);
         for (const e of errors) expect(reasons.has(e.reason)).toBe(true);
         for (const l of lines) expect(Number.isNaN(l.value) ? l.kind === 'set' : Number.isFinite(l.value)).toBe(true);
       }),

@@ -1,0 +1,228 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, type ConfigIssue } from '../../agent/config/load-config.js';
+import { Mapper, type MappingMetricType } from '../../agent/mapping/mapper.js';
+import { loadMappingFile, parseMappingText } from '../../agent/mapping/mapping-config.js';
+
+const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+
+interface Case {
+  in: string;
+  type?: MappingMetricType;
+  /** null: no rule matches. A null field: the result must not have it. */
+  out: Record<string, unknown> | null;
+}
+
+const validDir = join(fixtures, 'valid');
+const validFixtures = readdirSync(validDir).filter((f) => f.endsWith('.yaml'));
+
+describe('statsd_exporter compatibility fixtures', () => {
+  it('has an expectation file for every mapping fixture', () => {
+    expect(validFixtures.length).toBeGreaterThan(10);
+    for (const f of validFixtures) expect(readdirSync(validDir)).toContain(f.replace(/\.yaml$/, '.expected.json'));
+  });
+
+  for (const file of validFixtures) {
+    const cases = JSON.parse(readFileSync(join(validDir, file.replace(/\.yaml$/, '.expected.json')), 'utf8')) as Case[];
+    // Each fixture runs cold, through a warm cache, and with no cache at all.
+    for (const cacheSize of [1000, 0]) {
+      it(`${file} (cache ${cacheSize})`, () => {
+        const mapper = new Mapper(loadMappingFile(join(validDir, file)), { cacheSize });
+        for (let pass = 0; pass < 2; pass++) {
+          for (const c of cases) {
+            const got = mapper.map(c.in, c.type ?? 'counter');
+            const where = `${c.in} (${c.type ?? 'counter'}), pass ${pass}`;
+            if (c.out === null) {
+              expect(got, where).toBeUndefined();
+              continue;
+            }
+            expect(got, where).toBeDefined();
+            for (const [key, want] of Object.entries(c.out)) {
+              if (want === null) expect(got![key as keyof typeof got], `${where}: ${key}`).toBeUndefined();
+              else expect(got![key as keyof typeof got], `${where}: ${key}`).toEqual(want);
+            }
+          }
+        }
+      });
+    }
+  }
+});
+
+describe('invalid mapping files', () => {
+  const invalidDir = join(fixtures, 'invalid');
+  const expected = JSON.parse(readFileSync(join(invalidDir, 'expected-errors.json'), 'utf8')) as Record<
+    string,
+    Array<Omit<ConfigIssue, 'file'>>
+  >;
+  const files = readdirSync(invalidDir).filter((f) => f.endsWith('.yaml'));
+
+  it('has expected errors for every invalid fixture, and only for those', () => {
+    expect(Object.keys(expected).sort()).toEqual(files.sort());
+  });
+
+  for (const file of files) {
+    it(file, () => {
+      const path = join(invalidDir, file);
+      let error: unknown;
+      try {
+        loadMappingFile(path);
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      const issues = (error as ConfigError).issues;
+      expect(issues.map(({ file: _file, ...rest }) => rest)).toEqual(expected[file]);
+      for (const issue of issues) expect(issue.file).toBe(path);
+    });
+  }
+
+  it('reports an unreadable file as a ConfigError', () => {
+    expect(() => loadMappingFile(join(fixtures, 'does-not-exist.yaml'))).toThrow(/cannot read mapping file: no such file/);
+  });
+});
+
+describe('mapping-config', () => {
+  it('resolves defaults as statsd_exporter does', () => {
+    const config = parseMappingText('mappings: []\n', 'inline.yaml');
+    expect(config.defaults).toEqual({
+      observerType: undefined,
+      matchType: 'glob',
+      globDisableOrdering: false,
+      ttlMs: 0,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      quantiles: [
+        { quantile: 0.5, error: 0.05 },
+        { quantile: 0.9, error: 0.01 },
+        { quantile: 0.99, error: 0.001 },
+      ],
+    });
+    expect(config.mappings).toEqual([]);
+    expect(config.warnings).toEqual([]);
+  });
+
+  it('applies defaults.match_type to rules without their own', () => {
+    const config = parseMappingText(
+      'defaults:\n  match_type: regex\nmappings:\n- match: "^a\\\\.(b+)$"\n  name: x_$1\n- match: a.*\n  match_type: glob\n  name: y\n',
+      'inline.yaml',
+    );
+    expect(config.mappings.map((m) => m.matchType)).toEqual(['regex', 'glob']);
+    const mapper = new Mapper(config);
+    expect(mapper.map('a.bb', 'gauge')?.name).toBe('y');
+    expect(mapper.map('a.bb.c', 'gauge')).toBeUndefined();
+  });
+
+  it('warns, naming the key and its position, about accepted options Tally does not implement', () => {
+    const text = [
+      'defaults:',
+      '  summary_options:',
+      '    max_age: 5m',
+      '    age_buckets: 2',
+      'mappings:',
+      '- match: a.*',
+      '  name: a',
+      '  observer_type: histogram',
+      '  histogram_options:',
+      '    buckets: [1, 2]',
+      '    native_histogram_bucket_factor: 1.1',
+      '    native_histogram_max_buckets: 256',
+      '- match: b.*',
+      '  name: b',
+      '  summary_options:',
+      '    buf_cap: 1000',
+      '',
+    ].join('\n');
+    const { warnings, mappings } = parseMappingText(text, 'm.yaml');
+    expect(warnings.map((w) => `${w.file}:${w.line}:${w.column}: ${w.key}`)).toEqual([
+      'm.yaml:3:5: defaults.summary_options.max_age',
+      'm.yaml:4:5: defaults.summary_options.age_buckets',
+      'm.yaml:11:5: mappings[0].histogram_options.native_histogram_bucket_factor',
+      'm.yaml:12:5: mappings[0].histogram_options.native_histogram_max_buckets',
+      'm.yaml:16:5: mappings[1].summary_options.buf_cap',
+    ]);
+    for (const w of warnings) expect(w.message).toMatch(/^ignored: /);
+    expect(mappings[0]!.buckets).toEqual([1, 2]);
+  });
+
+  it('treats null values as absent, as go-yaml does', () => {
+    const config = parseMappingText('defaults:\nmappings:\n- match: a.*\n  name: a\n  labels:\n  ttl:\n', 'inline.yaml');
+    expect(config.mappings[0]).toMatchObject({ labels: [], ttlMs: 0, action: 'map', matchType: 'glob' });
+  });
+});
+
+describe('Mapper', () => {
+  const config = parseMappingText(
+    [
+      'mappings:',
+      '- match: aa.bb.*.*',
+      '  name: "aa_bb_${1}_total"',
+      '  labels:',
+      '    app: "$2"',
+      '- match: "(.*)"',
+      '  match_type: regex',
+      '  name: other',
+      '',
+    ].join('\n'),
+    'inline.yaml',
+  );
+
+  // statsd_exporter issue 273: cached results of one rule must not bleed into each other.
+  it('keeps per-name results apart through the cache', () => {
+    const mapper = new Mapper(config, { cacheSize: 1000 });
+    const names = { 'aa.bb.aa.myapp': 'aa_bb_aa_total', 'aa.bb.bb.myapp': 'aa_bb_bb_total', 'aa.bb.cc.myapp': 'aa_bb_cc_total' };
+    for (let i = 0; i < 3; i++) {
+      for (const [name, want] of Object.entries(names)) expect(mapper.map(name, 'counter')?.name).toBe(want);
+    }
+  });
+
+  it('caches each metric type of a name separately', () => {
+    const typed = parseMappingText('mappings:\n- match: x.*\n  name: c\n  match_metric_type: counter\n', 'inline.yaml');
+    const mapper = new Mapper(typed, { cacheSize: 10 });
+    expect(mapper.map('x.y', 'counter')?.name).toBe('c');
+    expect(mapper.map('x.y', 'gauge')).toBeUndefined();
+    expect(mapper.map('x.y', 'counter')?.name).toBe('c');
+    expect(mapper.map('x.y', 'gauge')).toBeUndefined();
+    expect(mapper.cacheLength).toBe(1);
+  });
+
+  it('evicts the least recently used name when full', () => {
+    const mapper = new Mapper(config, { cacheSize: 2 });
+    const first = mapper.map('aa.bb.x.a', 'counter');
+    mapper.map('aa.bb.x.b', 'counter');
+    expect(mapper.map('aa.bb.x.a', 'counter')).toBe(first); // a is now the most recent
+    mapper.map('aa.bb.x.c', 'counter'); // evicts b
+    expect(mapper.cacheLength).toBe(2);
+    expect(mapper.map('aa.bb.x.a', 'counter')).toBe(first);
+    const b1 = mapper.map('aa.bb.x.b', 'counter');
+    const b2 = mapper.map('aa.bb.x.b', 'counter');
+    expect(b1).toEqual(b2);
+    expect(b1).toBe(b2);
+  });
+
+  it('returns results that cannot be modified by a caller', () => {
+    const result = new Mapper(config).map('aa.bb.x.a', 'counter')!;
+    expect(Object.isFrozen(result)).toBe(true);
+    expect(Object.isFrozen(result.labels)).toBe(true);
+    expect(Object.isFrozen(result.buckets)).toBe(true);
+  });
+
+  it('falls through to regex rules when no glob matches, and reports the rule index', () => {
+    const mapper = new Mapper(config);
+    expect(mapper.map('aa.bb.x', 'counter')).toMatchObject({ name: 'other', ruleIndex: 1, action: 'map', ttlMs: 0 });
+  });
+
+  it('matches a glob rule that is a strict prefix of an earlier one', () => {
+    // statsd_exporter's FSM never marks the shared "*" state as final here,
+    // so it misses "a.x"; Tally follows the documented first-match rule.
+    const mapper = new Mapper(parseMappingText('mappings:\n- match: a.*.c\n  name: long\n- match: a.*\n  name: short\n', 'i.yaml'));
+    expect(mapper.map('a.x', 'counter')?.name).toBe('short');
+    expect(mapper.map('a.x.c', 'counter')?.name).toBe('long');
+  });
+
+  it('lets "*" match an empty component, as in statsd_exporter', () => {
+    const mapper = new Mapper(parseMappingText('mappings:\n- match: a.*.c\n  name: x_$1\n  labels:\n    mid: $1\n', 'i.yaml'));
+    expect(mapper.map('a..c', 'counter')).toMatchObject({ name: 'x_', labels: [['mid', '']] });
+    expect(mapper.map('a.c', 'counter')).toBeUndefined();
+  });
+});
