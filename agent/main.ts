@@ -1,13 +1,19 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { ConfigError, defaultConfig, loadConfigFile } from './config/load-config.js';
 import type { TallyConfig } from './config/schema.js';
+import { loadMapper } from './mapping/load-mapper.js';
+import { loadMappingFile } from './mapping/mapping-config.js';
+import type { StreamListener } from './ingest/stream-listener.js';
 import { startPipeline } from './pipeline.js';
 
 const USAGE = `Usage:
-  tally-agent [--config FILE]        run the agent (embedded defaults when no file is given)
+  tally-agent [--config FILE] [--statsd-exporter-mapping FILE]
+                                     run the agent (embedded defaults when no file is given);
+                                     the mapping file is statsd_exporter's format, read unchanged
   tally-agent check-config FILE      validate a config file; exits 1 with file:line:column messages on error
   tally-agent --help | --version
 
@@ -17,6 +23,18 @@ The default config, every key commented: config/tally.yaml in the package.`;
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
+}
+
+/** The flag wins; a `mappings_file` in the config is read relative to the config file's folder. */
+function mappingPath(flag: string | undefined, config: TallyConfig, configFile: string | undefined): string | undefined {
+  if (flag !== undefined) return flag;
+  if (config.mappings_file === undefined) return undefined;
+  return resolve(configFile === undefined ? '.' : dirname(configFile), config.mappings_file);
+}
+
+function describeStream(l: StreamListener | undefined): string {
+  if (l === undefined) return 'off';
+  return l.port === undefined ? l.address : hostPort(l.address, l.port);
 }
 
 function hostPort(address: string, port: number): string {
@@ -31,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         config: { type: 'string', short: 'c' },
+        'statsd-exporter-mapping': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -56,7 +75,9 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     try {
-      loadConfigFile(file);
+      const checked = loadConfigFile(file);
+      const mappingFile = mappingPath(values['statsd-exporter-mapping'], checked, file);
+      if (mappingFile !== undefined) loadMappingFile(mappingFile);
     } catch (err) {
       if (err instanceof ConfigError) {
         process.stderr.write(`${err.message}\n`);
@@ -85,9 +106,20 @@ async function main(argv: string[]): Promise<number> {
 
   const logger = pino({ level: config.log.level, base: { service: 'tally-agent' } });
   const version = packageVersion();
+  let mapper;
+  const mappingFile = mappingPath(values['statsd-exporter-mapping'], config, values.config);
+  try {
+    if (mappingFile !== undefined) mapper = loadMapper(mappingFile, logger);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`tally-agent: invalid mapping file\n${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
   let agent;
   try {
-    agent = await startPipeline(config, logger, version);
+    agent = await startPipeline(config, logger, version, mapper);
   } catch (err) {
     logger.fatal({ err }, (err as Error).message);
     process.stderr.write(`tally-agent: ${(err as Error).message}\n`);
@@ -99,6 +131,8 @@ async function main(argv: string[]): Promise<number> {
       config: values.config ?? '(embedded defaults)',
       udp: agent.udp ? hostPort(agent.udp.address, agent.udp.port) : 'off',
       udp_receive_buffer_bytes: agent.udp?.receiveBufferBytes,
+      tcp: describeStream(agent.streams.find((l) => l.kind === 'tcp')),
+      unix: describeStream(agent.streams.find((l) => l.kind === 'unix')),
       http: hostPort(agent.http.address, agent.http.port),
       flush_interval_ms: config.aggregation.flush_interval,
     },

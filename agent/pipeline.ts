@@ -6,8 +6,10 @@ import type { Logger } from 'pino';
 import { Aggregator } from './aggregate/aggregator.js';
 import { warmUpHotPath } from './aggregate/warm-up.js';
 import type { TallyConfig } from './config/schema.js';
+import type { Mapper } from './mapping/mapper.js';
 import { AggregateProducer } from './export/aggregate-producer.js';
 import { startHttpServer, type HttpServer } from './export/http-server.js';
+import { startStreamListener, type StreamListener } from './ingest/stream-listener.js';
 import { startUdpListener, type UdpListener } from './ingest/udp-listener.js';
 import { StatsdParser } from './parse/statsd-line.js';
 import { IngestCounters } from './telemetry/ingest-counters.js';
@@ -15,17 +17,19 @@ import { registerSelfMetrics } from './telemetry/self-metrics.js';
 
 export interface RunningAgent {
   udp: UdpListener | undefined;
+  streams: StreamListener[];
   http: HttpServer;
   /** Stops listening, runs a last flush and releases every resource. */
   stop(): Promise<void>;
 }
 
 /** Wires ingest → parse → aggregate → export for one config. */
-export async function startPipeline(config: TallyConfig, logger: Logger, version: string): Promise<RunningAgent> {
+export async function startPipeline(config: TallyConfig, logger: Logger, version: string, mapper?: Mapper): Promise<RunningAgent> {
   const counters = new IngestCounters();
   const aggregator = new Aggregator({
     timerBuckets: config.aggregation.timer_buckets,
     histogramBuckets: config.aggregation.histogram_buckets,
+    mapper,
     limits: {
       maxSeriesPerMetric: config.limits.max_series_per_metric,
       maxSeries: config.limits.max_series,
@@ -47,6 +51,7 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
   const self = registerSelfMetrics(meterProvider.getMeter('tally-agent', version), {
     counters,
     seriesCount: () => aggregator.seriesCount,
+    openConnections: () => streams.map((l) => [l.kind, l.connections()]),
   });
 
   const flush = () => {
@@ -58,8 +63,16 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
   flushTimer.unref();
 
   let udp: UdpListener | undefined;
+  const streams: StreamListener[] = [];
   let http: HttpServer | undefined;
   let ready = false;
+  // One parser per listener: a parser's scratch buffer must not be shared by interleaved inputs.
+  const newParser = () =>
+    new StatsdParser({ maxLineBytes: config.limits.max_line_bytes, maxEventTextBytes: config.limits.max_event_text_bytes });
+  const closeListeners = async () => {
+    await udp?.close();
+    await Promise.all(streams.map((l) => l.close()));
+  };
   try {
     if (config.statsd.udp.enabled) {
       warmUpHotPath({
@@ -68,10 +81,7 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
         histogramBuckets: config.aggregation.histogram_buckets,
         logger,
       });
-      const parser = new StatsdParser({
-        maxLineBytes: config.limits.max_line_bytes,
-        maxEventTextBytes: config.limits.max_event_text_bytes,
-      });
+      const parser = newParser();
       udp = await startUdpListener({
         address: config.statsd.udp.address,
         port: config.statsd.udp.port,
@@ -80,6 +90,34 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
         logger,
         onPacket: (packet) => parser.parsePacket(packet, aggregator),
       });
+    }
+    for (const kind of ['tcp', 'unix'] as const) {
+      const c = config.statsd[kind];
+      if (!c.enabled) continue;
+      const parser = newParser();
+      streams.push(
+        await startStreamListener({
+          kind,
+          address: 'path' in c ? c.path : c.address,
+          port: 'port' in c ? c.port : undefined,
+          socketMode: 'mode' in c ? parseInt(c.mode, 8) : undefined,
+          maxConnections: c.max_connections,
+          idleTimeoutMs: c.idle_timeout,
+          maxLineBytes: config.limits.max_line_bytes,
+          logger,
+          onLines: (buf) => parser.parsePacket(buf, aggregator),
+          onEvent: (event, n) => {
+            if (event === 'bytes') {
+              counters.packets[kind]++;
+              counters.bytes[kind] += n;
+            } else if (event === 'line_too_long') {
+              counters.parseError('line_too_long');
+            } else {
+              counters.connection(kind, event === 'connection' ? 'accepted' : event === 'connection_refused' ? 'refused' : 'error');
+            }
+          },
+        }),
+      );
     }
     http = await startHttpServer({
       address: config.http.address,
@@ -90,7 +128,7 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
     });
   } catch (err) {
     clearInterval(flushTimer);
-    await udp?.close();
+    await closeListeners();
     await meterProvider.shutdown();
     throw err;
   }
@@ -98,11 +136,12 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
   const httpServer = http;
   return {
     udp,
+    streams,
     http: httpServer,
     async stop() {
       ready = false;
       clearInterval(flushTimer);
-      await udp?.close();
+      await closeListeners();
       flush();
       await httpServer.close();
       await meterProvider.shutdown();

@@ -4,10 +4,13 @@
  */
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runAgent, startAgent, waitFor, writeTempConfig, type AgentHandle } from './support/agent-process.js';
+import { StatsdClientCtor } from './support/statsd-client.js';
 import { parsePromText, sampleValue, sumSamples, type Exposition } from './support/prom-text.js';
 
 const GOOD_CONFIG = 'test/fixtures/config/good.yaml';
@@ -187,5 +190,81 @@ describe('bad statsd input', () => {
     const packet = line.repeat(n);
     await agent.sendUdp(packet);
     await waitFor(async () => expect(sampleValue(await scrape(), 'cli_many_total')).toBe(n), 3_000);
+  });
+});
+
+describe('statsd_exporter mapping file', () => {
+  const mapping = join(ROOT, 'test/fixtures/mapping/checkout.yaml');
+  const bad = join(ROOT, 'test/fixtures/mapping/bad.yaml');
+
+  it('maps names to labelled metrics and drops what a rule drops, with --statsd-exporter-mapping', async () => {
+    const agent = await startAgent({ args: ['--statsd-exporter-mapping', mapping] });
+    try {
+      await agent.sendUdp('checkout.pay.latency:200|ms\ncheckout.ship.latency:700|ms\ndebug.x:1|c\nplain.count:1|c');
+      const exp = await waitFor(async () => {
+        const e = parsePromText(await agent.metricsText());
+        expect(sampleValue(e, 'checkout_step_latency_bucket', { step: 'pay', le: '0.5' })).toBe(1);
+        expect(sampleValue(e, 'checkout_step_latency_bucket', { step: 'ship', le: '0.5' })).toBe(0);
+        expect(sampleValue(e, 'plain_count_total')).toBe(1);
+        return e;
+      }, 5000);
+      expect(sampleValue(exp, 'tally_metrics_dropped_total', { reason: 'mapping_drop' })).toBe(1);
+      expect(exp.samples.some((s) => s.name.startsWith('debug'))).toBe(false);
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('reads mappings_file from the config, relative to the config file', async () => {
+    const cfg = await writeTempConfig('mappings_file: ../does-not-exist.yaml\n');
+    try {
+      const r = await runAgent(['check-config', cfg.file]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(join(cfg.dir, '..', 'does-not-exist.yaml').replace(/\/[^/]+\/\.\.\//, '/'));
+    } finally {
+      await cfg.remove();
+    }
+  });
+
+  it('rejects an invalid mapping file with file:line:column: key: message', async () => {
+    const r = await runAgent(['check-config', GOOD_CONFIG, '--statsd-exporter-mapping', bad]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${bad}:4:5: mappings[0].labelz: unknown key`);
+  });
+});
+
+
+describe('TCP and Unix stream listeners, end to end', () => {
+  it('accepts statsd-client over TCP and raw lines over a Unix socket into the same series', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tally-unix-'));
+    const socketPath = join(dir, 'statsd.sock');
+    const agent = await startAgent({
+      config: { statsd: { udp: { port: 0 }, tcp: { enabled: true, port: 0 }, unix: { enabled: true, path: socketPath } }, http: { port: 0 } },
+    });
+    try {
+      const listening = agent.stdout.map((l) => JSON.parse(l)).find((o) => o.msg === 'tally-agent listening');
+      expect(listening.unix).toBe(socketPath);
+      const tcpPort = Number(String(listening.tcp).split(':').pop());
+      const client = new StatsdClientCtor({ host: '127.0.0.1', port: tcpPort, tcp: true });
+      client.increment('stream.hits', 2, { via: 'tcp' });
+      client.gauge('stream.level', 7);
+      await new Promise<void>((resolve, reject) => {
+        const sock = connect(socketPath, () => sock.end('stream.hits:3|c|#via:unix\nstream.hits:1|c|#via:tcp', () => resolve()));
+        sock.on('error', reject);
+      });
+      const exp = await waitFor(async () => {
+        const e = parsePromText(await agent.metricsText());
+        expect(sampleValue(e, 'stream_hits_total', { via: 'tcp' })).toBe(3);
+        expect(sampleValue(e, 'stream_hits_total', { via: 'unix' })).toBe(3);
+        expect(sampleValue(e, 'stream_level')).toBe(7);
+        return e;
+      }, 5000);
+      client.close();
+      expect(sampleValue(exp, 'tally_connections_total', { listener: 'unix', outcome: 'accepted' })).toBe(1);
+      expect(sampleValue(exp, 'tally_packets_received_total', { listener: 'tcp' })).toBeGreaterThan(0);
+    } finally {
+      await agent.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

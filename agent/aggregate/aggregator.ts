@@ -7,6 +7,8 @@ import type { IngestCounters } from '../telemetry/ingest-counters.js';
 import { AliasTable } from './alias-table.js';
 import { familyNameOf, familyTypeOf, sanitizeLabelName, sanitizeMetricName, type FamilyType } from './prometheus-names.js';
 import { decodeTags, splitNameTags, type DecodedTags } from './tags.js';
+import { escapeMetricName } from '../mapping/escape.js';
+import type { Mapper, MappingMetricType } from '../mapping/mapper.js';
 import { MemberSet } from './member-set.js';
 import { finishHash, mixWord } from '../parse/word-scan.js';
 
@@ -27,6 +29,8 @@ export const DEFAULT_LIMITS: AggregatorLimits = {
 export interface AggregatorOptions {
   timerBuckets: number[];
   histogramBuckets: number[];
+  /** statsd_exporter-style mapping rules, applied once per new raw name. */
+  mapper?: Mapper;
   limits?: AggregatorLimits;
   counters: IngestCounters;
   logger: Logger;
@@ -78,6 +82,8 @@ export interface Family {
 
 /** A line that resolves to this id was refused at series creation; the reason is counted per line. */
 const CONFLICT = -2;
+/** A mapping rule with `action: drop` matched; counted per line like a conflict. */
+const MAPPED_DROP = -4;
 /** The line's name could not be read (counted as a parse error); never cached, so every such line is counted. */
 const REJECTED = -3;
 /** Past this many raw spellings of one series (tag orders), lines take the slow path instead of growing the table. */
@@ -99,6 +105,7 @@ export class Aggregator implements LineSink {
   private readonly timerBuckets: number[];
   private readonly histogramBuckets: number[];
   private readonly limits: AggregatorLimits;
+  private readonly mapper: Mapper | undefined;
   /** When each metric last logged a cardinality warning, so a flood logs once a minute. */
   private readonly cardinalityWarnedAt = new Map<string, number>();
   private lastErrorLogMs = 0;
@@ -111,6 +118,7 @@ export class Aggregator implements LineSink {
     this.timerBuckets = opts.timerBuckets;
     this.histogramBuckets = opts.histogramBuckets;
     this.limits = opts.limits ?? DEFAULT_LIMITS;
+    this.mapper = opts.mapper;
   }
 
   get seriesCount(): number {
@@ -127,9 +135,9 @@ export class Aggregator implements LineSink {
     }
     counters.metricsReceived++;
     if (this.aliases.hitMalformedTags > 0) counters.parseError('malformed_tag', this.aliases.hitMalformedTags);
-    if (id === CONFLICT) {
-      // On a miss seriesFor has counted it already.
-      if (!miss) counters.metricDrop('type_conflict');
+    if (id < 0) {
+      // CONFLICT or MAPPED_DROP: on a miss resolve() has counted it already.
+      if (!miss) counters.metricDrop(id === CONFLICT ? 'type_conflict' : 'mapping_drop');
       return;
     }
     const s = this.series[id]!;
@@ -296,7 +304,22 @@ export class Aggregator implements LineSink {
       this.error(tagLimitBreach, p.buf, p.nameStart, p.lineEnd);
       return REJECTED;
     }
-    const id = this.seriesFor(p.kind, nameTags.name, [...nameTags.pairs, ...tags.pairs]);
+    const mapping = this.mapper?.map(nameTags.name, MAPPING_TYPES[p.kind]);
+    let id: number;
+    if (mapping === undefined) {
+      id = this.seriesFor(p.kind, nameTags.name, [...nameTags.pairs, ...tags.pairs]);
+    } else {
+      const name = mapping.action === 'drop' ? '' : escapeMetricName(mapping.name);
+      if (name === '') {
+        this.counters.metricDrop('mapping_drop');
+        this.aliases.set(p, MAPPED_DROP, tags.malformed);
+        return MAPPED_DROP;
+      }
+      const sampleTags = [...nameTags.pairs, ...tags.pairs];
+      // Later pairs win: the rule's labels, unless honor_labels lets the sample's tags win.
+      const pairs = mapping.honorLabels ? [...mapping.labels, ...sampleTags] : [...sampleTags, ...mapping.labels];
+      id = this.seriesFor(p.kind, name, pairs, { verbatimName: true, bounds: mapping.buckets });
+    }
     if (id === CONFLICT) {
       this.aliases.set(p, CONFLICT, tags.malformed);
     } else if (id >= 0) {
@@ -314,9 +337,19 @@ export class Aggregator implements LineSink {
    * that names, sanitizes, checks types and applies the cardinality limits.
    * Returns CONFLICT or REJECTED (both already counted) instead of an id.
    */
-  private seriesFor(kind: MetricKind, rawName: string, pairs: Array<[string, string]>): number {
+  private seriesFor(
+    kind: MetricKind,
+    rawName: string,
+    pairs: Array<[string, string]>,
+    mapped?: { verbatimName: boolean; bounds: readonly number[] | undefined },
+  ): number {
     const type = familyTypeOf(kind);
-    const familyName = familyNameOf(kind, sanitizeMetricName(rawName));
+    // A mapped name is the user's choice: only the counter suffix the exposition format requires is added.
+    const familyName = mapped?.verbatimName
+      ? kind === COUNTER && !rawName.endsWith('_total')
+        ? `${rawName}_total`
+        : rawName
+      : familyNameOf(kind, sanitizeMetricName(rawName));
     const labels = new Map<string, string>();
     for (const [k, v] of pairs) labels.set(sanitizeLabelName(k), v);
     const sorted = [...labels.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
@@ -337,7 +370,8 @@ export class Aggregator implements LineSink {
         type,
         kind,
         unit: kind === TIMER ? 's' : '',
-        bounds: kind === TIMER ? this.timerBuckets : type === 'histogram' ? this.histogramBuckets : [],
+        bounds:
+          type !== 'histogram' ? [] : mapped?.bounds !== undefined ? [...mapped.bounds] : kind === TIMER ? this.timerBuckets : this.histogramBuckets,
         series: [],
       };
       this.families.set(familyName, family);
@@ -392,6 +426,15 @@ function observe(s: Series, v: number, weight: number): void {
   s.sum += v * weight;
   s.count += weight;
 }
+
+const MAPPING_TYPES: Record<MetricKind, MappingMetricType> = {
+  [COUNTER]: 'counter',
+  [GAUGE]: 'gauge',
+  [SET]: 'gauge',
+  [TIMER]: 'observer',
+  [HISTOGRAM]: 'observer',
+  [DISTRIBUTION]: 'observer',
+};
 
 function compatible(a: MetricKind, b: MetricKind): boolean {
   if (a === b) return true;

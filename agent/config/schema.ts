@@ -57,6 +57,38 @@ const udpSchema = z
   })
   .strict();
 
+const streamCommon = {
+  max_connections: z
+    .number()
+    .int()
+    .min(0)
+    .default(1024)
+    .describe('Connections held at once; more are closed on accept and counted. 0 means no limit.'),
+  idle_timeout: duration.prefault('5m').describe('A connection silent this long is closed; 0 never closes one.'),
+};
+
+const tcpSchema = z
+  .object({
+    enabled: z.boolean().default(false).describe('Accept newline-delimited statsd over TCP.'),
+    address: z.string().min(1).default('127.0.0.1').describe('Address to bind; use 0.0.0.0 to accept from other hosts.'),
+    port: port.default(8125).describe('TCP port; 0 picks a free one.'),
+    ...streamCommon,
+  })
+  .strict();
+
+const unixSchema = z
+  .object({
+    enabled: z.boolean().default(false).describe('Accept newline-delimited statsd over a Unix stream socket.'),
+    path: z.string().min(1).default('/tmp/tally-statsd.sock').describe('Socket file; a stale one left by a dead agent is replaced.'),
+    mode: z
+      .string()
+      .regex(/^0?[0-7]{3}$/, 'an octal file mode such as "0660"')
+      .default('0660')
+      .describe('Permissions of the socket file, octal.'),
+    ...streamCommon,
+  })
+  .strict();
+
 const httpSchema = z
   .object({
     address: z.string().min(1).default('127.0.0.1').describe('Address of the HTTP server (/metrics, /healthz, /readyz).'),
@@ -127,10 +159,20 @@ const logSchema = z
 
 export const configSchema = z
   .object({
-    statsd: z.object({ udp: udpSchema.prefault({}) }).strict().prefault({}),
+    statsd: z
+      .object({ udp: udpSchema.prefault({}), tcp: tcpSchema.prefault({}), unix: unixSchema.prefault({}) })
+      .strict()
+      .prefault({}),
     http: httpSchema.prefault({}),
     aggregation: aggregationSchema.prefault({}),
     limits: limitsSchema.prefault({}),
+    mappings_file: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "A statsd_exporter mapping file, read unchanged; relative to this config file's folder. --statsd-exporter-mapping overrides it.",
+      ),
     log: logSchema.prefault({}),
   })
   .strict();

@@ -1,9 +1,9 @@
 import { PARSE_ERROR_REASONS, type ParseErrorReason } from '../parse/parse-error.js';
 
-export const LISTENERS = ['udp'] as const;
+export const LISTENERS = ['udp', 'tcp', 'unix'] as const;
 export type ListenerName = (typeof LISTENERS)[number];
 
-export const METRIC_DROP_REASONS = ['type_conflict'] as const;
+export const METRIC_DROP_REASONS = ['type_conflict', 'mapping_drop'] as const;
 
 export const SERIES_DROP_REASONS = ['cardinality'] as const;
 export type SeriesDropReason = (typeof SERIES_DROP_REASONS)[number];
@@ -14,8 +14,10 @@ export type MetricDropReason = (typeof METRIC_DROP_REASONS)[number];
  * self-telemetry callbacks at scrape time. One instance per agent, passed in.
  */
 export class IngestCounters {
-  readonly packets: Record<ListenerName, number> = { udp: 0 };
-  readonly bytes: Record<ListenerName, number> = { udp: 0 };
+  readonly packets: Record<ListenerName, number> = { udp: 0, tcp: 0, unix: 0 };
+  readonly bytes: Record<ListenerName, number> = { udp: 0, tcp: 0, unix: 0 };
+  /** Stream connections (tcp, unix) by what happened to them. */
+  readonly connections = new Map<string, number>();
   /** Lines that parsed. */
   metricsReceived = 0;
   /** Lines applied to a series (received minus dropped). */
@@ -24,6 +26,11 @@ export class IngestCounters {
   readonly metricsDropped = new Map<MetricDropReason, number>(METRIC_DROP_REASONS.map((r) => [r, 0]));
   /** Lines refused because their new series would pass a cardinality limit. */
   readonly seriesDropped = new Map<SeriesDropReason, number>(SERIES_DROP_REASONS.map((r) => [r, 0]));
+
+  connection(listener: ListenerName, event: string): void {
+    const key = `${listener}\u0000${event}`;
+    this.connections.set(key, (this.connections.get(key) ?? 0) + 1);
+  }
 
   parseError(reason: ParseErrorReason, n = 1): void {
     this.parseErrors.set(reason, this.parseErrors.get(reason)! + n);

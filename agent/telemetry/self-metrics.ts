@@ -3,6 +3,8 @@ import type { IngestCounters } from './ingest-counters.js';
 
 export interface SelfMetricsSources {
   counters: IngestCounters;
+  /** Open stream connections by listener. */
+  openConnections: () => Array<[string, number]>;
   seriesCount: () => number;
 }
 
@@ -26,6 +28,19 @@ export function registerSelfMetrics(meter: Meter, src: SelfMetricsSources): Self
   counter('tally_bytes_received', 'Payload bytes received, by listener.').addCallback((r) => {
     for (const [listener, n] of Object.entries(c.bytes)) r.observe(n, { listener });
   });
+  counter('tally_connections', 'Stream connections (tcp, unix) by listener and outcome: accepted, refused, error.').addCallback(
+    (r) => {
+      for (const [key, n] of c.connections) {
+        const [listener, outcome] = key.split('\u0000');
+        r.observe(n, { listener, outcome });
+      }
+    },
+  );
+  meter
+    .createObservableGauge('tally_connections_open', { description: 'Stream connections open now.', valueType: ValueType.INT })
+    .addCallback((r) => {
+      for (const [listener, n] of src.openConnections()) r.observe(n, { listener });
+    });
   counter('tally_metrics_received', 'statsd lines that parsed.').addCallback((r) => r.observe(c.metricsReceived));
   counter('tally_metrics_aggregated', 'Parsed lines applied to a series.').addCallback((r) =>
     r.observe(c.metricsAggregated),

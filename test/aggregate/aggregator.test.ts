@@ -4,10 +4,13 @@ import { Aggregator, DEFAULT_LIMITS, type AggregatorLimits, type Family } from '
 import { DEFAULT_BUCKETS } from '../../agent/config/schema.js';
 import { StatsdParser } from '../../agent/parse/statsd-line.js';
 import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';
+import { Mapper } from '../../agent/mapping/mapper.js';
+import { parseMappingText } from '../../agent/mapping/mapping-config.js';
 
-function setup(limits?: AggregatorLimits) {
+function setup(limits?: AggregatorLimits, mapper?: Mapper) {
   const counters = new IngestCounters();
   const agg = new Aggregator({
+    mapper,
     timerBuckets: DEFAULT_BUCKETS,
     histogramBuckets: [1, 10, 100],
     limits,
@@ -139,6 +142,41 @@ describe('Aggregator', () => {
       [{ check: 'db.up', env: 'prod' }, 2],
       [{ check: 'cache.up' }, 1],
     ]);
+  });
+
+  it('applies statsd_exporter mapping rules: names, labels, buckets and drops', () => {
+    const mapper = new Mapper(
+      parseMappingText(
+        [
+          'mappings:',
+          '  - match: "checkout.*.latency"',
+          '    name: "checkout_step_latency"',
+          '    labels: { step: "$1" }',
+          '    observer_type: histogram',
+          '    histogram_options: { buckets: [0.1, 0.5] }',
+          '  - match: "noise.*"',
+          '    action: drop',
+          '    name: "dropped"',
+          '  - match: "hits.*"',
+          '    name: "hits"',
+          '    labels: { page: "$1", env: "rule" }',
+          '    honor_labels: true',
+        ].join('\n'),
+        'inline.yaml',
+      ),
+    );
+    const { send, families, counters } = setup(undefined, mapper);
+    send('checkout.pay.latency:200|ms|#env:prod\ncheckout.ship.latency:700|ms\nnoise.a:1|c\nnoise.a:1|c\nhits.home:1|c|#env:test\nother.thing:1|c');
+    const lat = families().get('checkout_step_latency')!;
+    expect(lat.unit).toBe('s');
+    expect(lat.bounds).toEqual([0.1, 0.5]);
+    expect(lat.series.map((x) => [{ ...x.attributes }, Array.from(x.bucketCounts)])).toEqual([
+      [{ env: 'prod', step: 'pay' }, [0, 1, 0]],
+      [{ step: 'ship' }, [0, 0, 1]],
+    ]);
+    expect(counters.metricsDropped.get('mapping_drop')).toBe(2);
+    expect({ ...families().get('hits_total')!.series[0]!.attributes }).toEqual({ env: 'test', page: 'home' });
+    expect(families().get('other_thing_total')!.series[0]!.value).toBe(1);
   });
 
   it('applies every sample of a DogStatsD value list', () => {

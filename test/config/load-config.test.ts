@@ -36,7 +36,10 @@ describe('loadConfigFile', () => {
   it('loads a valid config, converting durations to milliseconds and resolving anchors', () => {
     const config = loadConfigFile(fixture('good.yaml'));
     expect(config).toEqual({
-      statsd: { udp: { enabled: true, address: '0.0.0.0', port: 9125, receive_buffer_bytes: 8388608 } },
+      statsd: {
+        udp: { enabled: true, address: '0.0.0.0', port: 9125, receive_buffer_bytes: 8388608 },
+        tcp: { enabled: false, address: '127.0.0.1', port: 8125, max_connections: 1024, idle_timeout: 300_000 }, unix: { enabled: false, path: '/tmp/tally-statsd.sock', mode: '0660', max_connections: 1024, idle_timeout: 300_000 },
+      },
       http: { address: '127.0.0.1', port: 0 },
       limits: { max_series_per_metric: 10000, max_series: 200000, max_line_bytes: 65536, max_tags: 64, max_tag_value_bytes: 1024, max_event_text_bytes: 4096 },
       aggregation: { flush_interval: 90_000, timer_buckets: [0.01, 0.1, 1, 10], histogram_buckets: [0.01, 0.1, 1, 10] },
@@ -139,12 +142,12 @@ describe('loadConfigFile', () => {
         key: 'log.level',
         message: 'Invalid option: expected one of "fatal"|"error"|"warn"|"info"|"debug"|"trace"|"silent"',
       },
-      { line: 14, column: 1, key: 'metrics', message: 'unknown key (expected one of: statsd, http, aggregation, limits, log)' },
+      { line: 14, column: 1, key: 'metrics', message: 'unknown key (expected one of: statsd, http, aggregation, limits, mappings_file, log)' },
     ]);
     const lines = err.message.split('\n');
     expect(lines).toHaveLength(9);
     expect(lines[0]).toBe(`${file}:3:14: statsd.udp.enabled: ${err.issues[0]!.message}`);
-    expect(lines[8]).toBe(`${file}:14:1: metrics: unknown key (expected one of: statsd, http, aggregation, limits, log)`);
+    expect(lines[8]).toBe(`${file}:14:1: metrics: unknown key (expected one of: statsd, http, aggregation, limits, mappings_file, log)`);
   });
 
   it('reports an alias to an undefined anchor', () => {
@@ -296,7 +299,10 @@ describe('parseYamlWithSchema', () => {
 describe('defaultConfig', () => {
   it('is the schema defaults with durations in milliseconds', () => {
     expect(defaultConfig()).toEqual({
-      statsd: { udp: { enabled: true, address: '127.0.0.1', port: 8125, receive_buffer_bytes: 33554432 } },
+      statsd: {
+        udp: { enabled: true, address: '127.0.0.1', port: 8125, receive_buffer_bytes: 33554432 },
+        tcp: { enabled: false, address: '127.0.0.1', port: 8125, max_connections: 1024, idle_timeout: 300_000 }, unix: { enabled: false, path: '/tmp/tally-statsd.sock', mode: '0660', max_connections: 1024, idle_timeout: 300_000 },
+      },
       http: { address: '127.0.0.1', port: 9102 },
       limits: { max_series_per_metric: 10000, max_series: 200000, max_line_bytes: 65536, max_tags: 64, max_tag_value_bytes: 1024, max_event_text_bytes: 4096 },
       aggregation: {

@@ -4,10 +4,10 @@
  * never lets one test's data satisfy another's assertions.
  */
 import { execFile } from 'node:child_process';
-import { createRequire } from 'node:module';
 import HotShots, { type ClientOptions, type StatsCb, type StatsD } from 'hot-shots';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { findOnPath, startAgent, waitFor, type AgentHandle } from '../support/agent-process.js';
+import { StatsdClientCtor, type StatsdClient } from '../support/statsd-client.js';
 import {
   familyType,
   findSample,
@@ -26,20 +26,6 @@ const HISTOGRAM_BUCKETS = [1, 10, 100, 1000];
 const SET_WAIT_MS = 3_500;
 const LAND_WAIT_MS = 3_000;
 
-// statsd-client ships no type declarations; this is the part of its API used here.
-interface StatsdClient {
-  increment(name: string, delta?: number, tags?: Record<string, string>): StatsdClient;
-  counter(name: string, delta: number, tags?: Record<string, string>): StatsdClient;
-  gauge(name: string, value: number, tags?: Record<string, string>): StatsdClient;
-  gaugeDelta(name: string, delta: number, tags?: Record<string, string>): StatsdClient;
-  timing(name: string, ms: number, tags?: Record<string, string>): StatsdClient;
-  histogram(name: string, value: number, tags?: Record<string, string>): StatsdClient;
-  distribution(name: string, value: number, tags?: Record<string, string>): StatsdClient;
-  set(name: string, value: string | number, tags?: Record<string, string>): StatsdClient;
-  close(): StatsdClient;
-}
-const require = createRequire(import.meta.url);
-const StatsdClientCtor = require('statsd-client') as new (opts: Record<string, unknown>) => StatsdClient;
 
 let agent: AgentHandle;
 const clientErrors: Error[] = [];
