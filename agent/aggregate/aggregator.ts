@@ -31,6 +31,8 @@ export interface AggregatorOptions {
   histogramBuckets: number[];
   /** statsd_exporter-style mapping rules, applied once per new raw name. */
   mapper?: Mapper;
+  /** Idle time after which a series not given a ttl by a mapping rule expires; 0 = never. */
+  seriesTtlMs?: number;
   limits?: AggregatorLimits;
   counters: IngestCounters;
   logger: Logger;
@@ -55,14 +57,26 @@ export class Series {
   /** Distinct count of the last complete interval; -1 until one completed. */
   lastIntervalCount = -1;
   aliases = 0;
+  /** The flush interval (Aggregator.epoch) of the latest sample. */
+  lastEpoch: number;
+  /** When a flush last found the series updated; expiry counts from here. */
+  lastSeenMs: number;
 
   constructor(
-    readonly id: number,
+    /** Index in the aggregator's series list; changes when expired series are compacted away. */
+    public id: number,
     readonly kind: MetricKind,
     readonly family: Family,
     readonly attributes: Record<string, string>,
     readonly startTimeMs: number,
+    /** The canonical identity (name and sorted labels). */
+    readonly key: string,
+    /** Idle time after which the series is dropped; 0 keeps it for as long as the agent runs. */
+    readonly ttlMs: number,
+    epoch: number,
   ) {
+    this.lastEpoch = epoch;
+    this.lastSeenMs = startTimeMs;
     this.bucketCounts = new Float64Array(family.bounds.length + 1);
     this.members = kind === SET ? new MemberSet() : null;
   }
@@ -106,6 +120,9 @@ export class Aggregator implements LineSink {
   private readonly histogramBuckets: number[];
   private readonly limits: AggregatorLimits;
   private readonly mapper: Mapper | undefined;
+  private readonly seriesTtlMs: number;
+  /** Counts flushes; a series remembers the interval of its latest sample instead of a clock reading per line. */
+  private epoch = 0;
   /** When each metric last logged a cardinality warning, so a flood logs once a minute. */
   private readonly cardinalityWarnedAt = new Map<string, number>();
   private lastErrorLogMs = 0;
@@ -119,6 +136,7 @@ export class Aggregator implements LineSink {
     this.histogramBuckets = opts.histogramBuckets;
     this.limits = opts.limits ?? DEFAULT_LIMITS;
     this.mapper = opts.mapper;
+    this.seriesTtlMs = opts.seriesTtlMs ?? 0;
   }
 
   get seriesCount(): number {
@@ -141,6 +159,7 @@ export class Aggregator implements LineSink {
       return;
     }
     const s = this.series[id]!;
+    s.lastEpoch = this.epoch;
     if (p.valueCount > 1) {
       this.applyValueList(s, p);
       return;
@@ -202,10 +221,39 @@ export class Aggregator implements LineSink {
     const count = this.seriesFor(COUNTER, name, pairs);
     const seen = count < 0 ? count : this.seriesFor(GAUGE, `${name}_last_seen_timestamp_seconds`, pairs);
     if (count < 0 || seen < 0) return;
-    this.series[count]!.value += 1;
+    const total = this.series[count]!;
+    total.value += 1;
+    total.lastEpoch = this.epoch;
     const last = this.series[seen]!;
+    last.lastEpoch = this.epoch;
     // A late or replayed event never moves "last seen" backwards.
     last.value = Math.max(last.value, timestampMs / 1000);
+    counters.metricsAggregated++;
+  }
+
+  /**
+   * One sample that arrived as structured data (the HTTP API) rather than as
+   * a statsd line: the same naming, limits and state as a line. `value` is
+   * in the statsd unit of its kind (milliseconds for timers); for sets it is
+   * the member.
+   */
+  recordSample(kind: MetricKind, name: string, value: number | string, tags: DecodedTags, rate = 1): void {
+    const counters = this.counters;
+    if (tags.malformed > 0) counters.parseError('malformed_tag', tags.malformed);
+    const breach = this.checkTagLimits(tags.pairs);
+    if (breach !== undefined) {
+      this.reject(breach, () => name);
+      return;
+    }
+    counters.metricsReceived++;
+    const id = this.mappedSeries(kind, name, tags.pairs);
+    if (id < 0) return;
+    const s = this.series[id]!;
+    s.lastEpoch = this.epoch;
+    if (kind === SET) s.members!.add(stringMemberHash(String(value)));
+    else if (kind === COUNTER) s.value += (value as number) / rate;
+    else if (kind === GAUGE) s.value = value as number;
+    else observe(s, kind === TIMER ? (value as number) / 1000 : (value as number), 1 / rate);
     counters.metricsAggregated++;
   }
 
@@ -227,7 +275,9 @@ export class Aggregator implements LineSink {
     counters.metricsReceived++;
     const id = this.seriesFor(GAUGE, 'service_check_status', pairs);
     if (id < 0) return;
-    this.series[id]!.value = sc.status;
+    const status = this.series[id]!;
+    status.value = sc.status;
+    status.lastEpoch = this.epoch;
     counters.metricsAggregated++;
   }
 
@@ -248,12 +298,50 @@ export class Aggregator implements LineSink {
 
   /** Closes an interval: sets report the distinct count of the interval just ended. */
   flush(): void {
+    const now = this.now();
+    let expired = 0;
     for (const s of this.series) {
       if (s.members !== null) {
         s.lastIntervalCount = s.members.size;
         s.members.clear();
       }
+      if (s.lastEpoch === this.epoch) s.lastSeenMs = now;
+      else if (s.ttlMs > 0 && now - s.lastSeenMs >= s.ttlMs) expired++;
     }
+    this.epoch++;
+    if (expired > 0) this.expire(now);
+  }
+
+  /**
+   * Drops series idle past their ttl, so a departed pod's series do not live
+   * forever, and compacts the rest: ids are renumbered and the alias table
+   * rebuilt, once per flush that expires anything.
+   */
+  private expire(now: number): void {
+    const remap = new Int32Array(this.series.length).fill(-1);
+    const alive: Series[] = [];
+    const dead = new Set<Series>();
+    for (const s of this.series) {
+      if (s.ttlMs > 0 && now - s.lastSeenMs >= s.ttlMs) {
+        this.byCanonicalKey.delete(s.key);
+        dead.add(s);
+        continue;
+      }
+      remap[s.id] = alive.length;
+      s.id = alive.length;
+      alive.push(s);
+    }
+    const dropped = dead.size;
+    this.series.length = 0;
+    this.series.push(...alive);
+    for (const [key, id] of this.byCanonicalKey) this.byCanonicalKey.set(key, remap[id]!);
+    for (const [name, family] of this.families) {
+      family.series = family.series.filter((s) => !dead.has(s));
+      if (family.series.length === 0) this.families.delete(name);
+    }
+    this.aliases.remap(remap);
+    this.counters.seriesExpired += dropped;
+    this.logger.debug({ expired: dropped, series: this.series.length }, 'idle series expired');
   }
 
   /** A read-only view for exporters; they must not keep references past the call. */
@@ -304,24 +392,9 @@ export class Aggregator implements LineSink {
       this.error(tagLimitBreach, p.buf, p.nameStart, p.lineEnd);
       return REJECTED;
     }
-    const mapping = this.mapper?.map(nameTags.name, MAPPING_TYPES[p.kind]);
-    let id: number;
-    if (mapping === undefined) {
-      id = this.seriesFor(p.kind, nameTags.name, [...nameTags.pairs, ...tags.pairs]);
-    } else {
-      const name = mapping.action === 'drop' ? '' : escapeMetricName(mapping.name);
-      if (name === '') {
-        this.counters.metricDrop('mapping_drop');
-        this.aliases.set(p, MAPPED_DROP, tags.malformed);
-        return MAPPED_DROP;
-      }
-      const sampleTags = [...nameTags.pairs, ...tags.pairs];
-      // Later pairs win: the rule's labels, unless honor_labels lets the sample's tags win.
-      const pairs = mapping.honorLabels ? [...mapping.labels, ...sampleTags] : [...sampleTags, ...mapping.labels];
-      id = this.seriesFor(p.kind, name, pairs, { verbatimName: true, bounds: mapping.buckets });
-    }
-    if (id === CONFLICT) {
-      this.aliases.set(p, CONFLICT, tags.malformed);
+    const id = this.mappedSeries(p.kind, nameTags.name, [...nameTags.pairs, ...tags.pairs]);
+    if (id === CONFLICT || id === MAPPED_DROP) {
+      this.aliases.set(p, id, tags.malformed);
     } else if (id >= 0) {
       const s = this.series[id]!;
       if (s.aliases < MAX_ALIASES_PER_SERIES) {
@@ -330,6 +403,25 @@ export class Aggregator implements LineSink {
       }
     }
     return id;
+  }
+
+  /** statsd_exporter applies the mapping file's default ttl to unmapped metrics too. */
+  private defaultTtl(): number {
+    return this.mapper?.defaults.ttlMs || this.seriesTtlMs;
+  }
+
+  /** seriesFor after the mapping rules: the rule's name and labels, or MAPPED_DROP (counted). */
+  private mappedSeries(kind: MetricKind, name: string, pairs: Array<[string, string]>): number {
+    const mapping = this.mapper?.map(name, MAPPING_TYPES[kind]);
+    if (mapping === undefined) return this.seriesFor(kind, name, pairs);
+    const mapped = mapping.action === 'drop' ? '' : escapeMetricName(mapping.name);
+    if (mapped === '') {
+      this.counters.metricDrop('mapping_drop');
+      return MAPPED_DROP;
+    }
+    // Later pairs win: the rule's labels, unless honor_labels lets the sample's tags win.
+    const labelled = mapping.honorLabels ? [...mapping.labels, ...pairs] : [...pairs, ...mapping.labels];
+    return this.seriesFor(kind, mapped, labelled, { verbatimName: true, bounds: mapping.buckets, ttlMs: mapping.ttlMs });
   }
 
   /**
@@ -341,8 +433,9 @@ export class Aggregator implements LineSink {
     kind: MetricKind,
     rawName: string,
     pairs: Array<[string, string]>,
-    mapped?: { verbatimName: boolean; bounds: readonly number[] | undefined },
+    mapped?: { verbatimName: boolean; bounds: readonly number[] | undefined; ttlMs: number | undefined },
   ): number {
+    const ttlMs = mapped?.ttlMs;
     const type = familyTypeOf(kind);
     // A mapped name is the user's choice: only the counter suffix the exposition format requires is added.
     const familyName = mapped?.verbatimName
@@ -385,13 +478,18 @@ export class Aggregator implements LineSink {
       const attributes: Record<string, string> = Object.create(null);
       for (const [k, v] of sorted) attributes[k] = v;
       id = this.series.length;
-      const created = new Series(id, kind, family, attributes, this.now());
+      const created = new Series(id, kind, family, attributes, this.now(), key, ttlMs ?? this.defaultTtl(), this.epoch);
       this.series.push(created);
       family.series.push(created);
       this.byCanonicalKey.set(key, id);
     }
     return id;
   }
+}
+
+function stringMemberHash(member: string): number {
+  const bytes = Buffer.from(member);
+  return memberHash(bytes, 0, bytes.length);
 }
 
 function memberHash(buf: Uint8Array, start: number, end: number): number {

@@ -73,6 +73,30 @@ export class AliasTable {
     this.insertSlot(e);
   }
 
+  /**
+   * Renumbers series after expiry: `remap[old]` is the new id, or -1 for an
+   * expired series, whose spellings are forgotten. Markers (negative ids)
+   * stay. Runs at flush time, never on the hot path.
+   */
+  remap(remap: Int32Array): void {
+    const n = this.size;
+    this.size = 0;
+    this.slots.fill(0);
+    for (let e = 0; e < n; e++) {
+      const old = this.series[e]!;
+      const id = old < 0 ? old : remap[old]!;
+      if (id === -1) continue;
+      const to = this.size++;
+      this.hashes[to] = this.hashes[e]!;
+      this.hashes2[to] = this.hashes2[e]!;
+      this.lengths[to] = this.lengths[e]!;
+      this.kinds[to] = this.kinds[e]!;
+      this.series[to] = id;
+      this.malformedTags[to] = this.malformedTags[e]!;
+      this.insertSlot(to);
+    }
+  }
+
   /** Bytes held, for the memory telemetry. */
   get bytes(): number {
     return this.slots.byteLength + this.hashes.length * 21;

@@ -16,7 +16,6 @@ export function loadMapper(path: string, logger: Logger): Mapper {
   const rules = config.mappings.map((rule, index) => ({ rule, index }));
   const summaries = rules.filter(({ rule }) => (rule.observerType ?? config.defaults.observerType) === 'summary');
   notYet('observer_type summary is not supported yet: these rules produce histograms', summaries.map((r) => r.index));
-  notYet('ttl is not applied yet: these series never expire', rules.filter(({ rule }) => rule.ttlMs > 0).map((r) => r.index));
   notYet('scale is not applied yet: values are kept as sent', rules.filter(({ rule }) => rule.scale !== undefined).map((r) => r.index));
   notYet('help is not shown yet', rules.filter(({ rule }) => rule.help !== undefined).map((r) => r.index));
   logger.info({ file: path, rules: config.mappings.length }, 'mapping rules loaded');

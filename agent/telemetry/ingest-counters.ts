@@ -24,6 +24,8 @@ export class IngestCounters {
   metricsAggregated = 0;
   readonly parseErrors = new Map<ParseErrorReason, number>(PARSE_ERROR_REASONS.map((r) => [r, 0]));
   readonly metricsDropped = new Map<MetricDropReason, number>(METRIC_DROP_REASONS.map((r) => [r, 0]));
+  /** Series dropped after sitting idle past their ttl. */
+  seriesExpired = 0;
   /** Lines refused because their new series would pass a cardinality limit. */
   readonly seriesDropped = new Map<SeriesDropReason, number>(SERIES_DROP_REASONS.map((r) => [r, 0]));
 

@@ -56,6 +56,9 @@ export function registerSelfMetrics(meter: Meter, src: SelfMetricsSources): Self
       for (const [reason, n] of c.seriesDropped) r.observe(n, { reason });
     },
   );
+  counter('tally_series_expired', 'Series dropped after sitting idle past their ttl.').addCallback((r) =>
+    r.observe(c.seriesExpired),
+  );
   meter
     .createObservableGauge('tally_series', { description: 'Series held in memory.', valueType: ValueType.INT })
     .addCallback((r) => r.observe(src.seriesCount()));

@@ -1,0 +1,83 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { Aggregator, type Family } from '../../agent/aggregate/aggregator.js';
+import { Mapper } from '../../agent/mapping/mapper.js';
+import { parseMappingText } from '../../agent/mapping/mapping-config.js';
+import { StatsdParser } from '../../agent/parse/statsd-line.js';
+import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';
+
+function setup(opts: { seriesTtlMs?: number; mapper?: Mapper }) {
+  let now = 1_700_000_000_000;
+  const counters = new IngestCounters();
+  const agg = new Aggregator({
+    timerBuckets: [1],
+    histogramBuckets: [1],
+    counters,
+    logger: pino({ level: 'silent' }),
+    now: () => now,
+    ...opts,
+  });
+  const parser = new StatsdParser();
+  return {
+    agg,
+    counters,
+    send: (t: string) => parser.parsePacket(Buffer.from(t), agg),
+    advance: (ms: number) => {
+      now += ms;
+      agg.flush();
+    },
+    values: () => {
+      const out: Record<string, number> = {};
+      agg.forEachFamily((f: Family) => {
+        for (const s of f.series) out[`${f.name}${JSON.stringify({ ...s.attributes })}`] = s.value;
+      });
+      return out;
+    },
+  };
+}
+
+describe('series expiry', () => {
+  it('drops series idle past the ttl, keeps busy ones, and starts a returning series afresh', () => {
+    const { send, advance, values, agg, counters } = setup({ seriesTtlMs: 30_000 });
+    send('pod:1|c|#pod:a\npod:1|c|#pod:b\nup:1|g');
+    for (let i = 0; i < 3; i++) {
+      advance(10_000);
+      send('pod:1|c|#pod:b');
+    }
+    // A series counts as seen at the flush that closes the interval of its last sample: pod:a and
+    // up at the first one (10 s in), so the flush at 40 s expires them; pod:b stays busy.
+    expect(values()).toEqual({ 'pod_total{"pod":"a"}': 1, 'pod_total{"pod":"b"}': 4, 'up{}': 1 });
+    advance(10_000);
+    expect(values()).toEqual({ 'pod_total{"pod":"b"}': 4 });
+    expect(counters.seriesExpired).toBe(2);
+    expect(agg.seriesCount).toBe(1);
+    // The alias table was renumbered: lines land on the right series after compaction.
+    send('pod:2|c|#pod:b\npod:5|c|#pod:a');
+    expect(values()).toEqual({ 'pod_total{"pod":"b"}': 6, 'pod_total{"pod":"a"}': 5 });
+  });
+
+  it('never expires without a ttl', () => {
+    const { send, advance, agg } = setup({});
+    send('a:1|c');
+    for (let i = 0; i < 10; i++) advance(3_600_000);
+    expect(agg.seriesCount).toBe(1);
+  });
+
+  it('takes the ttl of the mapping rule, and the mapping defaults for unmapped names', () => {
+    const mapper = new Mapper(
+      parseMappingText(
+        ['defaults:', '  ttl: 1m', 'mappings:', '  - match: "short.*"', '    name: "short"', '    labels: { key: "$1" }', '    ttl: 10s'].join('\n'),
+        'ttl.yaml',
+      ),
+    );
+    const { send, advance, values } = setup({ mapper });
+    send('short.x:1|c\nother:1|c');
+    advance(1_000);
+    advance(9_000);
+    expect(Object.keys(values()).sort()).toEqual(['other_total{}', 'short_total{"key":"x"}']);
+    advance(1_000);
+    expect(Object.keys(values())).toEqual(['other_total{}']);
+    advance(50_000);
+    expect(values()).toEqual({});
+  });
+});
