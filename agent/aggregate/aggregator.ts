@@ -144,13 +144,21 @@ export class Aggregator implements LineSink {
   }
 
   line(p: ParsedLine): void {
-    const counters = this.counters;
-    let id = this.aliases.get(p);
-    const miss = id === -1;
-    if (miss) {
-      id = this.resolve(p);
-      if (id === REJECTED) return;
+    const id = this.aliases.get(p);
+    // Everything but a clean hit leaves the hot path, which stays small enough for V8 to inline.
+    if (id < 0 || this.aliases.hitMalformedTags !== 0) {
+      this.lineSlow(p, id);
+      return;
     }
+    this.counters.metricsReceived++;
+    this.apply(this.series[id]!, p);
+  }
+
+  private lineSlow(p: ParsedLine, hit: number): void {
+    const counters = this.counters;
+    const miss = hit === -1;
+    const id = miss ? this.resolve(p) : hit;
+    if (id === REJECTED) return;
     counters.metricsReceived++;
     if (this.aliases.hitMalformedTags > 0) counters.parseError('malformed_tag', this.aliases.hitMalformedTags);
     if (id < 0) {
@@ -158,9 +166,12 @@ export class Aggregator implements LineSink {
       if (!miss) counters.metricDrop(id === CONFLICT ? 'type_conflict' : 'mapping_drop');
       return;
     }
-    const s = this.series[id]!;
+    this.apply(this.series[id]!, p);
+  }
+
+  private apply(s: Series, p: ParsedLine): void {
     s.lastEpoch = this.epoch;
-    if (p.valueCount > 1) {
+    if (p.valueCount !== 1) {
       this.applyValueList(s, p);
       return;
     }
@@ -182,7 +193,7 @@ export class Aggregator implements LineSink {
         s.members!.add(memberHash(p.buf, p.valueStart, p.valueEnd));
         break;
     }
-    counters.metricsAggregated++;
+    this.counters.metricsAggregated++;
   }
 
   /** The rare DogStatsD value list: each sample is applied in order, as separate lines would be. */
