@@ -9,6 +9,8 @@ import type { TallyConfig } from './config/schema.js';
 import type { Mapper } from './mapping/mapper.js';
 import { AggregateProducer } from './export/aggregate-producer.js';
 import { startHttpServer, type HttpServer } from './export/http-server.js';
+import { createCollectHandler, readBearerToken } from './ingest/http-collect.js';
+import { registerHttpMetrics } from './telemetry/http-metrics.js';
 import { startStreamListener, type StreamListener } from './ingest/stream-listener.js';
 import { startUdpListener, type UdpListener } from './ingest/udp-listener.js';
 import { StatsdParser } from './parse/statsd-line.js';
@@ -119,12 +121,36 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
         }),
       );
     }
+    const cc = config.http.collect;
+    const collect = cc.enabled
+      ? createCollectHandler({
+          aggregator,
+          logger,
+          listenAddress: config.http.address,
+          maxBodyBytes: cc.max_body_bytes,
+          maxItems: cc.max_items,
+          maxJsonDepth: cc.max_json_depth,
+          bearerToken: readBearerToken(cc.bearer_token, cc.bearer_token_file),
+          allowedHosts: cc.allowed_hosts,
+          limits: {
+            maxLineBytes: config.limits.max_line_bytes,
+            maxNameBytes: config.limits.max_line_bytes,
+            maxTags: config.limits.max_tags,
+            maxTagValueBytes: config.limits.max_tag_value_bytes,
+            maxEventTextBytes: config.limits.max_event_text_bytes,
+          },
+        })
+      : undefined;
+    if (collect !== undefined) registerHttpMetrics(meterProvider.getMeter('tally-agent', version), collect.stats);
     http = await startHttpServer({
       address: config.http.address,
       port: config.http.port,
       logger,
       metrics: (req, res) => exporter.getMetricsRequestHandler(req, res),
       ready: () => ready,
+      collect: collect?.handle,
+      headersTimeoutMs: config.http.headers_timeout,
+      requestTimeoutMs: config.http.request_timeout,
     });
   } catch (err) {
     clearInterval(flushTimer);

@@ -89,12 +89,63 @@ const unixSchema = z
   })
   .strict();
 
+const collectSchema = z
+  .object({
+    enabled: z.boolean().default(true).describe('Accept metrics and events on POST /v1/collect (JSON or statsd lines).'),
+    max_body_bytes: z
+      .number()
+      .int()
+      .positive()
+      .default(1048576)
+      .describe('Largest request body, in bytes after gzip decoding; larger is answered 413.'),
+    max_items: z.number().int().positive().default(10000).describe('Most JSON items in one request; more is answered 413.'),
+    max_json_depth: z
+      .number()
+      .int()
+      .min(2)
+      .default(8)
+      .describe('Deepest nesting of JSON arrays and objects; deeper is answered 400.'),
+    bearer_token: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('When set, requests need "Authorization: Bearer <token>"; others are answered 401.'),
+    bearer_token_file: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('A file holding the bearer token (surrounding whitespace ignored), read at start-up; relative to the working directory.'),
+    allowed_hosts: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        'Host headers accepted ("name" for any port, "name:port"). Empty: on a loopback listener, localhost, 127.0.0.1, [::1] and the listen address on its port; on other listeners, any.',
+      ),
+  })
+  .strict()
+  .refine((c) => c.bearer_token === undefined || c.bearer_token_file === undefined, {
+    message: 'set bearer_token or bearer_token_file, not both',
+  });
+
 const httpSchema = z
   .object({
-    address: z.string().min(1).default('127.0.0.1').describe('Address of the HTTP server (/metrics, /healthz, /readyz).'),
+    address: z.string().min(1).default('127.0.0.1').describe('Address of the HTTP server (/metrics, /healthz, /readyz, /v1/collect).'),
     port: port.default(9102).describe('HTTP port; 0 picks a free one.'),
+    headers_timeout: duration
+      .refine((ms) => ms >= 100, { message: 'headers_timeout must be at least 100ms' })
+      .prefault('10s')
+      .describe('A client that has not sent all its request headers by then is answered 408 and disconnected.'),
+    request_timeout: duration
+      .refine((ms) => ms >= 100, { message: 'request_timeout must be at least 100ms' })
+      .prefault('30s')
+      .describe('A client that has not sent its whole request (headers and body) by then is answered 408 and disconnected.'),
+    collect: collectSchema.prefault({}),
   })
-  .strict();
+  .strict()
+  .refine((h) => h.headers_timeout <= h.request_timeout, {
+    message: 'headers_timeout must not be longer than request_timeout',
+    path: ['headers_timeout'],
+  });
 
 const aggregationSchema = z
   .object({

@@ -13,6 +13,12 @@ export interface HttpServerOptions {
   metrics: RequestHandler;
   /** Readiness: true once every listener is bound. */
   ready: () => boolean;
+  /** POST /v1/collect; absent when the collect API is off. */
+  collect?: RequestHandler;
+  /** A client must have sent all its headers within this many ms. */
+  headersTimeoutMs?: number;
+  /** ... and its whole request, body included. */
+  requestTimeoutMs?: number;
 }
 
 export interface HttpServer {
@@ -22,30 +28,43 @@ export interface HttpServer {
 }
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?', 1)[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
-      return;
-    }
-    switch (path) {
-      case '/metrics':
-        opts.metrics(req, res);
-        return;
-      case '/healthz':
-        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
-        return;
-      case '/readyz': {
-        const ready = opts.ready();
-        res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
+  const headersTimeout = opts.headersTimeoutMs ?? 10_000;
+  const requestTimeout = opts.requestTimeoutMs ?? 30_000;
+  const server = createServer(
+    {
+      headersTimeout,
+      requestTimeout,
+      // Node checks the two timeouts on this period (30 s by default), so a short timeout needs a shorter period.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
+    },
+    (req, res) => {
+      const path = (req.url ?? '/').split('?', 1)[0];
+      if (path === '/v1/collect' && opts.collect !== undefined) {
+        if (req.method === 'POST') opts.collect(req, res);
+        else res.writeHead(405, { allow: 'POST', 'content-type': 'text/plain' }).end('method not allowed: POST only\n');
         return;
       }
-      default:
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz or /readyz\n');
-    }
-  });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+        return;
+      }
+      switch (path) {
+        case '/metrics':
+          opts.metrics(req, res);
+          return;
+        case '/healthz':
+          res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+          return;
+        case '/readyz': {
+          const ready = opts.ready();
+          res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
+          return;
+        }
+        default:
+          res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz or /readyz\n');
+      }
+    },
+  );
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => reject(listenError('HTTP', opts.address, opts.port, err));
