@@ -32,6 +32,7 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
     timerBuckets: config.aggregation.timer_buckets,
     histogramBuckets: config.aggregation.histogram_buckets,
     mapper,
+    seriesTtlMs: config.aggregation.series_ttl,
     limits: {
       maxSeriesPerMetric: config.limits.max_series_per_metric,
       maxSeries: config.limits.max_series,

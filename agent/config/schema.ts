@@ -160,6 +160,9 @@ const aggregationSchema = z
       ),
     timer_buckets: buckets.default(DEFAULT_BUCKETS).describe('Histogram bucket bounds for timers (ms), in seconds.'),
     histogram_buckets: buckets.default(DEFAULT_BUCKETS).describe('Bucket bounds for h and d metrics, in the unit sent.'),
+    series_ttl: duration
+      .prefault(0)
+      .describe('A series idle this long is dropped at a flush (a departed pod); 0 keeps series for as long as the agent runs.'),
   })
   .strict();
 

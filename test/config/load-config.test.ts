@@ -48,7 +48,7 @@ describe('loadConfigFile', () => {
         collect: { enabled: true, max_body_bytes: 1048576, max_items: 10000, max_json_depth: 8, allowed_hosts: [] },
       },
       limits: { max_series_per_metric: 10000, max_series: 200000, max_line_bytes: 65536, max_tags: 64, max_tag_value_bytes: 1024, max_event_text_bytes: 4096 },
-      aggregation: { flush_interval: 90_000, timer_buckets: [0.01, 0.1, 1, 10], histogram_buckets: [0.01, 0.1, 1, 10] },
+      aggregation: { flush_interval: 90_000, timer_buckets: [0.01, 0.1, 1, 10], histogram_buckets: [0.01, 0.1, 1, 10], series_ttl: 0 },
       log: { level: 'debug' },
     });
   });
@@ -321,6 +321,7 @@ describe('defaultConfig', () => {
         flush_interval: 10_000,
         timer_buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
         histogram_buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        series_ttl: 0,
       },
       log: { level: 'info' },
     });
