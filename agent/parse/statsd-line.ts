@@ -135,33 +135,32 @@ export class StatsdParser {
     buf.set(packet);
     // A sentinel newline bounds every search to this packet's bytes.
     buf[len] = NL;
-    // Searched in the packet itself: the scratch buffer holds stale bytes past `len`.
-    if (packet.indexOf(CR) !== -1) {
-      this.parseCrlfPacket(len, sink);
-      return;
-    }
     // Fields stop at a newline, so lines are found while parsing them rather than by a search per line.
     let start = 0;
     while (start < len) {
-      if (buf[start] === NL) {
-        start++;
+      const c0 = buf[start];
+      if (c0 === NL || (c0 === CR && buf[start + 1] === NL)) {
+        start += c0 === NL ? 1 : 2;
         continue;
       }
-      if (buf[start] === UNDERSCORE && this.isExtra(start)) {
+      if (c0 === UNDERSCORE && this.isExtra(start)) {
         const end = buf.indexOf(NL, start);
-        this.parseExtra(start, end, sink);
+        this.parseExtra(start, buf[end - 1] === CR ? end - 1 : end, sink);
         start = end + 1;
         continue;
       }
-      const reason = parseLine(buf, view, start, len, out);
-      if (reason === undefined) {
-        sink.line(out);
-        start = out.lineEnd + 1;
-      } else {
-        const end = buf.indexOf(NL, start);
-        sink.error(reason, buf, start, end);
-        start = end + 1;
+      let reason = parseLine(buf, view, start, len, out);
+      let end = reason === undefined ? out.lineEnd : buf.indexOf(NL, start);
+      let lineEnd = end;
+      if (buf[end - 1] === CR) {
+        // A "\r\n" line end (rare): the CR was read as part of the last field, so parse the line again without it.
+        lineEnd = end - 1;
+        reason = parseLine(buf, view, start, lineEnd, out);
+        if (reason !== undefined) end = buf.indexOf(NL, start);
       }
+      if (reason === undefined) sink.line(out);
+      else sink.error(reason, buf, start, lineEnd);
+      start = end + 1;
     }
   }
 
@@ -183,24 +182,7 @@ export class StatsdParser {
     else sink.serviceCheck(parsed);
   }
 
-  /** The rare packet with "\r\n" line ends: split first, then parse each line without its CR. */
-  private parseCrlfPacket(len: number, sink: LineSink): void {
-    const buf = this.scratch;
-    let start = 0;
-    while (start < len) {
-      const end = buf.indexOf(NL, start);
-      let lineEnd = end;
-      if (lineEnd > start && buf[lineEnd - 1] === CR) lineEnd--;
-      if (lineEnd > start && buf[start] === UNDERSCORE && this.isExtra(start)) {
-        this.parseExtra(start, lineEnd, sink);
-      } else if (lineEnd > start) {
-        const reason = parseLine(buf, this.view, start, lineEnd, this.out);
-        if (reason === undefined) sink.line(this.out);
-        else sink.error(reason, buf, start, lineEnd);
-      }
-      start = end + 1;
-    }
-  }
+
 }
 
 /**

@@ -91,6 +91,16 @@ describe('statsd line parser', () => {
     expect(errors.map((e) => e.reason)).toEqual(['missing_value', 'empty_name']);
   });
 
+  it('strips a CR before the newline from the last field, whichever field that is', () => {
+    const { lines, errors } = collect(Buffer.from('a:1|c|#env:prod\r\nb:2|g\r\n\r\nc:3|ms|@0.5\r\nbad\r\n_sc|up|0\r\n'));
+    expect(errors).toEqual([{ reason: 'missing_value', text: 'bad' }]);
+    expect(lines.map((l) => [l.name, l.kind, l.tags, l.rate])).toEqual([
+      ['a', 'counter', 'env:prod', 1],
+      ['b', 'gauge', null, 1],
+      ['c', 'timer', null, 0.5],
+    ]);
+  });
+
   it('rejects names and tags that are not UTF-8 without touching the other lines', () => {
     const packet = Buffer.concat([Buffer.from('ok:1|c\nbad'), Buffer.from([0xc3, 0x28]), Buffer.from(':1|c\nt:1|c|#k:'), Buffer.from([0xff]), Buffer.from('\nok2:1|c')]);
     const { lines, errors } = collect(packet);
