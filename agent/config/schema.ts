@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bucketBounds } from './bucket-bounds.js';
 import { parseDuration } from './duration.js';
 
 // Prometheus client libraries' default buckets: a good fit for request
@@ -25,23 +26,7 @@ const duration = z
   })
   .describe('A duration such as "500ms", "10s", "1m" or "1h"; a bare number is seconds.');
 
-// Each out-of-order bound is reported at its own index so the config loader
-// can point at the offending number rather than at the whole list.
-const buckets = z
-  .array(z.number().finite())
-  .min(1)
-  .superRefine((b, ctx) => {
-    for (let i = 1; i < b.length; i++) {
-      if (!(b[i]! > b[i - 1]!)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [i],
-          input: b[i],
-          message: `bucket bounds must be strictly increasing (${b[i]} follows ${b[i - 1]})`,
-        });
-      }
-    }
-  });
+const buckets = bucketBounds.min(1);
 
 const udpSchema = z
   .object({

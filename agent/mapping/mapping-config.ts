@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Node } from 'yaml';
 import { z } from 'zod';
+import { bucketBounds } from '../config/bucket-bounds.js';
 import { ConfigError, parseYamlWithSchema, type ConfigIssue } from '../config/load-config.js';
 import { parseGoDuration } from './go-duration.js';
 import { compileGoRegex, GoRegexError } from './go-regex.js';
@@ -105,20 +106,7 @@ const durationMs = z.union([z.string(), z.number()]).transform((value, ctx) => {
   return ns / 1e6;
 });
 
-const buckets = z
-  .array(z.number().finite())
-  .superRefine((b, ctx) => {
-    for (let i = 1; i < b.length; i++) {
-      if (!(b[i]! > b[i - 1]!)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [i],
-          input: b[i],
-          message: `bucket bounds must be strictly increasing (${b[i]} follows ${b[i - 1]})`,
-        });
-      }
-    }
-  });
+const buckets = bucketBounds;
 
 const quantile = z
   .object({
