@@ -449,11 +449,12 @@ export class Aggregator implements LineSink {
     const ttlMs = mapped?.ttlMs;
     const type = familyTypeOf(kind);
     // A mapped name is the user's choice: only the counter suffix the exposition format requires is added.
+    const base = sanitizeMetricName(rawName);
     const familyName = mapped?.verbatimName
-      ? kind === COUNTER && !rawName.endsWith('_total')
-        ? `${rawName}_total`
-        : rawName
-      : familyNameOf(kind, sanitizeMetricName(rawName));
+      ? kind === COUNTER && !base.endsWith('_total')
+        ? `${base}_total`
+        : base
+      : familyNameOf(kind, base);
     const labels = new Map<string, string>();
     for (const [k, v] of pairs) labels.set(sanitizeLabelName(k), v);
     const sorted = [...labels.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));

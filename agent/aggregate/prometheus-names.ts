@@ -1,8 +1,13 @@
 import { COUNTER, GAUGE, SET, TIMER, type MetricKind } from '../parse/metric-kind.js';
 
-/** Metric names may hold [a-zA-Z0-9_] (colons are reserved for recording rules) and not start with a digit. */
+/**
+ * Metric names may hold [a-zA-Z0-9_] (colons are reserved for recording
+ * rules) and not start with a digit. Runs of '_' collapse to one, as the
+ * OpenTelemetry Prometheus serializer collapses them: names that would be
+ * exposed alike must be one family here, or the scrape would repeat a family.
+ */
 export function sanitizeMetricName(name: string): string {
-  let out = name.replace(/[^a-zA-Z0-9_]/g, '_');
+  let out = name.replace(/[^a-zA-Z0-9_]/g, '_').replace(/_+/g, '_');
   if (out.length === 0 || (out.charCodeAt(0) >= 48 && out.charCodeAt(0) <= 57)) out = '_' + out;
   return out;
 }
