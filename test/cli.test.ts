@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import HotShots from 'hot-shots';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runAgent, startAgent, waitFor, writeTempConfig, type AgentHandle } from './support/agent-process.js';
 import { StatsdClientCtor } from './support/statsd-client.js';
@@ -263,6 +264,37 @@ describe('TCP and Unix stream listeners, end to end', () => {
       expect(sampleValue(exp, 'tally_connections_total', { listener: 'unix', outcome: 'accepted' })).toBe(1);
       expect(sampleValue(exp, 'tally_packets_received_total', { listener: 'tcp' })).toBeGreaterThan(0);
     } finally {
+      await agent.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('hot-shots in DogStatsD mode over a Unix stream socket', () => {
+  it('delivers tags, distributions, events and service checks', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tally-hs-'));
+    const socketPath = join(dir, 'dsd.sock');
+    const agent = await startAgent({ config: { statsd: { udp: { port: 0 }, unix: { enabled: true, path: socketPath } }, http: { port: 0 } } });
+    const stream = connect(socketPath);
+    await new Promise<void>((resolve, reject) => stream.once('connect', resolve).once('error', reject));
+    const client = new HotShots({ protocol: 'stream', stream, globalTags: { env: 'test' } });
+    try {
+      const sent = (fn: (cb: (err?: Error) => void) => void) =>
+        new Promise<void>((resolve, reject) => fn((err) => (err ? reject(err) : resolve())));
+      await sent((cb) => client.increment('uds.hits', 2, { route: '/a' }, cb));
+      await sent((cb) => client.distribution('uds.size', 42, { route: '/a' }, cb));
+      await sent((cb) => client.event('deploy', 'v1.2.3', { alert_type: 'info' }, ['team:core'], cb));
+      await sent((cb) => client.check('db.up', client.CHECKS.WARNING, { message: 'slow' }, ['db:main'], cb));
+      await waitFor(async () => {
+        const e = parsePromText(await agent.metricsText());
+        expect(sampleValue(e, 'uds_hits_total', { env: 'test', route: '/a' })).toBe(2);
+        expect(sampleValue(e, 'uds_size_count', { env: 'test', route: '/a' })).toBe(1);
+        expect(sampleValue(e, 'deploy_total', { env: 'test', team: 'core', value: 'v1.2.3' })).toBe(1);
+        expect(sampleValue(e, 'service_check_status', { check: 'db.up', db: 'main', env: 'test' })).toBe(1);
+      }, 5000);
+    } finally {
+      await new Promise<void>((resolve) => client.close(() => resolve()));
+      stream.destroy();
       await agent.stop();
       await rm(dir, { recursive: true, force: true });
     }
