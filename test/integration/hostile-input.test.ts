@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findOnPath, startAgent, waitFor, type AgentHandle } from '../support/agent-process.js';
 import { parsePromText, sampleValue } from '../support/prom-text.js';
@@ -70,6 +71,31 @@ describe('hostile input', () => {
     expect(sampleValue(exp, '_proto__total')).toBe(1);
     expect(sampleValue(exp, 'constructor')).toBe(2);
     expect(sampleValue(exp, 'size_count')).toBe(1);
+  });
+
+  it('keeps serving well-formed traffic through 3,000 datagrams of random bytes', async () => {
+    const before = parsePromText(await agent.metricsText());
+    const packetsBefore = sampleValue(before, 'tally_packets_received_total', { listener: 'udp' });
+    const samples = fc.sample(
+      fc.oneof(
+        fc.uint8Array({ minLength: 1, maxLength: 1400 }),
+        fc.array(fc.stringMatching(/^[a-z_.:|#@,=\[\]{}0-9eE+-]{0,40}$/), { maxLength: 30 }).map((lines) => Buffer.from(lines.join('\n'))),
+      ),
+      { numRuns: 3000, seed: 42 },
+    );
+    for (let i = 0; i < samples.length; i++) {
+      const bytes = samples[i]!;
+      await agent.sendUdp(Buffer.from(bytes.length > 0 ? bytes : [0x0a]));
+      if (i % 500 === 0) await agent.sendUdp(`fuzz.alive:1|c`);
+    }
+    await agent.sendUdp('fuzz.alive:1|c');
+    const exp = await waitFor(async () => {
+      const e = parsePromText(await agent.metricsText());
+      expect(sampleValue(e, 'fuzz_alive_total')).toBe(7);
+      return e;
+    }, 10_000);
+    // Every datagram arrived (loopback, a 32 MiB buffer) and was read; none stopped the agent.
+    expect(sampleValue(exp, 'tally_packets_received_total', { listener: 'udp' }) - packetsBefore).toBe(3007);
   });
 
   const promtool = findOnPath('promtool');
