@@ -97,11 +97,6 @@ export class AliasTable {
     }
   }
 
-  /** Bytes held, for the memory telemetry. */
-  get bytes(): number {
-    return this.slots.byteLength + this.hashes.length * 21;
-  }
-
   private insertSlot(e: number): void {
     let slot = this.hashes[e]! & this.mask;
     while (this.slots[slot] !== 0) slot = (slot + 1) & this.mask;

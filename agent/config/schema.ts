@@ -217,4 +217,3 @@ export const configSchema = z
   .strict();
 
 export type TallyConfig = z.output<typeof configSchema>;
-export type TallyConfigInput = z.input<typeof configSchema>;

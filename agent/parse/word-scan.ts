@@ -58,11 +58,3 @@ export function finishHash(h: number, length: number): number {
   h ^= h >>> 16;
   return h >>> 0;
 }
-
-/** Equal bytes a[aOff, aOff+len) and b[bOff, bOff+len), four at a time. */
-export function sameBytes(a: DataView, aOff: number, b: DataView, bOff: number, len: number): boolean {
-  let k = 0;
-  for (; k + 4 <= len; k += 4) if (a.getInt32(aOff + k, true) !== b.getInt32(bOff + k, true)) return false;
-  for (; k < len; k++) if (a.getUint8(aOff + k) !== b.getUint8(bOff + k)) return false;
-  return true;
-}
