@@ -5,8 +5,8 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { ConfigError, defaultConfig, loadConfigFile } from './config/load-config.js';
 import type { TallyConfig } from './config/schema.js';
-import { loadMapper } from './mapping/load-mapper.js';
-import { loadMappingFile } from './mapping/mapping-config.js';
+import { createMapper, loadMapper } from './mapping/load-mapper.js';
+import { loadMappingFile, parseInlineMapping, type MappingConfig } from './mapping/mapping-config.js';
 import type { StreamListener } from './ingest/stream-listener.js';
 import { startPipeline } from './pipeline.js';
 
@@ -25,11 +25,28 @@ function packageVersion(): string {
   return pkg.version;
 }
 
-/** The flag wins; a `mappings_file` in the config is read relative to the config file's folder. */
-function mappingPath(flag: string | undefined, config: TallyConfig, configFile: string | undefined): string | undefined {
-  if (flag !== undefined) return flag;
-  if (config.mappings_file === undefined) return undefined;
-  return resolve(configFile === undefined ? '.' : dirname(configFile), config.mappings_file);
+type MappingSource = { kind: 'none' } | { kind: 'file'; path: string } | { kind: 'inline'; config: MappingConfig };
+
+/**
+ * Where the mapping rules come from: the flag wins, then `mappings_file`
+ * (relative to the config file's folder), then rules inline under `mapping:`.
+ * Throws ConfigError for inline rules that do not validate, or for both keys at once.
+ */
+function resolveMapping(flag: string | undefined, config: TallyConfig, configFile: string | undefined): MappingSource {
+  if (configFile !== undefined && config.mapping !== undefined && config.mappings_file !== undefined) {
+    throw new ConfigError([
+      { file: configFile, line: 1, column: 1, key: 'mapping', message: 'set mapping or mappings_file, not both' },
+    ]);
+  }
+  if (flag !== undefined) return { kind: 'file', path: flag };
+  if (config.mappings_file !== undefined) {
+    return { kind: 'file', path: resolve(configFile === undefined ? '.' : dirname(configFile), config.mappings_file) };
+  }
+  if (config.mapping !== undefined && configFile !== undefined) {
+    const inline = parseInlineMapping(readFileSync(configFile, 'utf8'), configFile);
+    if (inline !== undefined) return { kind: 'inline', config: inline };
+  }
+  return { kind: 'none' };
 }
 
 function describeStream(l: StreamListener | undefined): string {
@@ -76,8 +93,8 @@ async function main(argv: string[]): Promise<number> {
     }
     try {
       const checked = loadConfigFile(file);
-      const mappingFile = mappingPath(values['statsd-exporter-mapping'], checked, file);
-      if (mappingFile !== undefined) loadMappingFile(mappingFile);
+      const mapping = resolveMapping(values['statsd-exporter-mapping'], checked, file);
+      if (mapping.kind === 'file') loadMappingFile(mapping.path);
     } catch (err) {
       if (err instanceof ConfigError) {
         process.stderr.write(`${err.message}\n`);
@@ -107,9 +124,10 @@ async function main(argv: string[]): Promise<number> {
   const logger = pino({ level: config.log.level, base: { service: 'tally-agent' } });
   const version = packageVersion();
   let mapper;
-  const mappingFile = mappingPath(values['statsd-exporter-mapping'], config, values.config);
   try {
-    if (mappingFile !== undefined) mapper = loadMapper(mappingFile, logger);
+    const mapping = resolveMapping(values['statsd-exporter-mapping'], config, values.config);
+    if (mapping.kind === 'file') mapper = loadMapper(mapping.path, logger);
+    else if (mapping.kind === 'inline') mapper = createMapper(mapping.config, `${values.config} (mapping:)`, logger);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`tally-agent: invalid mapping file\n${err.message}\n`);

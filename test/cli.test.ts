@@ -227,6 +227,39 @@ describe('statsd_exporter mapping file', () => {
     }
   });
 
+  it('applies rules written inline under mapping:, and reports their errors at the config file\'s lines', async () => {
+    const good = await writeTempConfig(
+      [
+        'statsd: { udp: { port: 0 } }',
+        'http: { port: 0 }',
+        'mapping:',
+        '  mappings:',
+        '    - match: "inline.*.hits"',
+        '      name: "inline_hits"',
+        '      labels: { page: "$1" }',
+        '',
+      ].join('\n'),
+    );
+    const bad = await writeTempConfig(['mapping:', '  mappings:', '    - match: "a.*"', '      name: "a"', '      labelz: { x: "$1" }', ''].join('\n'));
+    try {
+      const r = await runAgent(['check-config', bad.file]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`${bad.file}:5:7: mapping.mappings[0].labelz: unknown key`);
+      const agent = await startAgent({ args: ['--config', good.file] });
+      try {
+        await agent.sendUdp('inline.home.hits:1|c');
+        await waitFor(async () => {
+          expect(sampleValue(parsePromText(await agent.metricsText()), 'inline_hits_total', { page: 'home' })).toBe(1);
+        }, 5000);
+      } finally {
+        await agent.stop();
+      }
+    } finally {
+      await good.remove();
+      await bad.remove();
+    }
+  });
+
   it('rejects an invalid mapping file with file:line:column: key: message', async () => {
     const r = await runAgent(['check-config', GOOD_CONFIG, '--statsd-exporter-mapping', bad]);
     expect(r.code).toBe(1);

@@ -205,6 +205,13 @@ export const configSchema = z
     http: httpSchema.prefault({}),
     aggregation: aggregationSchema.prefault({}),
     limits: limitsSchema.prefault({}),
+    mapping: z
+      .object({ defaults: z.unknown().optional(), mappings: z.array(z.unknown()).optional() })
+      .strict()
+      .optional()
+      .describe(
+        "statsd_exporter mapping rules written here instead of in a file: `defaults:` and `mappings:` exactly as in statsd_exporter's format (checked in full at load). Not together with mappings_file.",
+      ),
     mappings_file: z
       .string()
       .min(1)

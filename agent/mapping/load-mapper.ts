@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Mapper } from './mapper.js';
-import { loadMappingFile } from './mapping-config.js';
+import { loadMappingFile, type MappingConfig } from './mapping-config.js';
 
 /**
  * Loads a mapping file for the agent and says, in the log, what of it Tally
@@ -8,7 +8,12 @@ import { loadMappingFile } from './mapping-config.js';
  * Throws ConfigError (file:line:column: key: message) for an invalid file.
  */
 export function loadMapper(path: string, logger: Logger): Mapper {
-  const config = loadMappingFile(path);
+  return createMapper(loadMappingFile(path), path, logger);
+}
+
+/** `source` names where the rules came from, for the log. */
+export function createMapper(config: MappingConfig, source: string, logger: Logger): Mapper {
+  const path = source;
   for (const w of config.warnings) logger.warn({ file: w.file, line: w.line, key: w.key }, w.message);
   const notYet = (what: string, rules: number[]) => {
     if (rules.length > 0) logger.warn({ file: path, rules }, what);

@@ -295,6 +295,17 @@ export function parseMappingText(source: string, file: string): MappingConfig {
   return { ...resolve(raw), warnings: unimplementedKeyWarnings(source, file) };
 }
 
+/**
+ * Mapping rules written inline in a Tally config under `mapping:` (the same
+ * `defaults:` and `mappings:` as a statsd_exporter file). Validated against
+ * the config file's own text, so errors keep its file, line and column.
+ */
+export function parseInlineMapping(source: string, file: string): MappingConfig | undefined {
+  const inline = z.object({ mapping: mappingFileSchema.optional() }).passthrough();
+  const raw = parseYamlWithSchema(inline, source, file) as { mapping?: RawFile };
+  return raw.mapping === undefined ? undefined : { ...resolve(raw.mapping), warnings: [] };
+}
+
 export function loadMappingFile(path: string): MappingConfig {
   let source: string;
   try {

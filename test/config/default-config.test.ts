@@ -45,7 +45,12 @@ describe('config/tally.yaml', () => {
     const leaves = yamlLeaves(doc.contents as YAMLMap, '', doc.commentBefore);
     // Keys that are off unless set have no default to spell out: they appear as a commented example.
     const unsetByDefault = ['mappings_file', 'http.collect.bearer_token', 'http.collect.bearer_token_file'];
-    const expected = schemaLeafPaths(configJsonSchema() as SchemaNode).filter((p) => !unsetByDefault.includes(p));
+    // Whole sections unset by default, shown as a commented example block.
+    const unsetSections = ['mapping'];
+    const expected = schemaLeafPaths(configJsonSchema() as SchemaNode).filter(
+      (p) => !unsetByDefault.includes(p) && !unsetSections.some((section) => p.startsWith(`${section}.`)),
+    );
+    for (const section of unsetSections) expect(readFileSync(tallyYaml, 'utf8')).toMatch(new RegExp(`^# ${section}:$`, 'm'));
     expect(leaves.map((l) => l.path).sort()).toEqual(expected.sort());
     for (const leaf of leaves) expect(leaf.comment.trim(), `comment for ${leaf.path}`).not.toBe('');
     for (const key of unsetByDefault) {

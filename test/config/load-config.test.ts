@@ -148,12 +148,12 @@ describe('loadConfigFile', () => {
         key: 'log.level',
         message: 'Invalid option: expected one of "fatal"|"error"|"warn"|"info"|"debug"|"trace"|"silent"',
       },
-      { line: 14, column: 1, key: 'metrics', message: 'unknown key (expected one of: statsd, http, aggregation, limits, mappings_file, log)' },
+      { line: 14, column: 1, key: 'metrics', message: 'unknown key (expected one of: statsd, http, aggregation, limits, mapping, mappings_file, log)' },
     ]);
     const lines = err.message.split('\n');
     expect(lines).toHaveLength(9);
     expect(lines[0]).toBe(`${file}:3:14: statsd.udp.enabled: ${err.issues[0]!.message}`);
-    expect(lines[8]).toBe(`${file}:14:1: metrics: unknown key (expected one of: statsd, http, aggregation, limits, mappings_file, log)`);
+    expect(lines[8]).toBe(`${file}:14:1: metrics: unknown key (expected one of: statsd, http, aggregation, limits, mapping, mappings_file, log)`);
   });
 
   it('reports an alias to an undefined anchor', () => {
