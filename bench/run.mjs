@@ -22,6 +22,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fail, jsonLine, settle, start, stop, tmpDir, waitLine } from './lib.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const benchDir = join(root, 'bench');
@@ -85,37 +86,10 @@ if (opts.mapping) GOAL.rate = 1_000_000;
 for (const t of targets) if (!TARGET_LABEL[t]) fail(`unknown target "${t}" (use ${Object.keys(TARGET_LABEL).join(',')})`);
 if (!(rcvbuf >= 0)) fail('--rcvbuf must be a byte count');
 
-function fail(msg) {
-  console.error(`bench: ${msg}`);
-  process.exit(2);
-}
 
 // ---------------------------------------------------------------- children
 
-const children = new Set();
-const tmpDirs = [];
-
-function track(child) {
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-
-// Whatever way the harness ends, no receiver or sender outlives it.
-process.on('exit', () => {
-  for (const c of children) {
-    try {
-      c.kill('SIGKILL');
-    } catch {}
-  }
-  for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
-});
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
-    console.error(`bench: ${sig}, stopping`);
-    process.exit(130);
-  });
-}
+// Children and temp dirs are tracked by lib.mjs, which kills and removes them however the harness ends.
 process.on('uncaughtException', (err) => {
   console.error('bench: uncaught', err);
   process.exit(1);
@@ -125,68 +99,9 @@ process.on('unhandledRejection', (err) => {
   process.exit(1);
 });
 
-/** Spawns a child whose stdout is split into lines for waitLine(). */
-function start(cmd, args, { cpu } = {}) {
-  const [file, argv] = cpu === undefined ? [cmd, args] : ['taskset', ['-c', String(cpu), cmd, ...args]];
-  const child = track(spawn(file, argv, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }));
-  child.lines = [];
-  child.stderrText = '';
-  child.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    child.lines.push(line);
-    if (child.lines.length > 5000) child.lines.splice(0, 1000);
-    child.emit('line', line);
-  });
-  child.stderr.on('data', (d) => {
-    child.stderrText = (child.stderrText + d).slice(-8000);
-  });
-  return child;
-}
 
-function waitLine(child, match, timeoutMs, what) {
-  return new Promise((resolve, reject) => {
-    const done = (fn, v) => {
-      clearTimeout(timer);
-      child.off('line', onLine);
-      child.off('exit', onExit);
-      fn(v);
-    };
-    const onLine = (line) => {
-      const v = match(line);
-      if (v !== undefined) done(resolve, v);
-    };
-    const onExit = (code, signal) =>
-      done(reject, new Error(`${what}: process exited (${signal ?? code}) first; stderr: ${child.stderrText.trim().slice(-2000)}`));
-    const timer = setTimeout(() => done(reject, new Error(`${what}: no answer within ${timeoutMs} ms`)), timeoutMs);
-    child.on('line', onLine);
-    child.on('exit', onExit);
-    for (const line of child.lines) {
-      const v = match(line);
-      if (v !== undefined) return done(resolve, v);
-    }
-  });
-}
 
-function jsonLine(pred) {
-  return (line) => {
-    if (!line.startsWith('{')) return undefined;
-    try {
-      const obj = JSON.parse(line);
-      return pred(obj) ? obj : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-}
 
-async function stop(child, timeoutMs = 3000) {
-  if (child.exitCode !== null || child.signalCode !== null) return child.exited;
-  child.kill('SIGTERM');
-  const res = await Promise.race([child.exited, sleep(timeoutMs).then(() => null)]);
-  if (res) return res;
-  child.kill('SIGKILL');
-  return Promise.race([child.exited, sleep(2000).then(() => ({ code: null, signal: 'unkillable' }))]);
-}
 
 async function withTimeout(promise, ms, what) {
   let timer;
@@ -347,11 +262,6 @@ function freePort(kind) {
   });
 }
 
-function tmpDir() {
-  const d = mkdtempSync(join(os.tmpdir(), 'tally-bench-'));
-  tmpDirs.push(d);
-  return d;
-}
 
 async function waitUdpBound(port, child, timeoutMs, what) {
   const deadline = Date.now() + timeoutMs;
@@ -363,17 +273,6 @@ async function waitUdpBound(port, child, timeoutMs, what) {
 }
 
 /** Waits until the process is idle: startup JIT and GC would otherwise be billed to the run. */
-async function settle(pid) {
-  await sleep(1000);
-  const deadline = Date.now() + 5000;
-  let last = cpuSeconds(pid);
-  while (Date.now() < deadline) {
-    await sleep(250);
-    const now = cpuSeconds(pid);
-    if (now - last <= 1 / CLK_TCK) return;
-    last = now;
-  }
-}
 
 function parsePrometheus(text) {
   const samples = [];
