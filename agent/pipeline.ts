@@ -77,13 +77,15 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
     await Promise.all(streams.map((l) => l.close()));
   };
   try {
-    if (config.statsd.udp.enabled) {
+    if (config.statsd.udp.enabled || config.statsd.tcp.enabled || config.statsd.unix.enabled) {
       warmUpHotPath({
         durationMs: 250,
         timerBuckets: config.aggregation.timer_buckets,
         histogramBuckets: config.aggregation.histogram_buckets,
         logger,
       });
+    }
+    if (config.statsd.udp.enabled) {
       const parser = newParser();
       udp = await startUdpListener({
         address: config.statsd.udp.address,
@@ -168,9 +170,10 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
     async stop() {
       ready = false;
       clearInterval(flushTimer);
+      // Every way in is closed before the last flush, so nothing arrives after it.
       await closeListeners();
-      flush();
       await httpServer.close();
+      flush();
       await meterProvider.shutdown();
     },
   };

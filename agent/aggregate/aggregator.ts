@@ -112,7 +112,7 @@ export class Aggregator implements LineSink {
   private readonly aliases = new AliasTable();
   private readonly byCanonicalKey = new Map<string, number>();
   private readonly families = new Map<string, Family>();
-  private readonly series: Series[] = [];
+  private series: Series[] = [];
   private readonly counters: IngestCounters;
   private readonly logger: Logger;
   private readonly now: () => number;
@@ -200,11 +200,7 @@ export class Aggregator implements LineSink {
   private applyValueList(s: Series, p: ParsedLine): void {
     const kind = p.kind;
     const weight = 1 / p.rate;
-    forEachValue(p, (v, delta) => {
-      if (kind === COUNTER) s.value += v * weight;
-      else if (kind === GAUGE) s.value = delta ? s.value + v : v;
-      else observe(s, kind === TIMER ? v / 1000 : v, weight);
-    });
+    forEachValue(p, (v, delta) => applyNumber(s, kind, v, weight, delta));
     this.counters.metricsReceived += p.valueCount - 1;
     this.counters.metricsAggregated += p.valueCount;
   }
@@ -220,15 +216,8 @@ export class Aggregator implements LineSink {
    * with their title as the name and their text as the value.
    */
   recordEvent(name: string, value: string, tags: DecodedTags, timestampMs: number): void {
-    const counters = this.counters;
-    if (tags.malformed > 0) counters.parseError('malformed_tag', tags.malformed);
     const pairs: Array<[string, string]> = [...tags.pairs, ['value', value]];
-    const breach = this.checkTagLimits(pairs);
-    if (breach !== undefined) {
-      this.reject(breach, () => `${name}: ${value.slice(0, 100)}`);
-      return;
-    }
-    counters.metricsReceived++;
+    if (!this.admit(pairs, tags.malformed, () => `${name}: ${value.slice(0, 100)}`)) return;
     const count = this.seriesFor(COUNTER, name, pairs);
     const seen = count < 0 ? count : this.seriesFor(GAUGE, `${name}_last_seen_timestamp_seconds`, pairs);
     if (count < 0 || seen < 0) return;
@@ -239,7 +228,7 @@ export class Aggregator implements LineSink {
     last.lastEpoch = this.epoch;
     // A late or replayed event never moves "last seen" backwards.
     last.value = Math.max(last.value, timestampMs / 1000);
-    counters.metricsAggregated++;
+    this.counters.metricsAggregated++;
   }
 
   /**
@@ -249,23 +238,14 @@ export class Aggregator implements LineSink {
    * the member.
    */
   recordSample(kind: MetricKind, name: string, value: number | string, tags: DecodedTags, rate = 1): void {
-    const counters = this.counters;
-    if (tags.malformed > 0) counters.parseError('malformed_tag', tags.malformed);
-    const breach = this.checkTagLimits(tags.pairs);
-    if (breach !== undefined) {
-      this.reject(breach, () => name);
-      return;
-    }
-    counters.metricsReceived++;
+    if (!this.admit(tags.pairs, tags.malformed, () => name)) return;
     const id = this.mappedSeries(kind, name, tags.pairs);
     if (id < 0) return;
     const s = this.series[id]!;
     s.lastEpoch = this.epoch;
     if (kind === SET) s.members!.add(stringMemberHash(String(value)));
-    else if (kind === COUNTER) s.value += (value as number) / rate;
-    else if (kind === GAUGE) s.value = value as number;
-    else observe(s, kind === TIMER ? (value as number) / 1000 : (value as number), 1 / rate);
-    counters.metricsAggregated++;
+    else applyNumber(s, kind, value as number, 1 / rate, false);
+    this.counters.metricsAggregated++;
   }
 
   event(e: ParsedEvent): void {
@@ -274,22 +254,31 @@ export class Aggregator implements LineSink {
 
   /** A DogStatsD service check becomes `service_check_status{check=...}`: 0 OK, 1 warning, 2 critical, 3 unknown. */
   serviceCheck(sc: ParsedServiceCheck): void {
-    const counters = this.counters;
     const tags = decodeTags(sc.tags);
-    if (tags.malformed > 0) counters.parseError('malformed_tag', tags.malformed);
     const pairs: Array<[string, string]> = [...tags.pairs, ['check', sc.name]];
-    const breach = this.checkTagLimits(pairs);
-    if (breach !== undefined) {
-      this.reject(breach, () => sc.name);
-      return;
-    }
-    counters.metricsReceived++;
+    if (!this.admit(pairs, tags.malformed, () => sc.name)) return;
     const id = this.seriesFor(GAUGE, 'service_check_status', pairs);
     if (id < 0) return;
     const status = this.series[id]!;
     status.value = sc.status;
     status.lastEpoch = this.epoch;
-    counters.metricsAggregated++;
+    this.counters.metricsAggregated++;
+  }
+
+  /**
+   * The common gate of structured input (events, service checks, HTTP
+   * samples): malformed tags counted, tag limits applied, the sample counted
+   * as received. False when the input is rejected (and counted).
+   */
+  private admit(pairs: Array<[string, string]>, malformedTags: number, sample: () => string): boolean {
+    if (malformedTags > 0) this.counters.parseError('malformed_tag', malformedTags);
+    const breach = this.checkTagLimits(pairs);
+    if (breach !== undefined) {
+      this.reject(breach, sample);
+      return false;
+    }
+    this.counters.metricsReceived++;
+    return true;
   }
 
   /** Counts a rejected input and logs a sample of it at debug level, one line a second at most. */
@@ -343,8 +332,8 @@ export class Aggregator implements LineSink {
       alive.push(s);
     }
     const dropped = dead.size;
-    this.series.length = 0;
-    this.series.push(...alive);
+    // Assigned, not refilled with push(...alive): a spread of 10^5 elements overflows the call stack.
+    this.series = alive;
     for (const [key, id] of this.byCanonicalKey) this.byCanonicalKey.set(key, remap[id]!);
     for (const [name, family] of this.families) {
       family.series = family.series.filter((s) => !dead.has(s));
@@ -432,7 +421,7 @@ export class Aggregator implements LineSink {
     }
     // Later pairs win: the rule's labels, unless honor_labels lets the sample's tags win.
     const labelled = mapping.honorLabels ? [...mapping.labels, ...pairs] : [...pairs, ...mapping.labels];
-    return this.seriesFor(kind, mapped, labelled, { verbatimName: true, bounds: mapping.buckets, ttlMs: mapping.ttlMs });
+    return this.seriesFor(kind, mapped, labelled, { bounds: mapping.buckets, ttlMs: mapping.ttlMs });
   }
 
   /**
@@ -444,13 +433,13 @@ export class Aggregator implements LineSink {
     kind: MetricKind,
     rawName: string,
     pairs: Array<[string, string]>,
-    mapped?: { verbatimName: boolean; bounds: readonly number[] | undefined; ttlMs: number | undefined },
+    mapped?: { bounds: readonly number[] | undefined; ttlMs: number | undefined },
   ): number {
     const ttlMs = mapped?.ttlMs;
     const type = familyTypeOf(kind);
     // A mapped name is the user's choice: only the counter suffix the exposition format requires is added.
     const base = sanitizeMetricName(rawName);
-    const familyName = mapped?.verbatimName
+    const familyName = mapped
       ? kind === COUNTER && !base.endsWith('_total')
         ? `${base}_total`
         : base
@@ -525,6 +514,13 @@ function memberHash(buf: Uint8Array, start: number, end: number): number {
   }
   const n = end - start;
   return finishHash(h1, n) * 0x100000 + (finishHash(h2, n) >>> 12);
+}
+
+/** One numeric sample off the hot path (value lists, structured input); timers arrive in ms. */
+function applyNumber(s: Series, kind: MetricKind, v: number, weight: number, gaugeDelta: boolean): void {
+  if (kind === COUNTER) s.value += v * weight;
+  else if (kind === GAUGE) s.value = gaugeDelta ? s.value + v : v;
+  else observe(s, kind === TIMER ? v / 1000 : v, weight);
 }
 
 function observe(s: Series, v: number, weight: number): void {

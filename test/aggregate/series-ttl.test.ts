@@ -56,6 +56,24 @@ describe('series expiry', () => {
     expect(values()).toEqual({ 'pod_total{"pod":"b"}': 6, 'pod_total{"pod":"a"}': 5 });
   });
 
+  it("compacts a large table: 199,999 live series survive an expiry", () => {
+    const { send, advance, agg } = setup({ seriesTtlMs: 30_000 });
+    send('gone:1|c');
+    advance(10_000);
+    const batch: string[] = [];
+    for (let i = 0; i < 199_999; i++) {
+      batch.push(`live${i % 100}:1|c|#i:${i}`);
+      if (batch.length === 5_000) {
+        send(batch.join('\n'));
+        batch.length = 0;
+      }
+    }
+    send(batch.join('\n'));
+    advance(30_000);
+    expect(agg.seriesCount).toBe(199_999);
+    send('live98:1|c|#i:199998');
+  });
+
   it('never expires without a ttl', () => {
     const { send, advance, agg } = setup({});
     send('a:1|c');
