@@ -13,12 +13,14 @@ import { createCollectHandler, readBearerToken } from './ingest/http-collect.js'
 import { registerHttpMetrics } from './telemetry/http-metrics.js';
 import { startStreamListener, type StreamListener } from './ingest/stream-listener.js';
 import { startUdpListener, type UdpListener } from './ingest/udp-listener.js';
+import { startUnixgramListener, type UnixgramListener } from './ingest/unixgram-listener.js';
 import { StatsdParser } from './parse/statsd-line.js';
 import { IngestCounters } from './telemetry/ingest-counters.js';
 import { registerSelfMetrics } from './telemetry/self-metrics.js';
 
 export interface RunningAgent {
   udp: UdpListener | undefined;
+  unixgram: UnixgramListener | undefined;
   streams: StreamListener[];
   http: HttpServer;
   /** Stops listening, runs a last flush and releases every resource. */
@@ -66,6 +68,7 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
   flushTimer.unref();
 
   let udp: UdpListener | undefined;
+  let unixgram: UnixgramListener | undefined;
   const streams: StreamListener[] = [];
   let http: HttpServer | undefined;
   let ready = false;
@@ -74,10 +77,12 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
     new StatsdParser({ maxLineBytes: config.limits.max_line_bytes, maxEventTextBytes: config.limits.max_event_text_bytes });
   const closeListeners = async () => {
     await udp?.close();
+    await unixgram?.close();
     await Promise.all(streams.map((l) => l.close()));
   };
   try {
-    if (config.statsd.udp.enabled || config.statsd.tcp.enabled || config.statsd.unix.enabled) {
+    const s = config.statsd;
+    if (s.udp.enabled || s.tcp.enabled || s.unix.enabled || s.unixgram.enabled) {
       warmUpHotPath({
         durationMs: 250,
         timerBuckets: config.aggregation.timer_buckets,
@@ -91,9 +96,21 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
         address: config.statsd.udp.address,
         port: config.statsd.udp.port,
         receiveBufferBytes: config.statsd.udp.receive_buffer_bytes,
+        receiver: config.statsd.udp.receiver,
         counters,
         logger,
-        onPacket: (packet) => parser.parsePacket(packet, aggregator),
+        onDatagram: (buf, start, end) => parser.parseRange(buf, start, end, aggregator),
+      });
+    }
+    if (s.unixgram.enabled) {
+      const parser = newParser();
+      unixgram = await startUnixgramListener({
+        path: s.unixgram.path,
+        socketMode: parseInt(s.unixgram.mode, 8),
+        receiveBufferBytes: s.unixgram.receive_buffer_bytes,
+        counters,
+        logger,
+        onDatagram: (buf, start, end) => parser.parseRange(buf, start, end, aggregator),
       });
     }
     for (const kind of ['tcp', 'unix'] as const) {
@@ -165,6 +182,7 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
   const httpServer = http;
   return {
     udp,
+    unixgram,
     streams,
     http: httpServer,
     async stop() {

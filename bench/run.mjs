@@ -3,7 +3,7 @@
 // and prints a Markdown table of loss, CPU and RSS. See bench/README.md.
 //
 //   npm run bench -- [--rates 500000,1000000,2000000] [--duration 10]
-//                    [--targets bare,tally,statsd] [--metrics-per-packet 10]
+//                    [--targets bare,tally,tally-dgram,statsd] [--metrics-per-packet 10]
 //                    [--series 1000] [--batch 32] [--rcvbuf 33554432]
 //                    [--quiet-timeout 300] [--retries 2] [--mapping FILE]
 //
@@ -45,7 +45,12 @@ const DEFAULTS = {
 // pause of the receiver longer than that (a GC, a flush) drops packets. The
 // kernel caps SO_RCVBUF at net.core.rmem_max, so that must be raised first.
 const RMEM_MAX_WANTED = 33554432;
-const TARGET_LABEL = { bare: 'bare Node.js socket', tally: 'tally-agent', statsd: 'Etsy statsd 0.9.0' };
+const TARGET_LABEL = {
+  bare: 'bare Node.js socket',
+  tally: 'tally-agent',
+  'tally-dgram': 'tally-agent, node:dgram receiver',
+  statsd: 'Etsy statsd 0.9.0',
+};
 // The issue's goal with 1,000 glob + 50 regex mapping rules on is 1M metrics/s.
 const GOAL = { target: 'tally', rate: 2_000_000, maxLossPct: 0.1 };
 
@@ -355,64 +360,8 @@ const TARGETS = {
     };
   },
 
-  async tally() {
-    if (!existsSync(agentMain)) throw new Error(`${relative(root, agentMain)} not found (npm run build)`);
-    const dir = tmpDir();
-    const cfg = join(dir, 'tally.yaml');
-    writeFileSync(
-      cfg,
-      [
-        `statsd: { udp: { address: 127.0.0.1, port: 0, receive_buffer_bytes: ${rcvbuf} } }`,
-        'http: { address: 127.0.0.1, port: 0 }',
-        'aggregation: { flush_interval: 10s }',
-        'log: { level: info }',
-        '',
-      ].join('\n'),
-    );
-    const mapArgs = opts.mapping ? ['--statsd-exporter-mapping', opts.mapping] : [];
-    const child = start(process.execPath, [agentMain, '--config', cfg, ...mapArgs], { cpu: 0 });
-    const ready = await waitLine(child, jsonLine((o) => o.msg === 'tally-agent listening'), 20000, 'tally-agent');
-    const udpPort = Number(String(ready.udp).split(':').pop());
-    const httpPort = Number(String(ready.http).split(':').pop());
-    const url = `http://127.0.0.1:${httpPort}/metrics`;
-    const logs = () =>
-      child.lines
-        .map((l) => jsonLine(() => true)(l))
-        .filter((o) => o && (o.level >= 40 || /buffer|rcvbuf/i.test(JSON.stringify(o))));
-    return {
-      child,
-      udpPort,
-      info: { httpPort, listening: ready, logs },
-      async counts() {
-        const res = await fetch(url, { signal: AbortSignal.timeout(10000) });
-        if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
-        const { samples } = parsePrometheus(await res.text());
-        const named = (n) => (s) => s.name === n;
-        const packetSamples = samples.filter(named('tally_packets_received_total'));
-        const udpOnly = packetSamples.filter((s) => s.labels.listener === 'udp');
-        const parseErrors = {};
-        for (const s of samples.filter(named('tally_parse_errors_total'))) {
-          parseErrors[s.labels.reason ?? ''] = (parseErrors[s.labels.reason ?? ''] ?? 0) + s.value;
-        }
-        for (const s of samples.filter(named('tally_metrics_dropped_total'))) {
-          const key = `dropped:${s.labels.reason ?? ''}`;
-          parseErrors[key] = (parseErrors[key] ?? 0) + s.value;
-        }
-        const counterSamples = samples.filter((s) => COUNTER_NAME.test(s.name) && s.name.endsWith('_total'));
-        return {
-          packets: sumOf(udpOnly.length ? udpOnly : packetSamples, () => true),
-          metrics: sumOf(samples, named('tally_metrics_received_total')),
-          aggregated: sumOf(samples, named('tally_metrics_aggregated_total')),
-          parseErrors,
-          series: samples.some(named('tally_series')) ? sumOf(samples, named('tally_series')) : null,
-          counterTotal: counterSamples.length ? sumOf(counterSamples, () => true) : null,
-          counterSeries: counterSamples.length,
-          // Samples carrying a label only bench/mapping-rules.mjs rules add.
-          mappedSamples: samples.filter((s) => s.labels.team === 'bench' || s.labels.shard !== undefined).length,
-        };
-      },
-    };
-  },
+  tally: () => startTally('auto'),
+  'tally-dgram': () => startTally('dgram'),
 
   async statsd() {
     const [udpPort, mgmtPort] = [await freePort('udp'), await freePort('tcp')];
@@ -464,6 +413,66 @@ const TARGETS = {
   },
 };
 
+// The agent with the given statsd.udp.receiver.
+async function startTally(receiver) {
+  if (!existsSync(agentMain)) throw new Error(`${relative(root, agentMain)} not found (npm run build)`);
+  const dir = tmpDir();
+  const cfg = join(dir, 'tally.yaml');
+  writeFileSync(
+    cfg,
+    [
+      `statsd: { udp: { address: 127.0.0.1, port: 0, receive_buffer_bytes: ${rcvbuf}, receiver: ${receiver} } }`,
+      'http: { address: 127.0.0.1, port: 0 }',
+      'aggregation: { flush_interval: 10s }',
+      'log: { level: info }',
+      '',
+    ].join('\n'),
+  );
+  const mapArgs = opts.mapping ? ['--statsd-exporter-mapping', opts.mapping] : [];
+  const child = start(process.execPath, [agentMain, '--config', cfg, ...mapArgs], { cpu: 0 });
+  const ready = await waitLine(child, jsonLine((o) => o.msg === 'tally-agent listening'), 20000, 'tally-agent');
+  const udpPort = Number(String(ready.udp).split(':').pop());
+  const httpPort = Number(String(ready.http).split(':').pop());
+  const url = `http://127.0.0.1:${httpPort}/metrics`;
+  const logs = () =>
+    child.lines
+      .map((l) => jsonLine(() => true)(l))
+      .filter((o) => o && (o.level >= 40 || /buffer|rcvbuf/i.test(JSON.stringify(o))));
+  return {
+    child,
+    udpPort,
+    info: { httpPort, listening: ready, logs },
+    async counts() {
+      const res = await fetch(url, { signal: AbortSignal.timeout(10000) });
+      if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
+      const { samples } = parsePrometheus(await res.text());
+      const named = (n) => (s) => s.name === n;
+      const packetSamples = samples.filter(named('tally_packets_received_total'));
+      const udpOnly = packetSamples.filter((s) => s.labels.listener === 'udp');
+      const parseErrors = {};
+      for (const s of samples.filter(named('tally_parse_errors_total'))) {
+        parseErrors[s.labels.reason ?? ''] = (parseErrors[s.labels.reason ?? ''] ?? 0) + s.value;
+      }
+      for (const s of samples.filter(named('tally_metrics_dropped_total'))) {
+        const key = `dropped:${s.labels.reason ?? ''}`;
+        parseErrors[key] = (parseErrors[key] ?? 0) + s.value;
+      }
+      const counterSamples = samples.filter((s) => COUNTER_NAME.test(s.name) && s.name.endsWith('_total'));
+      return {
+        packets: sumOf(udpOnly.length ? udpOnly : packetSamples, () => true),
+        metrics: sumOf(samples, named('tally_metrics_received_total')),
+        aggregated: sumOf(samples, named('tally_metrics_aggregated_total')),
+        parseErrors,
+        series: samples.some(named('tally_series')) ? sumOf(samples, named('tally_series')) : null,
+        counterTotal: counterSamples.length ? sumOf(counterSamples, () => true) : null,
+        counterSeries: counterSamples.length,
+        // Samples carrying a label only bench/mapping-rules.mjs rules add.
+        mappedSamples: samples.filter((s) => s.labels.team === 'bench' || s.labels.shard !== undefined).length,
+      };
+    },
+  };
+}
+
 // ---------------------------------------------------------------- one run
 
 async function runOne(target, rate) {
@@ -471,14 +480,16 @@ async function runOne(target, rate) {
   let recv;
   let sender;
   try {
-    if (target === 'tally' && existsSync(agentMain)) run.agentBuild = agentFingerprint();
+    if (target.startsWith('tally') && existsSync(agentMain)) run.agentBuild = agentFingerprint();
     recv = await TARGETS[target]();
+    // The receiver the agent reports, not the one asked for: auto falls back to node:dgram where the addon is not built.
+    if (target.startsWith('tally')) run.label = `tally-agent, ${recv.info.listening.udp_receiver} receiver`;
     const pid = recv.child.pid;
     await waitUdpBound(recv.udpPort, recv.child, 10000, target);
     await settle(pid);
     const before = await withTimeout(recv.counts(), 15000, `${target} counts`);
     const sockBefore = udpSocketStats(recv.udpPort);
-    if (target === 'tally') await settle(pid);
+    if (target.startsWith('tally')) await settle(pid);
     const quietNote = await waitQuiet(new Set([pid, process.pid]));
     if (quietNote) run.notes.push(quietNote);
 
@@ -528,7 +539,7 @@ async function runOne(target, rate) {
       counterSeries: counts.counterSeries,
       mappedSamples: counts.mappedSamples,
     };
-    if (opts.mapping && target === 'tally' && !counts.mappedSamples) run.notes.push('mapping on, but no sample carries a label from bench/mapping-rules.mjs rules');
+    if (opts.mapping && target.startsWith('tally') && !counts.mappedSamples) run.notes.push('mapping on, but no sample carries a label from bench/mapping-rules.mjs rules');
     run.socket = { rcvbuf: sockAfter.rcvbuf, kernelDrops: sockAfter.drops - sockBefore.drops, rxQueueBytesAtEnd: sockAfter.rxQueueBytes };
     run.runSeconds = Number(t1 - t0) / 1e9;
     run.cpuPct = ((cpu1 - cpu0) / run.runSeconds) * 100;
@@ -544,7 +555,7 @@ async function runOne(target, rate) {
     run.lossPct = (1 - run.received.metrics / result.metrics_sent) * 100;
     run.packetLossPct = (1 - run.received.packets / result.packets_sent) * 100;
     check(run, recv);
-    if (target === 'tally') run.agentLogs = recv.info.logs();
+    if (target.startsWith('tally')) run.agentLogs = recv.info.logs();
     if (target === 'bare') run.rcvbufReported = recv.info.rcvbufReported;
   } catch (err) {
     run.error = err.message;
@@ -597,7 +608,7 @@ function check(run, recv) {
   }
   const errs = Object.entries(r.parseErrors ?? {}).filter(([, v]) => v > 0);
   if (errs.length) run.notes.push(`parse errors/drops: ${errs.map(([k, v]) => `${k}=${v}`).join(', ')}`);
-  if (run.target === 'tally' && r.series != null && r.series !== s.series_in_ring) {
+  if (run.target.startsWith('tally') && r.series != null && r.series !== s.series_in_ring) {
     run.notes.push(`tally_series = ${r.series}, sender used ${s.series_in_ring} distinct series (tag order varies)`);
   }
   const lostPackets = s.packets_sent - r.packets;

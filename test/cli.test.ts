@@ -333,3 +333,41 @@ describe('hot-shots in DogStatsD mode over a Unix stream socket', () => {
     }
   });
 });
+
+describe('hot-shots in DogStatsD mode over a Unix datagram socket (protocol "uds")', () => {
+  it('delivers tags, distributions, events and service checks', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tally-hsu-'));
+    const socketPath = join(dir, 'dsd.sock');
+    const agent = await startAgent({
+      config: { statsd: { udp: { port: 0 }, unixgram: { enabled: true, path: socketPath } }, http: { port: 0 } },
+    });
+    const errors: Error[] = [];
+    // hot-shots sends uds datagrams through the native unix-dgram package, approved in allowScripts.
+    const client = new HotShots({ protocol: 'uds', path: socketPath, globalTags: { env: 'test' }, errorHandler: (e) => errors.push(e) });
+    try {
+      const listening = agent.stdout.map((l) => JSON.parse(l)).find((o) => o.msg === 'tally-agent listening');
+      expect(listening.unixgram).toBe(socketPath);
+      const sent = (fn: (cb: (err?: Error) => void) => void) =>
+        new Promise<void>((resolve, reject) => fn((err) => (err ? reject(err) : resolve())));
+      await sent((cb) => client.increment('udsg.hits', 2, { route: '/a' }, cb));
+      await sent((cb) => client.distribution('udsg.size', 42, { route: '/a' }, cb));
+      await sent((cb) => client.event('udsg_deploy', 'v1.2.3', { alert_type: 'info' }, ['team:core'], cb));
+      await sent((cb) => client.check('udsg.up', client.CHECKS.WARNING, { message: 'slow' }, ['db:main'], cb));
+      const e = await waitFor(async () => {
+        const e = parsePromText(await agent.metricsText());
+        expect(sampleValue(e, 'udsg_hits_total', { env: 'test', route: '/a' })).toBe(2);
+        expect(sampleValue(e, 'udsg_size_count', { env: 'test', route: '/a' })).toBe(1);
+        expect(sampleValue(e, 'udsg_deploy_total', { env: 'test', team: 'core', value: 'v1.2.3' })).toBe(1);
+        expect(sampleValue(e, 'service_check_status', { check: 'udsg.up', db: 'main', env: 'test' })).toBe(1);
+        return e;
+      }, 5000);
+      // hot-shots may pack several metrics into one datagram.
+      expect(sampleValue(e, 'tally_packets_received_total', { listener: 'unixgram' })).toBeGreaterThanOrEqual(1);
+      expect(errors).toEqual([]);
+    } finally {
+      await new Promise<void>((resolve) => client.close(() => resolve()));
+      await agent.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -28,17 +28,38 @@ const duration = z
 
 const buckets = bucketBounds.min(1);
 
+const receiveBufferBytes = z
+  .number()
+  .int()
+  .min(0)
+  .default(33554432)
+  .describe('Requested SO_RCVBUF; the kernel caps it at net.core.rmem_max and the size obtained is logged.');
+
+const socketMode = z
+  .string()
+  .regex(/^0?[0-7]{3}$/, 'an octal file mode such as "0660"')
+  .default('0660')
+  .describe('Permissions of the socket file, octal.');
+
 const udpSchema = z
   .object({
     enabled: z.boolean().default(true).describe('Listen for statsd datagrams over UDP.'),
     address: z.string().min(1).default('127.0.0.1').describe('Address to bind; use 0.0.0.0 to accept from other hosts.'),
     port: port.default(8125).describe('UDP port; 0 picks a free one.'),
-    receive_buffer_bytes: z
-      .number()
-      .int()
-      .min(0)
-      .default(33554432)
-      .describe('Requested SO_RCVBUF; the kernel caps it at net.core.rmem_max and the size obtained is logged.'),
+    receive_buffer_bytes: receiveBufferBytes,
+    receiver: z
+      .enum(['auto', 'recvmmsg', 'dgram'])
+      .default('auto')
+      .describe('How datagrams are read: recvmmsg (batched, native addon), dgram (node:dgram), auto (recvmmsg where built).'),
+  })
+  .strict();
+
+const unixgramSchema = z
+  .object({
+    enabled: z.boolean().default(false).describe('Listen for DogStatsD datagrams on a Unix datagram socket (needs the native addon).'),
+    path: z.string().min(1).default('/tmp/tally-dsd.sock').describe('Socket file; a stale one with no reader is replaced.'),
+    mode: socketMode,
+    receive_buffer_bytes: receiveBufferBytes,
   })
   .strict();
 
@@ -65,11 +86,7 @@ const unixSchema = z
   .object({
     enabled: z.boolean().default(false).describe('Accept newline-delimited statsd over a Unix stream socket.'),
     path: z.string().min(1).default('/tmp/tally-statsd.sock').describe('Socket file; a stale one left by a dead agent is replaced.'),
-    mode: z
-      .string()
-      .regex(/^0?[0-7]{3}$/, 'an octal file mode such as "0660"')
-      .default('0660')
-      .describe('Permissions of the socket file, octal.'),
+    mode: socketMode,
     ...streamCommon,
   })
   .strict();
@@ -199,7 +216,12 @@ const logSchema = z
 export const configSchema = z
   .object({
     statsd: z
-      .object({ udp: udpSchema.prefault({}), tcp: tcpSchema.prefault({}), unix: unixSchema.prefault({}) })
+      .object({
+        udp: udpSchema.prefault({}),
+        tcp: tcpSchema.prefault({}),
+        unix: unixSchema.prefault({}),
+        unixgram: unixgramSchema.prefault({}),
+      })
       .strict()
       .prefault({}),
     http: httpSchema.prefault({}),

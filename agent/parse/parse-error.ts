@@ -21,6 +21,7 @@ export const PARSE_ERROR_REASONS = [
   'bad_service_check', // a DogStatsD "_sc|..." line that does not follow the format
   'bad_tag_style', // tags in the name (InfluxDB, Librato, SignalFx) mixed or malformed
   'malformed_tag', // "#flag" or "#:v": counted, the metric is kept without that tag
+  'datagram_truncated', // a unix datagram longer than the receive slot (64 KiB): cut by the kernel, so not parsed
 ] as const;
 
 export type ParseErrorReason = (typeof PARSE_ERROR_REASONS)[number];

@@ -124,7 +124,12 @@ export class StatsdParser {
 
   /** Splits a packet into lines and parses each; errors never stop the rest of the packet. */
   parsePacket(packet: Uint8Array, sink: LineSink): void {
-    const len = packet.length;
+    this.parseRange(packet, 0, packet.length, sink);
+  }
+
+  /** parsePacket for bytes [from, to) of a larger buffer, such as one slot of a batched receive. */
+  parseRange(source: Uint8Array, from: number, to: number, sink: LineSink): void {
+    const len = to - from;
     if (len + 1 > this.scratch.length) {
       this.scratch = Buffer.alloc(len + 1);
       this.view = new DataView(this.scratch.buffer, this.scratch.byteOffset, this.scratch.byteLength);
@@ -132,7 +137,7 @@ export class StatsdParser {
     const buf = this.scratch;
     const view = this.view;
     const out = this.out;
-    buf.set(packet);
+    buf.set(from === 0 && to === source.length ? source : source.subarray(from, to));
     // A sentinel newline bounds every search to this packet's bytes.
     buf[len] = NL;
     // Fields stop at a newline, so lines are found while parsing them rather than by a search per line.

@@ -1,6 +1,6 @@
 import { PARSE_ERROR_REASONS, type ParseErrorReason } from '../parse/parse-error.js';
 
-export const LISTENERS = ['udp', 'tcp', 'unix'] as const;
+export const LISTENERS = ['udp', 'tcp', 'unix', 'unixgram'] as const;
 export type ListenerName = (typeof LISTENERS)[number];
 
 export const METRIC_DROP_REASONS = ['type_conflict', 'mapping_drop'] as const;
@@ -14,8 +14,8 @@ export type MetricDropReason = (typeof METRIC_DROP_REASONS)[number];
  * self-telemetry callbacks at scrape time. One instance per agent, passed in.
  */
 export class IngestCounters {
-  readonly packets: Record<ListenerName, number> = { udp: 0, tcp: 0, unix: 0 };
-  readonly bytes: Record<ListenerName, number> = { udp: 0, tcp: 0, unix: 0 };
+  readonly packets: Record<ListenerName, number> = { udp: 0, tcp: 0, unix: 0, unixgram: 0 };
+  readonly bytes: Record<ListenerName, number> = { udp: 0, tcp: 0, unix: 0, unixgram: 0 };
   /** Stream connections (tcp, unix) by what happened to them. */
   readonly connections = new Map<string, number>();
   /** Lines that parsed. */

@@ -37,8 +37,10 @@ describe('loadConfigFile', () => {
     const config = loadConfigFile(fixture('good.yaml'));
     expect(config).toEqual({
       statsd: {
-        udp: { enabled: true, address: '0.0.0.0', port: 9125, receive_buffer_bytes: 8388608 },
-        tcp: { enabled: false, address: '127.0.0.1', port: 8125, max_connections: 1024, idle_timeout: 300_000 }, unix: { enabled: false, path: '/tmp/tally-statsd.sock', mode: '0660', max_connections: 1024, idle_timeout: 300_000 },
+        udp: { enabled: true, address: '0.0.0.0', port: 9125, receive_buffer_bytes: 8388608, receiver: 'auto' },
+        tcp: { enabled: false, address: '127.0.0.1', port: 8125, max_connections: 1024, idle_timeout: 300_000 },
+        unix: { enabled: false, path: '/tmp/tally-statsd.sock', mode: '0660', max_connections: 1024, idle_timeout: 300_000 },
+        unixgram: { enabled: false, path: '/tmp/tally-dsd.sock', mode: '0660', receive_buffer_bytes: 33554432 },
       },
       http: {
         address: '127.0.0.1',
@@ -126,7 +128,7 @@ describe('loadConfigFile', () => {
         line: 5,
         column: 5,
         key: 'statsd.udp.bogus',
-        message: 'unknown key (expected one of: enabled, address, port, receive_buffer_bytes)',
+        message: 'unknown key (expected one of: enabled, address, port, receive_buffer_bytes, receiver)',
       },
       { line: 7, column: 9, key: 'http.port', message: 'Too small: expected number to be >=0' },
       {
@@ -306,8 +308,10 @@ describe('defaultConfig', () => {
   it('is the schema defaults with durations in milliseconds', () => {
     expect(defaultConfig()).toEqual({
       statsd: {
-        udp: { enabled: true, address: '127.0.0.1', port: 8125, receive_buffer_bytes: 33554432 },
-        tcp: { enabled: false, address: '127.0.0.1', port: 8125, max_connections: 1024, idle_timeout: 300_000 }, unix: { enabled: false, path: '/tmp/tally-statsd.sock', mode: '0660', max_connections: 1024, idle_timeout: 300_000 },
+        udp: { enabled: true, address: '127.0.0.1', port: 8125, receive_buffer_bytes: 33554432, receiver: 'auto' },
+        tcp: { enabled: false, address: '127.0.0.1', port: 8125, max_connections: 1024, idle_timeout: 300_000 },
+        unix: { enabled: false, path: '/tmp/tally-statsd.sock', mode: '0660', max_connections: 1024, idle_timeout: 300_000 },
+        unixgram: { enabled: false, path: '/tmp/tally-dsd.sock', mode: '0660', receive_buffer_bytes: 33554432 },
       },
       http: {
         address: '127.0.0.1',
