@@ -4,6 +4,7 @@
  */
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -334,7 +335,24 @@ describe('hot-shots in DogStatsD mode over a Unix stream socket', () => {
   });
 });
 
-describe('hot-shots in DogStatsD mode over a Unix datagram socket (protocol "uds")', () => {
+// hot-shots sends uds datagrams through unix-dgram, a NAN addon (approved in allowScripts) that
+// `npm ci` builds for the Node that ran it. Node 24 in CI reuses that install, and these machines
+// have no Node 24 headers to rebuild it, so there the client cannot load; our listener's own
+// addon is N-API and is tested on both (test/ingest/unixgram-listener.test.ts).
+const unixDgramLoadError = (() => {
+  try {
+    createRequire(import.meta.url)('unix-dgram');
+    return undefined;
+  } catch (err) {
+    return (err as Error).message.split('\n')[0];
+  }
+})();
+if (unixDgramLoadError !== undefined) {
+  if (process.env.CI === 'true' && process.versions.node.startsWith('20.')) throw new Error(`unix-dgram must load on Node 20 in CI: ${unixDgramLoadError}`);
+  console.warn(`SKIPPED: hot-shots uds test, unix-dgram does not load on Node ${process.versions.node}: ${unixDgramLoadError}`);
+}
+
+describe.skipIf(unixDgramLoadError !== undefined)('hot-shots in DogStatsD mode over a Unix datagram socket (protocol "uds")', () => {
   it('delivers tags, distributions, events and service checks', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tally-hsu-'));
     const socketPath = join(dir, 'dsd.sock');

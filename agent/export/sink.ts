@@ -1,0 +1,65 @@
+import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
+
+/**
+ * One event as it arrived (DogStatsD `_e`, or an HTTP item with a string
+ * value), kept for sinks that ship events as OpenTelemetry log records.
+ */
+export interface EventRecord {
+  name: string;
+  value: string;
+  /** Tag pairs as sent (after tag decoding), in arrival order. */
+  attributes: Array<[string, string]>;
+  timeMs: number;
+}
+
+/**
+ * What one flush hands to every push sink: the agent's metrics at that
+ * moment (cumulative, as the Prometheus endpoint shows them) and the events
+ * of the interval. Timestamps are fixed here, so a batch replayed from the
+ * spool rewrites the same samples.
+ */
+export interface FlushSnapshot {
+  /** Unique per batch (a UUID); sinks send it so a receiver can de-duplicate. */
+  batchId: string;
+  timeMs: number;
+  metrics: ResourceMetrics;
+  events: EventRecord[];
+}
+
+/**
+ * One request as it is stored in the sink's spool queue: encoded once when
+ * the batch is made, sent as it is on every attempt.
+ */
+export interface EncodedRequest {
+  /** Appended to the sink's endpoint, e.g. "/v1/metrics"; "" for the endpoint itself. */
+  path: string;
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+/** What came back from one attempt. */
+export type SendOutcome =
+  | { kind: 'delivered'; status: number }
+  /** Try again later; retryAfterMs from a Retry-After header, when there was one. */
+  | { kind: 'retry'; status?: number; error: string; retryAfterMs?: number }
+  /** Never deliverable as it is (a 4xx the protocol calls permanent): dead-letter it. */
+  | { kind: 'permanent'; status?: number; error: string; responseBody?: string };
+
+/**
+ * A push sink: built-in (OTLP/HTTP, Prometheus remote write) or a user's
+ * module named in the config. The agent gives every sink the same spool
+ * queue, retry, backoff and telemetry; a sink only encodes and sends.
+ */
+export interface Sink {
+  readonly name: string;
+  /**
+   * Turns a flush into the requests to store. Called once per flush, in
+   * flush order; may keep state between calls (delta temporality does).
+   * An empty array means nothing to send for this flush.
+   */
+  encode(snapshot: FlushSnapshot): EncodedRequest[];
+  /** One attempt to deliver one stored request; must not throw for transport errors (return retry). */
+  send(request: EncodedRequest, signal: AbortSignal): Promise<SendOutcome>;
+  /** Releases connections; called once at shutdown. */
+  close?(): Promise<void>;
+}
