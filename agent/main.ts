@@ -137,7 +137,9 @@ async function main(argv: string[]): Promise<number> {
   }
   let agent;
   try {
-    agent = await startPipeline(config, logger, version, mapper);
+    agent = await startPipeline(config, logger, version, mapper, {
+      baseDir: values.config === undefined ? process.cwd() : dirname(resolve(values.config)),
+    });
   } catch (err) {
     logger.fatal({ err }, (err as Error).message);
     process.stderr.write(`tally-agent: ${(err as Error).message}\n`);

@@ -7,7 +7,15 @@ import { Aggregator } from './aggregate/aggregator.js';
 import { warmUpHotPath } from './aggregate/warm-up.js';
 import type { TallyConfig } from './config/schema.js';
 import type { Mapper } from './mapping/mapper.js';
+import { randomUUID } from 'node:crypto';
 import { AggregateProducer } from './export/aggregate-producer.js';
+import { buildPushResource, builtInSinks } from './export/built-in-sinks.js';
+import { lockDataDir, openPushSinks, type DataDir } from './export/open-push-sinks.js';
+import type { PushSinks } from './export/push-sinks.js';
+import { registerSinkMetrics } from './telemetry/sink-metrics.js';
+import { appendToExposition } from './export/append-exposition.js';
+import { collectSummaries } from './export/summary-data.js';
+import { summariesToPrometheusText } from './export/summary-text.js';
 import { startHttpServer, type HttpServer } from './export/http-server.js';
 import { createCollectHandler, readBearerToken } from './ingest/http-collect.js';
 import { registerHttpMetrics } from './telemetry/http-metrics.js';
@@ -27,8 +35,22 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
+/** Events kept per flush interval for log-record sinks; past it they are counted, not kept. */
+const MAX_PENDING_EVENTS = 100_000;
+
+export interface PipelineOptions {
+  /** Folder that relative paths in the config (spool.dir, sink modules) are read from. */
+  baseDir: string;
+}
+
 /** Wires ingest → parse → aggregate → export for one config. */
-export async function startPipeline(config: TallyConfig, logger: Logger, version: string, mapper?: Mapper): Promise<RunningAgent> {
+export async function startPipeline(
+  config: TallyConfig,
+  logger: Logger,
+  version: string,
+  mapper: Mapper | undefined,
+  opts: PipelineOptions,
+): Promise<RunningAgent> {
   const counters = new IngestCounters();
   const aggregator = new Aggregator({
     timerBuckets: config.aggregation.timer_buckets,
@@ -43,6 +65,8 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
     },
     counters,
     logger,
+    // Events are kept as they arrived only when a sink can ship them as log records.
+    maxPendingEvents: config.sinks.some((s) => (s.type === 'otlp' && s.events) || s.type === 'module') ? MAX_PENDING_EVENTS : 0,
   });
 
   const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: 'tally-agent', [ATTR_SERVICE_VERSION]: version });
@@ -59,9 +83,45 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
     openConnections: () => streams.map((l) => [l.kind, l.connections()]),
   });
 
+  let dataDir: DataDir | undefined;
+  let push: PushSinks | undefined;
+  let pushProducer: AggregateProducer | undefined;
+  let batchTimeMs = 0;
+  if (config.sinks.length > 0) {
+    dataDir = await lockDataDir(config, opts.baseDir, logger);
+    try {
+      const sinkTelemetry = { attempt: undefined as undefined | ReturnType<typeof registerSinkMetrics>['attempt'] };
+      const pushResource = await buildPushResource(config, version);
+      push = await openPushSinks(
+        config,
+        dataDir.path,
+        { baseDir: opts.baseDir, version, logger, builtIn: builtInSinks(pushResource, version) },
+        (sink, seconds, outcome) => sinkTelemetry.attempt?.record(seconds, { sink, outcome }),
+      );
+      sinkTelemetry.attempt = registerSinkMetrics(meterProvider.getMeter('tally-agent', version), push).attempt;
+      // Every point of a batch carries the batch's time, fixed when it is cut, so a replay rewrites the same samples.
+      pushProducer = new AggregateProducer({ aggregator, resource: pushResource, scope, now: () => batchTimeMs });
+    } catch (err) {
+      await dataDir.lock.release();
+      throw err;
+    }
+  }
+  // Batches reach the sink queues in flush order, one after another.
+  let pushing: Promise<void> = Promise.resolve();
+
   const flush = () => {
     const t0 = performance.now();
     aggregator.flush();
+    if (push !== undefined && pushProducer !== undefined) {
+      const sinks = push;
+      batchTimeMs = Date.now();
+      const batch = { batchId: randomUUID(), timeMs: batchTimeMs, events: aggregator.takeEvents() };
+      // collect() reads the series before its first await, so the batch is this moment's state.
+      const collected = pushProducer.collect();
+      pushing = pushing
+        .then(async () => sinks.push({ ...batch, metrics: (await collected).resourceMetrics }))
+        .catch((err) => logger.error({ err, batch_id: batch.batchId }, 'could not queue the flush for the push sinks'));
+    }
     self.flushDuration.record((performance.now() - t0) / 1000);
   };
   const flushTimer = setInterval(flush, config.aggregation.flush_interval);
@@ -166,8 +226,12 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
       address: config.http.address,
       port: config.http.port,
       logger,
-      metrics: (req, res) => exporter.getMetricsRequestHandler(req, res),
-      ready: () => ready,
+      // Summaries have no OpenTelemetry data point type: rendered by Tally, after the exporter's own text.
+      metrics: appendToExposition(
+        (req, res) => exporter.getMetricsRequestHandler(req, res),
+        () => summariesToPrometheusText(collectSummaries(aggregator)),
+      ),
+      ready: () => ready && (push?.ready() ?? true),
       collect: collect?.handle,
       headersTimeoutMs: config.http.headers_timeout,
       requestTimeoutMs: config.http.request_timeout,
@@ -175,6 +239,8 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
   } catch (err) {
     clearInterval(flushTimer);
     await closeListeners();
+    await push?.stop();
+    await dataDir?.lock.release();
     await meterProvider.shutdown();
     throw err;
   }
@@ -192,6 +258,10 @@ export async function startPipeline(config: TallyConfig, logger: Logger, version
       await closeListeners();
       await httpServer.close();
       flush();
+      // What the sinks have not delivered stays in their queues for the next start.
+      await pushing;
+      await push?.stop();
+      await dataDir?.lock.release();
       await meterProvider.shutdown();
     },
   };

@@ -9,7 +9,10 @@ import { familyNameOf, familyTypeOf, sanitizeLabelName, sanitizeMetricName, type
 import { decodeTags, splitNameTags, type DecodedTags } from './tags.js';
 import { escapeMetricName } from '../mapping/escape.js';
 import type { Mapper, MappingMetricType } from '../mapping/mapper.js';
+import type { Quantile } from '../mapping/mapping-config.js';
 import { MemberSet } from './member-set.js';
+import type { EventRecord } from './event-record.js';
+import { SummaryWindow, summaryShape, type SummaryShape } from './summary-window.js';
 import { finishHash, mixWord } from '../parse/word-scan.js';
 
 export interface AggregatorLimits {
@@ -38,6 +41,12 @@ export interface AggregatorOptions {
   logger: Logger;
   /** Wall clock in ms; injectable so tests control time. */
   now?: () => number;
+  /**
+   * Keep each event as it arrived, for sinks that ship events as log
+   * records; at most this many per flush interval (more are counted in
+   * tally_metrics_dropped_total{reason="event_buffer_full"}). 0 keeps none.
+   */
+  maxPendingEvents?: number;
 }
 
 /** One time series: its identity (fixed at creation) and its running state. */
@@ -54,6 +63,8 @@ export class Series {
    * to become likely (birthday bound), far beyond what a set gauge is used for.
    */
   readonly members: MemberSet | null;
+  /** The quantile window of a summary series; null for every other type. Its sum and count are the fields above. */
+  readonly summary: SummaryWindow | null;
   /** Distinct count of the last complete interval; -1 until one completed. */
   lastIntervalCount = -1;
   aliases = 0;
@@ -79,6 +90,7 @@ export class Series {
     this.lastSeenMs = startTimeMs;
     this.bucketCounts = new Float64Array(family.bounds.length + 1);
     this.members = kind === SET ? new MemberSet() : null;
+    this.summary = family.summary === undefined ? null : new SummaryWindow(family.summary, startTimeMs);
   }
 }
 
@@ -91,7 +103,36 @@ export interface Family {
   /** 's' for timers, converted from ms; '' when the sender's unit is unknown. */
   unit: string;
   bounds: number[];
+  /** The `help:` of the rule that created the family; undefined for the default text. */
+  help: string | undefined;
+  /** Set for summaries only. */
+  summary: SummaryShape | undefined;
   series: Series[];
+}
+
+/**
+ * What a mapping rule, or the mapping file's defaults, decide about a new
+ * series. Absent for input no mapping touched (events, service checks).
+ */
+interface SeriesShape {
+  /** A rule chose the name: it is used as written, with only the counter suffix added. */
+  mapped: boolean;
+  bounds?: readonly number[];
+  ttlMs?: number;
+  help?: string;
+  /** Makes an observer a summary instead of a histogram. */
+  summary?: { quantiles: readonly Quantile[]; maxAgeMs: number; ageBuckets: number };
+}
+
+/**
+ * A raw spelling whose samples need more than the plain arithmetic of their
+ * kind: its rule's scale, or a summary window. Scale belongs to the spelling,
+ * not the series, because statsd_exporter scales per mapped name: rules for
+ * `foo.latency_ms` and `foo.latency_us` may both feed `foo_latency_seconds`.
+ */
+interface Route {
+  series: Series;
+  scale: number;
 }
 
 /** A line that resolves to this id was refused at series creation; the reason is counted per line. */
@@ -100,6 +141,8 @@ const CONFLICT = -2;
 const MAPPED_DROP = -4;
 /** The line's name could not be read (counted as a parse error); never cached, so every such line is counted. */
 const REJECTED = -3;
+/** Alias-table ids at and below this are routes: `FIRST_ROUTE - id` indexes Aggregator.routes. */
+const FIRST_ROUTE = -16;
 /** Past this many raw spellings of one series (tag orders), lines take the slow path instead of growing the table. */
 const MAX_ALIASES_PER_SERIES = 16;
 
@@ -113,8 +156,13 @@ export class Aggregator implements LineSink {
   private readonly byCanonicalKey = new Map<string, number>();
   private readonly families = new Map<string, Family>();
   private series: Series[] = [];
+  private routes: Route[] = [];
+  /** The scale of the rule mappedSeries() last applied (1 for none): read right after it, by the same caller. */
+  private resolvedScale = 1;
   private readonly counters: IngestCounters;
   private readonly logger: Logger;
+  private readonly maxPendingEvents: number;
+  private pendingEvents: EventRecord[] = [];
   private readonly now: () => number;
   private readonly timerBuckets: number[];
   private readonly histogramBuckets: number[];
@@ -131,6 +179,7 @@ export class Aggregator implements LineSink {
   constructor(opts: AggregatorOptions) {
     this.counters = opts.counters;
     this.logger = opts.logger;
+    this.maxPendingEvents = opts.maxPendingEvents ?? 0;
     this.now = opts.now ?? Date.now;
     this.timerBuckets = opts.timerBuckets;
     this.histogramBuckets = opts.histogramBuckets;
@@ -161,12 +210,21 @@ export class Aggregator implements LineSink {
     if (id === REJECTED) return;
     counters.metricsReceived++;
     if (this.aliases.hitMalformedTags > 0) counters.parseError('malformed_tag', this.aliases.hitMalformedTags);
+    if (id <= FIRST_ROUTE) {
+      const route = this.routes[FIRST_ROUTE - id]!;
+      this.applyRouted(route.series, p, route.scale);
+      return;
+    }
     if (id < 0) {
       // CONFLICT or MAPPED_DROP: on a miss resolve() has counted it already.
       if (!miss) counters.metricDrop(id === CONFLICT ? 'type_conflict' : 'mapping_drop');
       return;
     }
-    this.apply(this.series[id]!, p);
+    const s = this.series[id]!;
+    // On a miss resolve() returns the series itself; its spelling may still need a route.
+    const scale = miss ? this.resolvedScale : 1;
+    if (routed(s, scale)) this.applyRouted(s, p, scale);
+    else this.apply(s, p);
   }
 
   private apply(s: Series, p: ParsedLine): void {
@@ -196,6 +254,53 @@ export class Aggregator implements LineSink {
     this.counters.metricsAggregated++;
   }
 
+  /** A line of a routed spelling: scaled by its rule, and into the summary window if the series has one. */
+  private applyRouted(s: Series, p: ParsedLine, scale: number): void {
+    s.lastEpoch = this.epoch;
+    if (p.valueCount === 1) {
+      if (this.applyValue(s, p.kind, p.value, p.rate, p.gaugeDelta, scale)) this.counters.metricsAggregated++;
+      return;
+    }
+    const { kind, rate } = p;
+    let applied = 0;
+    forEachValue(p, (v, delta) => {
+      if (this.applyValue(s, kind, v, rate, delta, scale)) applied++;
+    });
+    this.counters.metricsReceived += p.valueCount - 1;
+    this.counters.metricsAggregated += applied;
+  }
+
+  /**
+   * One numeric sample of a routed series (never a set: sets are neither
+   * scaled nor summaries). False when refused, and counted.
+   */
+  private applyValue(s: Series, kind: MetricKind, v: number, rate: number, gaugeDelta: boolean, scale: number): boolean {
+    // As statsd_exporter: timers in seconds and counters divided by their rate first, then the rule's scale.
+    const x = (kind === TIMER ? v / 1000 : kind === COUNTER ? v / rate : v) * scale;
+    // What the scaled value would have been refused as, had it been sent so.
+    if (!Number.isFinite(x)) {
+      this.counters.parseError('bad_value');
+      return false;
+    }
+    if (kind === COUNTER) {
+      if (x < 0) {
+        this.counters.parseError('negative_counter');
+        return false;
+      }
+      s.value += x;
+    } else if (kind === GAUGE) {
+      s.value = gaugeDelta ? s.value + x : x;
+    } else if (s.summary !== null) {
+      const weight = 1 / rate;
+      s.summary.observe(x, weight, this.now());
+      s.sum += x * weight;
+      s.count += weight;
+    } else {
+      observe(s, x, 1 / rate);
+    }
+    return true;
+  }
+
   /** The rare DogStatsD value list: each sample is applied in order, as separate lines would be. */
   private applyValueList(s: Series, p: ParsedLine): void {
     const kind = p.kind;
@@ -218,6 +323,10 @@ export class Aggregator implements LineSink {
   recordEvent(name: string, value: string, tags: DecodedTags, timestampMs: number): void {
     const pairs: Array<[string, string]> = [...tags.pairs, ['value', value]];
     if (!this.admit(pairs, tags.malformed, () => `${name}: ${value.slice(0, 100)}`)) return;
+    if (this.maxPendingEvents > 0) {
+      if (this.pendingEvents.length < this.maxPendingEvents) this.pendingEvents.push({ name, value, attributes: tags.pairs, timeMs: timestampMs });
+      else this.counters.metricDrop('event_buffer_full');
+    }
     const count = this.seriesFor(COUNTER, name, pairs);
     const seen = count < 0 ? count : this.seriesFor(GAUGE, `${name}_last_seen_timestamp_seconds`, pairs);
     if (count < 0 || seen < 0) return;
@@ -243,8 +352,11 @@ export class Aggregator implements LineSink {
     if (id < 0) return;
     const s = this.series[id]!;
     s.lastEpoch = this.epoch;
+    const scale = this.resolvedScale;
     if (kind === SET) s.members!.add(stringMemberHash(String(value)));
-    else applyNumber(s, kind, value as number, 1 / rate, false);
+    else if (routed(s, scale)) {
+      if (!this.applyValue(s, kind, value as number, rate, false, scale)) return;
+    } else applyNumber(s, kind, value as number, 1 / rate, false);
     this.counters.metricsAggregated++;
   }
 
@@ -296,6 +408,13 @@ export class Aggregator implements LineSink {
     this.suppressedErrorLogs = 0;
   }
 
+  /** The events kept since the last call, oldest first; the buffer starts empty again. */
+  takeEvents(): EventRecord[] {
+    const taken = this.pendingEvents;
+    this.pendingEvents = [];
+    return taken;
+  }
+
   /** Closes an interval: sets report the distinct count of the interval just ended. */
   flush(): void {
     const now = this.now();
@@ -339,7 +458,19 @@ export class Aggregator implements LineSink {
       family.series = family.series.filter((s) => !dead.has(s));
       if (family.series.length === 0) this.families.delete(name);
     }
-    this.aliases.remap(remap);
+    const routeRemap = new Int32Array(this.routes.length).fill(-1);
+    const routes: Route[] = [];
+    this.routes.forEach((r, i) => {
+      if (dead.has(r.series)) return;
+      routeRemap[i] = routes.length;
+      routes.push(r);
+    });
+    this.routes = routes;
+    this.aliases.remap(remap, (marker) => {
+      if (marker > FIRST_ROUTE) return marker;
+      const to = routeRemap[FIRST_ROUTE - marker]!;
+      return to === -1 ? -1 : FIRST_ROUTE - to;
+    });
     this.counters.seriesExpired += dropped;
     this.logger.debug({ expired: dropped, series: this.series.length }, 'idle series expired');
   }
@@ -399,7 +530,14 @@ export class Aggregator implements LineSink {
       const s = this.series[id]!;
       if (s.aliases < MAX_ALIASES_PER_SERIES) {
         s.aliases++;
-        this.aliases.set(p, id, tags.malformed);
+        const scale = this.resolvedScale;
+        // Routed spellings get an id line() sends to the slow path, so the hot path never looks at scale or summaries.
+        let alias = id;
+        if (routed(s, scale)) {
+          alias = FIRST_ROUTE - this.routes.length;
+          this.routes.push({ series: s, scale });
+        }
+        this.aliases.set(p, alias, tags.malformed);
       }
     }
     return id;
@@ -410,18 +548,43 @@ export class Aggregator implements LineSink {
     return this.mapper?.defaults.ttlMs || this.seriesTtlMs;
   }
 
-  /** seriesFor after the mapping rules: the rule's name and labels, or MAPPED_DROP (counted). */
+  /**
+   * seriesFor after the mapping rules: the rule's name and labels, or
+   * MAPPED_DROP (counted). Leaves the rule's scale in resolvedScale.
+   */
   private mappedSeries(kind: MetricKind, name: string, pairs: Array<[string, string]>): number {
+    this.resolvedScale = 1;
+    const observer = MAPPING_TYPES[kind] === 'observer';
     const mapping = this.mapper?.map(name, MAPPING_TYPES[kind]);
-    if (mapping === undefined) return this.seriesFor(kind, name, pairs);
+    if (mapping === undefined) {
+      // statsd_exporter gives unmapped observers the file's default observer type too.
+      const d = this.mapper?.defaults;
+      if (d?.observerType !== 'summary' || !observer) return this.seriesFor(kind, name, pairs);
+      return this.seriesFor(kind, name, pairs, {
+        mapped: false,
+        summary: { quantiles: d.quantiles, maxAgeMs: d.maxAgeMs, ageBuckets: d.ageBuckets },
+      });
+    }
     const mapped = mapping.action === 'drop' ? '' : escapeMetricName(mapping.name);
     if (mapped === '') {
       this.counters.metricDrop('mapping_drop');
       return MAPPED_DROP;
     }
+    // statsd_exporter scales every type it has; sets, which it has not, count members, which a scale cannot apply to.
+    if (mapping.scale !== undefined && kind !== SET) this.resolvedScale = mapping.scale;
     // Later pairs win: the rule's labels, unless honor_labels lets the sample's tags win.
     const labelled = mapping.honorLabels ? [...mapping.labels, ...pairs] : [...pairs, ...mapping.labels];
-    return this.seriesFor(kind, mapped, labelled, { bounds: mapping.buckets, ttlMs: mapping.ttlMs });
+    return this.seriesFor(kind, mapped, labelled, {
+      mapped: true,
+      bounds: mapping.buckets,
+      // 0 is no ttl from the rule or the file's defaults: aggregation.series_ttl then applies, as to unmapped series.
+      ttlMs: mapping.ttlMs || undefined,
+      help: mapping.help,
+      summary:
+        observer && mapping.observerType === 'summary'
+          ? { quantiles: mapping.quantiles ?? [], maxAgeMs: mapping.maxAgeMs, ageBuckets: mapping.ageBuckets }
+          : undefined,
+    });
   }
 
   /**
@@ -429,30 +592,33 @@ export class Aggregator implements LineSink {
    * that names, sanitizes, checks types and applies the cardinality limits.
    * Returns CONFLICT or REJECTED (both already counted) instead of an id.
    */
-  private seriesFor(
-    kind: MetricKind,
-    rawName: string,
-    pairs: Array<[string, string]>,
-    mapped?: { bounds: readonly number[] | undefined; ttlMs: number | undefined },
-  ): number {
-    const ttlMs = mapped?.ttlMs;
-    const type = familyTypeOf(kind);
+  private seriesFor(kind: MetricKind, rawName: string, pairs: Array<[string, string]>, shape?: SeriesShape): number {
+    const ttlMs = shape?.ttlMs;
+    const type: FamilyType = shape?.summary !== undefined ? 'summary' : familyTypeOf(kind);
     // A mapped name is the user's choice: only the counter suffix the exposition format requires is added.
     const base = sanitizeMetricName(rawName);
-    const familyName = mapped
+    const familyName = shape?.mapped
       ? kind === COUNTER && !base.endsWith('_total')
         ? `${base}_total`
         : base
       : familyNameOf(kind, base);
     const labels = new Map<string, string>();
     for (const [k, v] of pairs) labels.set(sanitizeLabelName(k), v);
+    // The exposition adds `le` to buckets and `quantile` to quantiles; a tag of
+    // that name would repeat the label and break the scrape, so it is renamed
+    // the way Prometheus renames a clashing target label.
+    const reserved = type === 'histogram' ? 'le' : type === 'summary' ? 'quantile' : undefined;
+    if (reserved !== undefined && labels.has(reserved)) {
+      labels.set(`exported_${reserved}`, labels.get(reserved)!);
+      labels.delete(reserved);
+    }
     const sorted = [...labels.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     const key = `${familyName}\u0000${JSON.stringify(sorted)}`;
 
     let family = this.families.get(familyName);
-    if (family !== undefined && !compatible(family.kind, kind)) {
+    if (family !== undefined && (!compatible(family.kind, kind) || family.type !== type)) {
       this.logger.warn(
-        { metric: familyName, has: KIND_NAMES[family.kind], sent: KIND_NAMES[kind], raw: rawName },
+        { metric: familyName, has: KIND_NAMES[family.kind], sent: KIND_NAMES[kind], has_type: family.type, sent_type: type, raw: rawName },
         'metric type conflict: lines of the second type are dropped and counted in tally_metrics_dropped_total',
       );
       this.counters.metricDrop('type_conflict');
@@ -465,7 +631,10 @@ export class Aggregator implements LineSink {
         kind,
         unit: kind === TIMER ? 's' : '',
         bounds:
-          type !== 'histogram' ? [] : mapped?.bounds !== undefined ? [...mapped.bounds] : kind === TIMER ? this.timerBuckets : this.histogramBuckets,
+          type !== 'histogram' ? [] : shape?.bounds !== undefined ? [...shape.bounds] : kind === TIMER ? this.timerBuckets : this.histogramBuckets,
+        help: shape?.help,
+        summary:
+          shape?.summary === undefined ? undefined : summaryShape(shape.summary.quantiles, shape.summary.maxAgeMs, shape.summary.ageBuckets),
         series: [],
       };
       this.families.set(familyName, family);
@@ -521,6 +690,11 @@ function applyNumber(s: Series, kind: MetricKind, v: number, weight: number, gau
   if (kind === COUNTER) s.value += v * weight;
   else if (kind === GAUGE) s.value = gaugeDelta ? s.value + v : v;
   else observe(s, kind === TIMER ? v / 1000 : v, weight);
+}
+
+/** Whether a spelling of this series, with this scale, must leave the hot path. */
+function routed(s: Series, scale: number): boolean {
+  return scale !== 1 || s.summary !== null;
 }
 
 function observe(s: Series, v: number, weight: number): void {

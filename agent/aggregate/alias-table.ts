@@ -76,15 +76,16 @@ export class AliasTable {
   /**
    * Renumbers series after expiry: `remap[old]` is the new id, or -1 for an
    * expired series, whose spellings are forgotten. Markers (negative ids)
-   * stay. Runs at flush time, never on the hot path.
+   * become what `markers` returns for them, -1 again forgetting the
+   * spelling; by default they stay. Runs at flush time, never on the hot path.
    */
-  remap(remap: Int32Array): void {
+  remap(remap: Int32Array, markers: (marker: number) => number = (m) => m): void {
     const n = this.size;
     this.size = 0;
     this.slots.fill(0);
     for (let e = 0; e < n; e++) {
       const old = this.series[e]!;
-      const id = old < 0 ? old : remap[old]!;
+      const id = old < 0 ? markers(old) : remap[old]!;
       if (id === -1) continue;
       const to = this.size++;
       this.hashes[to] = this.hashes[e]!;

@@ -19,8 +19,12 @@ export function sanitizeLabelName(name: string): string {
   return out;
 }
 
-/** The family a statsd metric lands in: what `# TYPE` names and what must not be claimed twice. */
-export type FamilyType = 'counter' | 'gauge' | 'histogram';
+/**
+ * The family a statsd metric lands in: what `# TYPE` names and what must not
+ * be claimed twice. Observers are histograms unless a mapping rule asks for a
+ * summary, which familyTypeOf cannot know.
+ */
+export type FamilyType = 'counter' | 'gauge' | 'histogram' | 'summary';
 
 export function familyTypeOf(kind: MetricKind): FamilyType {
   if (kind === COUNTER) return 'counter';

@@ -1,30 +1,15 @@
 import { z } from 'zod';
 import { bucketBounds } from './bucket-bounds.js';
-import { parseDuration } from './duration.js';
+import { duration, DURATION_PATTERN } from './duration-schema.js';
+import { resourceSchema, sinksSchema, spoolSchema } from './sinks-schema.js';
+
+export { DURATION_PATTERN };
 
 // Prometheus client libraries' default buckets: a good fit for request
 // latencies in seconds, which is what statsd timers become.
 export const DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 const port = z.number().int().min(0).max(65535);
-
-// The same grammar as parseDuration, which remains the authority at runtime;
-// it only reaches the JSON Schema so editors can flag a bad duration as it is
-// typed. test/config/json-schema.test.ts checks that the two agree.
-export const DURATION_PATTERN = '^\\s*(\\d+(\\.\\d+)?(ms|s|m|h))+\\s*$';
-
-const duration = z
-  .union([z.string().meta({ pattern: DURATION_PATTERN }), z.number().nonnegative()])
-  .transform((value, ctx) => {
-    if (typeof value === 'number') return value * 1000;
-    const ms = parseDuration(value);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (use e.g. 500ms, 10s, 1m, 1h)` });
-      return z.NEVER;
-    }
-    return ms;
-  })
-  .describe('A duration such as "500ms", "10s", "1m" or "1h"; a bare number is seconds.');
 
 const buckets = bucketBounds.min(1);
 
@@ -242,6 +227,9 @@ export const configSchema = z
         "A statsd_exporter mapping file, read unchanged; relative to this config file's folder. --statsd-exporter-mapping overrides it.",
       ),
     log: logSchema.prefault({}),
+    spool: spoolSchema.prefault({}),
+    sinks: sinksSchema,
+    resource: resourceSchema.prefault({}),
   })
   .strict();
 

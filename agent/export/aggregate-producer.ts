@@ -32,7 +32,7 @@ export class AggregateProducer implements MetricProducer {
     const metrics: MetricData[] = [];
     this.opts.aggregator.forEachFamily((family) => {
       const data = toMetricData(family, endTime);
-      if (data.dataPoints.length > 0) metrics.push(data);
+      if (data !== undefined && data.dataPoints.length > 0) metrics.push(data);
     });
     return {
       resourceMetrics: {
@@ -44,11 +44,16 @@ export class AggregateProducer implements MetricProducer {
   }
 }
 
-function toMetricData(family: Family, endTime: HrTime): MetricData {
+/** A mapping rule's `help:`, else a default naming the family's statsd type and name. */
+export function familyDescription(family: Family): string {
+  return family.help ?? `statsd ${family.type} ${family.name}`;
+}
+
+function toMetricData(family: Family, endTime: HrTime): MetricData | undefined {
   const descriptor = {
     // The Prometheus serializer appends `_total` to monotonic sums itself.
     name: family.type === 'counter' ? family.name.replace(/_total$/, '') : family.name,
-    description: `statsd ${family.type} ${family.name}`,
+    description: familyDescription(family),
     unit: family.unit,
     valueType: ValueType.DOUBLE,
   };
@@ -84,6 +89,9 @@ function toMetricData(family: Family, endTime: HrTime): MetricData {
           }),
         ),
       };
+    case 'summary':
+      // The SDK has no summary data point; summary-data.ts hands these out, summary-text.ts renders them.
+      return undefined;
   }
 }
 

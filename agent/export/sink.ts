@@ -1,16 +1,7 @@
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { EventRecord } from '../aggregate/event-record.js';
 
-/**
- * One event as it arrived (DogStatsD `_e`, or an HTTP item with a string
- * value), kept for sinks that ship events as OpenTelemetry log records.
- */
-export interface EventRecord {
-  name: string;
-  value: string;
-  /** Tag pairs as sent (after tag decoding), in arrival order. */
-  attributes: Array<[string, string]>;
-  timeMs: number;
-}
+export type { EventRecord };
 
 /**
  * What one flush hands to every push sink: the agent's metrics at that

@@ -14,10 +14,16 @@ export interface MappingResult {
   name: string;
   /** Expanded rule labels, in rule order. */
   labels: Array<[string, string]>;
-  /** undefined when neither the rule nor the defaults set one (statsd_exporter then makes a summary). */
+  /**
+   * undefined when neither the rule nor the defaults set one: statsd_exporter
+   * then makes a summary, Tally keeps its own default, a histogram.
+   */
   observerType?: ObserverType;
   buckets?: number[];
   quantiles?: Array<{ quantile: number; error: number }>;
+  /** The sliding window of a summary (`summary_options.max_age`, `age_buckets`). */
+  maxAgeMs: number;
+  ageBuckets: number;
   /** 0 = never expire. */
   ttlMs?: number;
   ruleIndex: number;
@@ -25,7 +31,7 @@ export interface MappingResult {
   help?: string;
   /** `honor_labels: true`: a tag of the same name on the sample beats the rule's label. */
   honorLabels: boolean;
-  /** `scale:` multiplies every sample value. */
+  /** `scale:` multiplies every sample value (sets' members excepted). */
   scale?: number;
 }
 
@@ -154,6 +160,8 @@ function compileRule(rule: MappingRule, index: number): CompiledRule {
     ruleIndex: index,
     honorLabels: rule.honorLabels,
     buckets: Object.freeze([...rule.buckets]) as number[],
+    maxAgeMs: rule.maxAgeMs,
+    ageBuckets: rule.ageBuckets,
     quantiles: Object.freeze(rule.quantiles.map((q: Quantile) => Object.freeze({ ...q }))) as Quantile[],
   };
   if (rule.observerType !== undefined) base.observerType = rule.observerType;

@@ -21,6 +21,10 @@ export const DEFAULT_MAPPING_QUANTILES: readonly Quantile[] = [
   { quantile: 0.9, error: 0.01 },
   { quantile: 0.99, error: 0.001 },
 ];
+// client_golang's DefMaxAge and DefAgeBuckets, which a summary gets when
+// neither the rule nor the defaults set them (0 counts as unset there too).
+export const DEFAULT_SUMMARY_MAX_AGE_MS = 10 * 60_000;
+export const DEFAULT_SUMMARY_AGE_BUCKETS = 5;
 
 // statsd_exporter's own patterns. A glob component is "*" or a name; only
 // the first component may not start with a digit (its issue #328).
@@ -46,6 +50,9 @@ export interface MappingDefaults {
   ttlMs: number;
   buckets: readonly number[];
   quantiles: readonly Quantile[];
+  /** Resolved summary window: the file's, else client_golang's. */
+  maxAgeMs: number;
+  ageBuckets: number;
 }
 
 export interface MappingRule {
@@ -61,6 +68,9 @@ export interface MappingRule {
   buckets: readonly number[];
   /** Resolved like buckets. */
   quantiles: readonly Quantile[];
+  /** Resolved field by field, as statsd_exporter does: the rule's, else the defaults'. */
+  maxAgeMs: number;
+  ageBuckets: number;
   ttlMs: number;
   help: string | undefined;
   honorLabels: boolean;
@@ -258,6 +268,8 @@ function resolve(file: RawFile): Omit<MappingConfig, 'warnings'> {
     ttlMs: d?.ttl ?? 0,
     buckets: nonEmpty(d?.histogram_options?.buckets) ?? DEFAULT_MAPPING_BUCKETS,
     quantiles: nonEmpty(d?.summary_options?.quantiles) ?? DEFAULT_MAPPING_QUANTILES,
+    maxAgeMs: d?.summary_options?.max_age || DEFAULT_SUMMARY_MAX_AGE_MS,
+    ageBuckets: d?.summary_options?.age_buckets || DEFAULT_SUMMARY_AGE_BUCKETS,
   };
   const mappings = (file.mappings ?? []).map(
     (m): MappingRule => ({
@@ -270,6 +282,8 @@ function resolve(file: RawFile): Omit<MappingConfig, 'warnings'> {
       observerType: m.observer_type ?? defaults.observerType,
       buckets: nonEmpty(m.histogram_options?.buckets) ?? defaults.buckets,
       quantiles: nonEmpty(m.summary_options?.quantiles) ?? defaults.quantiles,
+      maxAgeMs: m.summary_options?.max_age || defaults.maxAgeMs,
+      ageBuckets: m.summary_options?.age_buckets || defaults.ageBuckets,
       // As statsd_exporter: an explicit "ttl: 0" on a rule still takes the default.
       ttlMs: m.ttl || defaults.ttlMs,
       help: m.help,
@@ -283,9 +297,7 @@ function resolve(file: RawFile): Omit<MappingConfig, 'warnings'> {
 // Accepted so statsd_exporter files load, but Tally's summaries and
 // histograms have no such knobs.
 const UNIMPLEMENTED: Record<string, string> = {
-  max_age: "Tally's summaries do not use statsd_exporter's sliding max_age window",
-  age_buckets: "Tally's summaries do not use statsd_exporter's sliding window age buckets",
-  buf_cap: "Tally's summaries do not use statsd_exporter's stream buffer",
+  buf_cap: "Tally's summaries add each value to their sketch at once; there is no stream buffer to size",
   native_histogram_bucket_factor: 'Tally does not export native histograms',
   native_histogram_max_buckets: 'Tally does not export native histograms',
 };

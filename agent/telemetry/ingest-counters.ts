@@ -3,7 +3,7 @@ import { PARSE_ERROR_REASONS, type ParseErrorReason } from '../parse/parse-error
 export const LISTENERS = ['udp', 'tcp', 'unix', 'unixgram'] as const;
 export type ListenerName = (typeof LISTENERS)[number];
 
-export const METRIC_DROP_REASONS = ['type_conflict', 'mapping_drop'] as const;
+export const METRIC_DROP_REASONS = ['type_conflict', 'mapping_drop', 'event_buffer_full'] as const;
 
 export const SERIES_DROP_REASONS = ['cardinality'] as const;
 export type SeriesDropReason = (typeof SERIES_DROP_REASONS)[number];

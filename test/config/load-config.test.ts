@@ -52,6 +52,9 @@ describe('loadConfigFile', () => {
       limits: { max_series_per_metric: 10000, max_series: 200000, max_line_bytes: 65536, max_tags: 64, max_tag_value_bytes: 1024, max_event_text_bytes: 4096 },
       aggregation: { flush_interval: 90_000, timer_buckets: [0.01, 0.1, 1, 10], histogram_buckets: [0.01, 0.1, 1, 10], series_ttl: 0 },
       log: { level: 'debug' },
+      spool: { dir: '.tally-data', segment_bytes: 67108864, max_record_bytes: 16777216 },
+      sinks: [],
+      resource: { attributes: {} },
     });
   });
 
@@ -150,12 +153,12 @@ describe('loadConfigFile', () => {
         key: 'log.level',
         message: 'Invalid option: expected one of "fatal"|"error"|"warn"|"info"|"debug"|"trace"|"silent"',
       },
-      { line: 14, column: 1, key: 'metrics', message: 'unknown key (expected one of: statsd, http, aggregation, limits, mapping, mappings_file, log)' },
+      { line: 14, column: 1, key: 'metrics', message: 'unknown key (expected one of: statsd, http, aggregation, limits, mapping, mappings_file, log, spool, sinks, resource)' },
     ]);
     const lines = err.message.split('\n');
     expect(lines).toHaveLength(9);
     expect(lines[0]).toBe(`${file}:3:14: statsd.udp.enabled: ${err.issues[0]!.message}`);
-    expect(lines[8]).toBe(`${file}:14:1: metrics: unknown key (expected one of: statsd, http, aggregation, limits, mapping, mappings_file, log)`);
+    expect(lines[8]).toBe(`${file}:14:1: metrics: unknown key (expected one of: statsd, http, aggregation, limits, mapping, mappings_file, log, spool, sinks, resource)`);
   });
 
   it('reports an alias to an undefined anchor', () => {
@@ -328,6 +331,9 @@ describe('defaultConfig', () => {
         series_ttl: 0,
       },
       log: { level: 'info' },
+      spool: { dir: '.tally-data', segment_bytes: 67108864, max_record_bytes: 16777216 },
+      sinks: [],
+      resource: { attributes: {} },
     });
   });
 

@@ -3,12 +3,16 @@ import { DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Aggregator } from '../../agent/aggregate/aggregator.js';
+import { collectSummaries } from '../../agent/export/summary-data.js';
+import { Mapper } from '../../agent/mapping/mapper.js';
+import { parseMappingText } from '../../agent/mapping/mapping-config.js';
 import { AggregateProducer } from '../../agent/export/aggregate-producer.js';
 import { StatsdParser } from '../../agent/parse/statsd-line.js';
 import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';
 
-function setup() {
+function setup(mapper?: Mapper) {
   const aggregator = new Aggregator({
+    mapper,
     timerBuckets: [0.1, 1],
     histogramBuckets: [10],
     counters: new IngestCounters(),
@@ -26,7 +30,7 @@ function setup() {
     const { resourceMetrics } = await producer.collect();
     return new Map<string, MetricData>(resourceMetrics.scopeMetrics[0]!.metrics.map((m) => [m.descriptor.name, m]));
   };
-  return { aggregator, send: (t: string) => parser.parsePacket(Buffer.from(t), aggregator), collect };
+  return { aggregator, producer, send: (t: string) => parser.parsePacket(Buffer.from(t), aggregator), collect };
 }
 
 describe('AggregateProducer', () => {
@@ -55,5 +59,40 @@ describe('AggregateProducer', () => {
     expect((await collect()).get('users')!.dataPoints[0]!.value).toBe(2);
     send('users:c|s');
     expect((await collect()).get('users')!.dataPoints[0]!.value).toBe(2);
+  });
+
+  it("describes a family by its rule's help, else by its statsd type and name", async () => {
+    const mapper = new Mapper(parseMappingText('mappings:\n- match: hits.*\n  name: hits\n  help: Hits per page\n', 'i.yaml'));
+    const { send, collect } = setup(mapper);
+    send('hits.home:1|c\ntemp:7|g');
+    const m = await collect();
+    expect(m.get('hits')!.descriptor.description).toBe('Hits per page');
+    expect(m.get('temp')!.descriptor.description).toBe('statsd gauge temp');
+  });
+
+  it('leaves summaries to collectSummaries, which gives them in an OTLP Summary shape', async () => {
+    const mapper = new Mapper(
+      parseMappingText('mappings:\n- match: rpc.*\n  name: rpc_seconds\n  observer_type: summary\n  labels: { method: $1 }\n', 'i.yaml'),
+    );
+    const { send, collect, aggregator } = setup(mapper);
+    send('rpc.get:250|ms\nrpc.get:50|ms|@0.5\nlat:1|ms');
+    const m = await collect();
+    expect(m.get('rpc_seconds')).toBeUndefined();
+    expect(m.get('lat_seconds')).toBeDefined();
+    const summaries = collectSummaries(aggregator, 1_700_000_005_000);
+    expect(summaries).toHaveLength(1);
+    const [rpc] = summaries;
+    expect(rpc!.descriptor).toMatchObject({ name: 'rpc_seconds', description: 'statsd summary rpc_seconds', unit: 's' });
+    expect(rpc!.dataPoints).toHaveLength(1);
+    const point = rpc!.dataPoints[0]!;
+    expect({ ...point.attributes }).toEqual({ method: 'get' });
+    expect(point.startTime).toEqual([1_700_000_000, 0]);
+    expect(point.endTime).toEqual([1_700_000_005, 0]);
+    expect(point.value.count).toBe(3);
+    expect(point.value.sum).toBeCloseTo(0.35, 12);
+    expect(point.value.quantileValues.map((q) => q.quantile)).toEqual([0.5, 0.9, 0.99]);
+    // Two of three samples' worth are 50 ms (one line at @0.5): the median is 50 ms.
+    expect(point.value.quantileValues[0]!.value).toBeCloseTo(0.05, 4);
+    expect(point.value.quantileValues[2]!.value).toBeCloseTo(0.25, 3);
   });
 });

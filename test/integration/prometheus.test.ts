@@ -8,7 +8,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findOnPath, freeTcpPort, startAgent, waitFor, type AgentHandle } from '../support/agent-process.js';
+import { findOnPath, freeTcpPort, ROOT, startAgent, waitFor, type AgentHandle } from '../support/agent-process.js';
+import { loadLatenciesMs, quantileErrors } from '../support/quantiles.js';
 
 const prometheusBin = findOnPath('prometheus');
 const inCI = process.env.CI === 'true';
@@ -31,6 +32,9 @@ const TRUE_P99_S = 0.099;
 // The default timer buckets around the p99: histogram_quantile can only say which bucket it is in.
 const P99_BUCKET = { low: 0.05, high: 0.1 };
 const GAUGE_FINAL = 42;
+// Its api.*.latency rule makes a summary with statsd_exporter's default quantiles (p99 to 0.001).
+const MAPPING = join(ROOT, 'test', 'mapping', 'fixtures', 'valid', 'scale-summary-help.yaml');
+const SUMMARY_SAMPLES_MS = loadLatenciesMs();
 // Long enough that a 5 s rate window lies entirely within steady sending, with margin for scrape jitter.
 const MIN_SEND_MS = 8_000;
 const TICK_MS = 100;
@@ -166,8 +170,11 @@ describe.skipIf(!prometheusBin)('a real Prometheus scraping the agent', () => {
   }
 
   beforeAll(async () => {
-    agent = await startAgent({ config: { aggregation: { flush_interval: '1s' } } });
+    agent = await startAgent({ config: { mappings_file: MAPPING, aggregation: { flush_interval: '1s' } } });
     await agent.sendUdp(['it.queue.depth:40|g', 'it.queue.depth:+3|g', 'it.queue.depth:-1|g'].join('\n'));
+    for (let i = 0; i < SUMMARY_SAMPLES_MS.length; i += 50) {
+      await agent.sendUdp(SUMMARY_SAMPLES_MS.slice(i, i + 50).map((ms) => `api.checkout.latency:${ms}|ms`).join('\n'));
+    }
     await startPrometheus(agent.httpPort);
     startSending(agent);
   }, 45_000);
@@ -221,5 +228,18 @@ describe.skipIf(!prometheusBin)('a real Prometheus scraping the agent', () => {
     const p40 = await scalar('histogram_quantile(0.4, sum by (le) (rate(it_latency_seconds_bucket[5s])))');
     expect(p40).toBeGreaterThan(0.025);
     expect(p40).toBeLessThanOrEqual(0.05);
+  });
+
+  it('stores the summary quantiles: x{quantile="0.99"} is within its error of the exact p99', async () => {
+    const seconds = SUMMARY_SAMPLES_MS.map((ms) => ms / 1000);
+    await waitFor(
+      async () => expect(await scalar('api_latency_seconds_count{route="checkout"}')).toBe(seconds.length),
+      8_000,
+      250,
+    );
+    const p99 = await scalar('api_latency_seconds{route="checkout",quantile="0.99"}');
+    const { relative, rank } = quantileErrors(seconds, 0.99, p99);
+    expect(relative).toBeLessThanOrEqual(0.001);
+    expect(rank).toBeLessThanOrEqual(0.001);
   });
 });

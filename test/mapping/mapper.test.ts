@@ -97,6 +97,8 @@ describe('mapping-config', () => {
         { quantile: 0.9, error: 0.01 },
         { quantile: 0.99, error: 0.001 },
       ],
+      maxAgeMs: 600_000,
+      ageBuckets: 5,
     });
     expect(config.mappings).toEqual([]);
     expect(config.warnings).toEqual([]);
@@ -134,15 +136,15 @@ describe('mapping-config', () => {
       '',
     ].join('\n');
     const { warnings, mappings } = parseMappingText(text, 'm.yaml');
+    // max_age and age_buckets are implemented, so only these remain.
     expect(warnings.map((w) => `${w.file}:${w.line}:${w.column}: ${w.key}`)).toEqual([
-      'm.yaml:3:5: defaults.summary_options.max_age',
-      'm.yaml:4:5: defaults.summary_options.age_buckets',
       'm.yaml:11:5: mappings[0].histogram_options.native_histogram_bucket_factor',
       'm.yaml:12:5: mappings[0].histogram_options.native_histogram_max_buckets',
       'm.yaml:16:5: mappings[1].summary_options.buf_cap',
     ]);
     for (const w of warnings) expect(w.message).toMatch(/^ignored: /);
     expect(mappings[0]!.buckets).toEqual([1, 2]);
+    expect(mappings[1]).toMatchObject({ maxAgeMs: 300_000, ageBuckets: 2 });
   });
 
   it('treats null values as absent, as go-yaml does', () => {

@@ -1,0 +1,50 @@
+import { mkdir } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type { TallyConfig } from '../config/schema.js';
+import { DirLock } from '../spool/dir-lock.js';
+import { PushSinks } from './push-sinks.js';
+import { createSink, type SinkFactoryContext } from './sink-factory.js';
+
+export interface DataDir {
+  path: string;
+  lock: DirLock;
+}
+
+/** The data directory, created if missing and locked: one agent per directory, or exit naming the holder. */
+export async function lockDataDir(config: TallyConfig, baseDir: string, logger: Logger): Promise<DataDir> {
+  const path = isAbsolute(config.spool.dir) ? config.spool.dir : resolve(baseDir, config.spool.dir);
+  await mkdir(path, { recursive: true });
+  const lock = await DirLock.acquire(path);
+  if (lock.tookOver !== undefined) logger.warn({ data_dir: path, previous_holder: lock.tookOver }, 'took over the lock of an agent that is gone');
+  return { path, lock };
+}
+
+/** Makes every configured sink and opens its queue; recovery of each queue is logged. */
+export async function openPushSinks(
+  config: TallyConfig,
+  dataDir: string,
+  ctx: SinkFactoryContext,
+  onAttempt?: (sink: string, seconds: number, outcome: string) => void,
+): Promise<PushSinks> {
+  const specs = [];
+  for (const c of config.sinks) {
+    specs.push({
+      sink: await createSink(c, ctx),
+      match: c.match,
+      maxBytes: c.queue.max_bytes,
+      whenFull: c.queue.when_full,
+      maxInFlight: c.queue.max_in_flight ?? 1,
+      backoff: { initialMs: c.retry.initial_backoff, maxMs: c.retry.max_backoff, maxRetryAfterMs: c.retry.max_retry_after },
+      stallTimeoutMs: c.stall_timeout,
+    });
+  }
+  return PushSinks.open({
+    dataDir,
+    segmentBytes: config.spool.segment_bytes,
+    maxRecordBytes: config.spool.max_record_bytes,
+    sinks: specs,
+    logger: ctx.logger,
+    onAttempt,
+  });
+}

@@ -1,0 +1,154 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { SegmentLog } from '../spool/segment-log.js';
+import { SinkStats } from '../telemetry/sink-stats.js';
+import type { BackoffOptions } from './backoff.js';
+import { DeadLetterFolder } from './dead-letter.js';
+import { Shipper } from './shipper.js';
+import { compileSinkMatch, type SinkMatch } from './sink-match.js';
+import { SinkQueue, type WhenFull } from './sink-queue.js';
+import type { FlushSnapshot, Sink } from './sink.js';
+
+export interface PushSinkSpec {
+  sink: Sink;
+  match?: SinkMatch;
+  maxBytes: number;
+  whenFull: WhenFull;
+  maxInFlight: number;
+  backoff: BackoffOptions;
+  stallTimeoutMs: number;
+}
+
+export interface PushSinksOptions {
+  /** The data directory, already locked by the caller. */
+  dataDir: string;
+  segmentBytes: number;
+  maxRecordBytes: number;
+  sinks: PushSinkSpec[];
+  logger: Logger;
+  onAttempt?: (sink: string, seconds: number, outcome: string) => void;
+  now?: () => number;
+}
+
+interface Running {
+  spec: PushSinkSpec;
+  filter: ((s: FlushSnapshot) => FlushSnapshot) | undefined;
+  log: SegmentLog;
+  queue: SinkQueue;
+  shipper: Shipper;
+  stats: SinkStats;
+}
+
+/** A readiness limit: past this share of max_bytes a queue is close to dropping data. */
+const READY_FILL = 0.9;
+
+/**
+ * Every push sink with its spool queue and shipper. A flush is encoded once
+ * per sink into its wire format and appended durably; the shippers deliver
+ * from there, so a backend outage or a restart costs delay, not data.
+ */
+export class PushSinks {
+  private constructor(
+    private readonly running: Running[],
+    private readonly logger: Logger,
+    private readonly now: () => number,
+  ) {}
+
+  static async open(opts: PushSinksOptions): Promise<PushSinks> {
+    const running: Running[] = [];
+    try {
+      for (const spec of opts.sinks) {
+        const name = spec.sink.name;
+        const log = await SegmentLog.open({
+          dir: join(opts.dataDir, 'queues', name),
+          segmentBytes: opts.segmentBytes,
+          maxRecordBytes: opts.maxRecordBytes,
+        });
+        const r = log.recovery;
+        opts.logger.info({ sink: name, queued_records: log.stats().records, queued_bytes: log.stats().bytes, recovery: r }, 'sink queue opened');
+        const stats = new SinkStats(name);
+        const queue = new SinkQueue({
+          sink: name,
+          log,
+          maxBytes: spec.maxBytes,
+          whenFull: spec.whenFull,
+          maxRecordBytes: opts.maxRecordBytes,
+          stats,
+          logger: opts.logger,
+        });
+        const shipper = new Shipper({
+          sink: spec.sink,
+          log,
+          deadLetter: new DeadLetterFolder(join(opts.dataDir, 'dead-letter', name)),
+          maxInFlight: spec.maxInFlight,
+          backoff: spec.backoff,
+          stats,
+          logger: opts.logger,
+          onAttempt: opts.onAttempt ? (s, o) => opts.onAttempt!(name, s, o) : undefined,
+          now: opts.now,
+        });
+        running.push({ spec, filter: compileSinkMatch(spec.match), log, queue, shipper, stats });
+      }
+    } catch (err) {
+      await Promise.all(running.map((r) => r.log.close()));
+      throw err;
+    }
+    for (const r of running) r.shipper.start();
+    return new PushSinks(running, opts.logger, opts.now ?? Date.now);
+  }
+
+  get count(): number {
+    return this.running.length;
+  }
+
+  /**
+   * Encodes the flush for each sink and appends it to the sink's queue;
+   * resolves once every queue holds it durably (or has counted it dropped).
+   */
+  async push(snapshot: FlushSnapshot): Promise<void> {
+    await Promise.all(
+      this.running.map(async (r) => {
+        let requests;
+        try {
+          requests = r.spec.sink.encode(r.filter ? r.filter(snapshot) : snapshot);
+        } catch (err) {
+          r.stats.drop('encode_failed');
+          this.logger.error({ err, sink: r.spec.sink.name, batch_id: snapshot.batchId }, 'sink could not encode the batch: dropped');
+          return;
+        }
+        if (requests.length === 0) return;
+        await r.queue.append(requests.map((q) => ({ ...q, batchId: snapshot.batchId, batchTimeMs: snapshot.timeMs })));
+      }),
+    );
+  }
+
+  /** Per sink: its counts and its queue's state, for telemetry. */
+  views(): Array<{ stats: SinkStats; queue: ReturnType<SegmentLog['stats']>; fill: number }> {
+    return this.running.map((r) => ({ stats: r.stats, queue: r.log.stats(), fill: r.queue.fill() }));
+  }
+
+  /** False while a queue is over 90 % full: the agent is about to drop data. */
+  ready(): boolean {
+    return this.running.every((r) => r.queue.fill() <= READY_FILL);
+  }
+
+  /** Sinks that have delivered nothing for their stall_timeout while their queue is not empty. */
+  stalled(): string[] {
+    const now = this.now();
+    return this.running
+      .filter((r) => {
+        const q = r.log.stats();
+        if (q.records === 0 || q.oldestAppendedAtMs === undefined) return false;
+        // Waiting since the later of the last delivery and the oldest record's arrival.
+        return now - Math.max(r.stats.lastDeliveryMs, q.oldestAppendedAtMs) > r.spec.stallTimeoutMs;
+      })
+      .map((r) => r.spec.sink.name);
+  }
+
+  /** Stops delivery (what is queued stays queued), closes the sinks and the logs. */
+  async stop(): Promise<void> {
+    await Promise.all(this.running.map((r) => r.shipper.stop()));
+    await Promise.all(this.running.map((r) => r.spec.sink.close?.().catch((err) => this.logger.warn({ err, sink: r.spec.sink.name }, 'sink close failed'))));
+    await Promise.all(this.running.map((r) => r.log.close()));
+  }
+}

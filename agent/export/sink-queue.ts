@@ -1,0 +1,79 @@
+import type { Logger } from 'pino';
+import type { SegmentLog } from '../spool/segment-log.js';
+import type { SinkStats } from '../telemetry/sink-stats.js';
+import { encodeStoredRequest, type StoredRequest } from './stored-request.js';
+
+export type WhenFull = 'drop_oldest' | 'refuse_new';
+
+export interface SinkQueueOptions {
+  sink: string;
+  log: SegmentLog;
+  /** Undelivered bytes the queue may hold. */
+  maxBytes: number;
+  whenFull: WhenFull;
+  /** Largest record the log takes. */
+  maxRecordBytes: number;
+  stats: SinkStats;
+  logger: Logger;
+}
+
+/**
+ * The append side of one sink's spool queue: each flush's requests go in
+ * once, durably, within the queue's size limit. Every request that cannot
+ * stay is counted and logged with its reason.
+ */
+export class SinkQueue {
+  constructor(private readonly opts: SinkQueueOptions) {}
+
+  get log(): SegmentLog {
+    return this.opts.log;
+  }
+
+  /** Resolves once every request kept is durable. Never rejects: a failure is a counted drop. */
+  async append(requests: StoredRequest[]): Promise<void> {
+    const { log, stats, logger, sink } = this.opts;
+    const records: Buffer[] = [];
+    for (const r of requests) {
+      const record = encodeStoredRequest(r);
+      if (record.length > this.opts.maxRecordBytes) {
+        stats.drop('too_large');
+        logger.error(
+          { sink, batch_id: r.batchId, bytes: record.length, max_record_bytes: this.opts.maxRecordBytes },
+          'batch larger than the spool record limit: dropped',
+        );
+        continue;
+      }
+      records.push(record);
+    }
+    if (records.length === 0) return;
+    const incoming = records.reduce((a, r) => a + r.length, 0);
+    const held = log.stats().bytes;
+    if (held + incoming > this.opts.maxBytes) {
+      if (this.opts.whenFull === 'refuse_new') {
+        stats.drop('refuse_new', records.length);
+        logger.warn({ sink, queue_bytes: held, max_bytes: this.opts.maxBytes, dropped: records.length }, 'sink queue full: new batch refused');
+        return;
+      }
+      const dropped = await log.dropOldest({ bytes: held + incoming - this.opts.maxBytes });
+      if (dropped.records > 0) {
+        stats.drop('drop_oldest', dropped.records);
+        logger.warn(
+          { sink, queue_bytes: held, max_bytes: this.opts.maxBytes, dropped: dropped.records, from_seq: dropped.fromSeq, to_seq: dropped.toSeq },
+          'sink queue full: oldest batches dropped',
+        );
+      }
+    }
+    try {
+      await log.appendMany(records);
+      stats.enqueued += records.length;
+    } catch (err) {
+      stats.drop('append_failed', records.length);
+      logger.error({ err, sink, dropped: records.length }, 'could not append to the sink queue: batch dropped');
+    }
+  }
+
+  /** Share of maxBytes in use, 0..1 (and above, briefly, for one oversized batch). */
+  fill(): number {
+    return this.opts.log.stats().bytes / this.opts.maxBytes;
+  }
+}
