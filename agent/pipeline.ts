@@ -8,16 +8,19 @@ import { warmUpHotPath } from './aggregate/warm-up.js';
 import type { TallyConfig } from './config/schema.js';
 import type { Mapper } from './mapping/mapper.js';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { AggregateProducer } from './export/aggregate-producer.js';
 import { buildPushResource, builtInSinks } from './export/built-in-sinks.js';
 import { lockDataDir, openPushSinks, type DataDir } from './export/open-push-sinks.js';
 import type { PushSinks } from './export/push-sinks.js';
+import { CollectJournal } from './ingest/collect-journal.js';
+import { SegmentLog } from './spool/segment-log.js';
 import { registerSinkMetrics } from './telemetry/sink-metrics.js';
 import { appendToExposition } from './export/append-exposition.js';
 import { collectSummaries } from './export/summary-data.js';
 import { summariesToPrometheusText } from './export/summary-text.js';
 import { startHttpServer, type HttpServer } from './export/http-server.js';
-import { createCollectHandler, readBearerToken } from './ingest/http-collect.js';
+import { createCollectHandler, readBearerToken, type CollectHandler } from './ingest/http-collect.js';
 import { registerHttpMetrics } from './telemetry/http-metrics.js';
 import { startStreamListener, type StreamListener } from './ingest/stream-listener.js';
 import { startUdpListener, type UdpListener } from './ingest/udp-listener.js';
@@ -87,11 +90,28 @@ export async function startPipeline(
   let push: PushSinks | undefined;
   let pushProducer: AggregateProducer | undefined;
   let batchTimeMs = 0;
-  if (config.sinks.length > 0) {
-    dataDir = await lockDataDir(config, opts.baseDir, logger);
+  let journal: CollectJournal | undefined;
+  const durableCollect = config.http.collect.enabled && config.http.collect.durable;
+  if (config.sinks.length > 0 || durableCollect) dataDir = await lockDataDir(config, opts.baseDir, logger);
+  if (dataDir !== undefined && durableCollect) {
+    try {
+      journal = new CollectJournal(
+        await SegmentLog.open({
+          dir: join(dataDir.path, 'journal'),
+          segmentBytes: config.spool.segment_bytes,
+          // A journal record is one request body as decoded, which max_body_bytes bounds.
+          maxRecordBytes: Math.max(config.spool.max_record_bytes, config.http.collect.max_body_bytes + 64),
+        }),
+      );
+    } catch (err) {
+      await dataDir.lock.release();
+      throw err;
+    }
+  }
+  if (dataDir !== undefined && config.sinks.length > 0) {
     try {
       const sinkTelemetry = { attempt: undefined as undefined | ReturnType<typeof registerSinkMetrics>['attempt'] };
-      const pushResource = await buildPushResource(config, version);
+      const pushResource = buildPushResource(config, version);
       push = await openPushSinks(
         config,
         dataDir.path,
@@ -102,6 +122,7 @@ export async function startPipeline(
       // Every point of a batch carries the batch's time, fixed when it is cut, so a replay rewrites the same samples.
       pushProducer = new AggregateProducer({ aggregator, resource: pushResource, scope, now: () => batchTimeMs });
     } catch (err) {
+      await journal?.close();
       await dataDir.lock.release();
       throw err;
     }
@@ -111,16 +132,27 @@ export async function startPipeline(
 
   const flush = () => {
     const t0 = performance.now();
+    // Journaled requests applied so far are in this flush: once it is in the sink queues, they need no replay.
+    const journaled = journal?.mark() ?? 0;
     aggregator.flush();
     if (push !== undefined && pushProducer !== undefined) {
       const sinks = push;
       batchTimeMs = Date.now();
-      const batch = { batchId: randomUUID(), timeMs: batchTimeMs, events: aggregator.takeEvents() };
+      const batch = {
+        batchId: randomUUID(),
+        timeMs: batchTimeMs,
+        summaries: collectSummaries(aggregator, batchTimeMs),
+        events: aggregator.takeEvents(),
+      };
       // collect() reads the series before its first await, so the batch is this moment's state.
       const collected = pushProducer.collect();
       pushing = pushing
         .then(async () => sinks.push({ ...batch, metrics: (await collected).resourceMetrics }))
         .catch((err) => logger.error({ err, batch_id: batch.batchId }, 'could not queue the flush for the push sinks'));
+    }
+    if (journal !== undefined && journaled > 0) {
+      const j = journal;
+      pushing = pushing.then(() => j.release(journaled)).catch((err) => logger.error({ err }, 'could not release the HTTP collect journal'));
     }
     self.flushDuration.record((performance.now() - t0) / 1000);
   };
@@ -219,9 +251,11 @@ export async function startPipeline(
             maxTagValueBytes: config.limits.max_tag_value_bytes,
             maxEventTextBytes: config.limits.max_event_text_bytes,
           },
+          journal,
         })
       : undefined;
     if (collect !== undefined) registerHttpMetrics(meterProvider.getMeter('tally-agent', version), collect.stats);
+    if (collect !== undefined && journal !== undefined) await replayJournal(journal, collect, logger);
     http = await startHttpServer({
       address: config.http.address,
       port: config.http.port,
@@ -240,6 +274,7 @@ export async function startPipeline(
     clearInterval(flushTimer);
     await closeListeners();
     await push?.stop();
+    await journal?.close();
     await dataDir?.lock.release();
     await meterProvider.shutdown();
     throw err;
@@ -261,8 +296,35 @@ export async function startPipeline(
       // What the sinks have not delivered stays in their queues for the next start.
       await pushing;
       await push?.stop();
+      await journal?.close();
       await dataDir?.lock.release();
       await meterProvider.shutdown();
     },
   };
+}
+
+/**
+ * Applies again the collect requests a crash left in the journal: they were
+ * answered 2xx but had not reached the sink queues. They join the next flush.
+ */
+async function replayJournal(journal: CollectJournal, collect: CollectHandler, logger: Logger): Promise<void> {
+  let requests = 0;
+  let accepted = 0;
+  let rejected = 0;
+  let damaged = 0;
+  for await (const r of journal.pending()) {
+    if ('error' in r) {
+      damaged++;
+      logger.error({ seq: r.seq }, r.error);
+    } else {
+      const out = collect.replay(r.type, r.body, r.receivedAtMs);
+      requests++;
+      accepted += out.accepted;
+      rejected += out.rejected;
+    }
+    journal.markApplied(r.seq);
+  }
+  if (requests + damaged > 0 || journal.stats().records > 0) {
+    logger.info({ requests, items_accepted: accepted, items_rejected: rejected, damaged, recovery: journal.recovery }, 'replayed the HTTP collect journal');
+  }
 }

@@ -79,6 +79,10 @@ const unixSchema = z
 const collectSchema = z
   .object({
     enabled: z.boolean().default(true).describe('Accept metrics and events on POST /v1/collect (JSON or statsd lines).'),
+    durable: z
+      .boolean()
+      .default(true)
+      .describe('Journal each request to disk (group-commit fsync) before answering 2xx, and replay it after a crash.'),
     max_body_bytes: z
       .number()
       .int()

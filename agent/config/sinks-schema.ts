@@ -77,6 +77,11 @@ const remoteWriteSink = z
     type: z.literal('prometheus_remote_write'),
     ...common,
     endpoint: url.describe('The receiver\'s write URL, e.g. http://127.0.0.1:9090/api/v1/write.'),
+    external_labels: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe('Labels added to every series pushed (e.g. instance), so two agents writing to one receiver stay apart.'),
+    max_series_per_request: z.number().int().min(1).default(2000).describe('A flush larger than this is sent as several requests.'),
   })
   .strict();
 

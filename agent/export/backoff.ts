@@ -20,17 +20,3 @@ export function retryDelayMs(attempt: number, opts: BackoffOptions, retryAfterMs
   const step = Math.min(opts.maxMs, opts.initialMs * 2 ** Math.min(attempt - 1, 30));
   return step / 2 + random() * (step / 2);
 }
-
-/**
- * Retry-After as RFC 9110 defines it: delay-seconds, or an HTTP-date.
- * Undefined when absent or unreadable; a date in the past is 0.
- */
-export function parseRetryAfter(value: string | string[] | undefined, nowMs: number): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (v === undefined) return undefined;
-  const s = v.trim();
-  if (/^\d+$/.test(s)) return Number(s) * 1000;
-  const at = Date.parse(s);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - nowMs);
-}

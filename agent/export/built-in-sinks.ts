@@ -1,9 +1,8 @@
-import { hostname } from 'node:os';
-import { envDetector, detectResources, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
-import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import type { Resource } from '@opentelemetry/resources';
 import type { TallyConfig } from '../config/schema.js';
-import type { SinkConfig } from '../config/sinks-schema.js';
-import type { Sink } from './sink.js';
+import { createOtlpSink } from './otlp/otlp-sink.js';
+import { otlpResource } from './otlp/otlp-resource.js';
+import { createRemoteWriteSink } from './remote-write/remote-write-sink.js';
 import type { SinkFactoryContext } from './sink-factory.js';
 
 /**
@@ -12,16 +11,41 @@ import type { SinkFactoryContext } from './sink-factory.js';
  * environment, then `resource.attributes` from the config, each winning over
  * the one before, as an operator expects a config file to win.
  */
-export async function buildPushResource(config: TallyConfig, version: string): Promise<Resource> {
-  const defaults = resourceFromAttributes({ [ATTR_SERVICE_NAME]: 'tally-agent', [ATTR_SERVICE_VERSION]: version, 'host.name': hostname() });
-  const env = detectResources({ detectors: [envDetector] });
-  await env.waitForAsyncAttributes?.();
-  return defaults.merge(env).merge(resourceFromAttributes(config.resource.attributes));
+export function buildPushResource(config: TallyConfig, version: string): Resource {
+  return otlpResource({ version, attributes: config.resource.attributes });
 }
 
+/** The built-in sink types, made from their config. */
 export function builtInSinks(resource: Resource, version: string): SinkFactoryContext['builtIn'] {
-  const notYet = (config: SinkConfig): Sink => {
-    throw new Error(`sink ${config.name}: type ${config.type} is not available in this build (resource ${String(resource.attributes[ATTR_SERVICE_NAME])}, ${version})`);
+  return {
+    otlp: (config, ctx) => {
+      if (config.type !== 'otlp') throw new TypeError(`sink ${config.name} is not an OTLP sink`);
+      return createOtlpSink({
+        name: config.name,
+        endpoint: config.endpoint,
+        encoding: config.encoding,
+        compression: config.compression,
+        temporality: config.temporality,
+        headers: config.headers,
+        timeoutMs: config.timeout,
+        version,
+        resource,
+        events: config.events,
+        logger: ctx.logger.child({ sink: config.name }),
+      });
+    },
+    prometheus_remote_write: (config, ctx) => {
+      if (config.type !== 'prometheus_remote_write') throw new TypeError(`sink ${config.name} is not a remote-write sink`);
+      return createRemoteWriteSink({
+        name: config.name,
+        url: config.endpoint,
+        headers: config.headers,
+        timeoutMs: config.timeout,
+        externalLabels: config.external_labels,
+        maxSeriesPerRequest: config.max_series_per_request,
+        version,
+        logger: ctx.logger.child({ sink: config.name }),
+      });
+    },
   };
-  return { otlp: notYet, prometheus_remote_write: notYet };
 }

@@ -38,7 +38,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
     },
     (req, res) => {
-      const path = (req.url ?? '/').split('?', 1)[0];
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const path = q === -1 ? url : url.slice(0, q);
       if (path === '/v1/collect' && opts.collect !== undefined) {
         if (req.method === 'POST') opts.collect(req, res);
         else res.writeHead(405, { allow: 'POST', 'content-type': 'text/plain' }).end('method not allowed: POST only\n');

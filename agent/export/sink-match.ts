@@ -27,22 +27,23 @@ export function compileSinkMatch(match: SinkMatch | undefined): ((snapshot: Flus
       const have = get(k);
       return have !== undefined && (typeof want === 'string' ? have === want : want.test(have));
     });
-  const filterMetric = (m: MetricData): MetricData | undefined => {
+  const filterMetric = <M extends { descriptor: { name: string }; dataPoints: unknown[] }>(m: M): M | undefined => {
     if (!nameOk(m.descriptor.name)) return undefined;
     if (tags.length === 0) return m;
     const dataPoints = (m.dataPoints as Array<{ attributes: Record<string, unknown> }>).filter((p) =>
       tagsOk((k) => (typeof p.attributes[k] === 'string' ? (p.attributes[k] as string) : undefined)),
     );
-    return dataPoints.length === 0 ? undefined : ({ ...m, dataPoints } as MetricData);
+    return dataPoints.length === 0 ? undefined : ({ ...m, dataPoints } as M);
   };
   const filterEvent = (e: EventRecord) => nameOk(e.name) && tagsOk((k) => e.attributes.find(([key]) => key === k)?.[1]);
   return (snapshot) => {
     const rm: ResourceMetrics = {
       resource: snapshot.metrics.resource,
       scopeMetrics: snapshot.metrics.scopeMetrics
-        .map((sm) => ({ ...sm, metrics: sm.metrics.map(filterMetric).filter((m): m is MetricData => m !== undefined) }))
+        .map((sm) => ({ ...sm, metrics: sm.metrics.map((m) => filterMetric<MetricData>(m)).filter((m) => m !== undefined) }))
         .filter((sm) => sm.metrics.length > 0),
     };
-    return { ...snapshot, metrics: rm, events: snapshot.events.filter(filterEvent) };
+    const summaries = snapshot.summaries?.map(filterMetric).filter((m) => m !== undefined);
+    return { ...snapshot, metrics: rm, summaries, events: snapshot.events.filter(filterEvent) };
   };
 }

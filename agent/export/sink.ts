@@ -1,5 +1,6 @@
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { EventRecord } from '../aggregate/event-record.js';
+import type { SummaryMetricData } from './summary-data.js';
 
 export type { EventRecord };
 
@@ -14,6 +15,8 @@ export interface FlushSnapshot {
   batchId: string;
   timeMs: number;
   metrics: ResourceMetrics;
+  /** Summary families (observer_type: summary), which the OpenTelemetry SDK's MetricData cannot hold. */
+  summaries?: SummaryMetricData[];
   events: EventRecord[];
 }
 

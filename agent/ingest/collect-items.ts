@@ -5,7 +5,7 @@
  */
 import type { DecodedTags } from '../aggregate/tags.js';
 import { COUNTER, DISTRIBUTION, GAUGE, HISTOGRAM, SET, TIMER, type MetricKind } from '../parse/metric-kind.js';
-import { UnsafeInteger, type JsonObject, type JsonValue } from './strict-json.js';
+import { UnsafeInteger, type DuplicateKeys, type JsonObject, type JsonValue } from './strict-json.js';
 
 export const ITEM_ERROR_REASONS = [
   'not_an_object',
@@ -79,6 +79,17 @@ const MAX_EPOCH_SECONDS = 1e11;
 
 const err = (reason: ItemErrorReason, message: string): ItemError => ({ reason, message });
 
+// Frozen so that a consumer that ever tried to add to the shared value would fail loudly.
+const NO_TAGS: DecodedTags = Object.freeze({ pairs: Object.freeze([]) as unknown as Array<[string, string]>, malformed: 0 });
+
+/**
+ * Whether `s` is longer than `limit` bytes in UTF-8. A UTF-16 code unit is at
+ * most 3 UTF-8 bytes, so short strings are settled without counting.
+ */
+function longerThan(s: string, limit: number): boolean {
+  return s.length * 3 > limit && Buffer.byteLength(s) > limit;
+}
+
 function isObject(v: JsonValue | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof UnsafeInteger);
 }
@@ -92,7 +103,7 @@ function describe(v: JsonValue): string {
 
 export function validateItem(
   item: JsonValue,
-  duplicates: WeakMap<JsonObject, string>,
+  duplicates: DuplicateKeys,
   limits: ItemLimits,
 ): CollectItem | ItemError {
   if (!isObject(item)) return err('not_an_object', `expected an object, got ${describe(item)}`);
@@ -105,7 +116,7 @@ export function validateItem(
   const name = item.name;
   if (name === undefined || name === '') return err('missing_name', 'name is missing or empty');
   if (typeof name !== 'string') return err('bad_name', `name must be a string, got ${describe(name)}`);
-  if (Buffer.byteLength(name) > limits.maxNameBytes) return err('bad_name', `name longer than ${limits.maxNameBytes} bytes`);
+  if (longerThan(name, limits.maxNameBytes)) return err('bad_name', `name longer than ${limits.maxNameBytes} bytes`);
 
   const value = item.value;
   if (value === undefined || value === null) return err('missing_value', 'value is missing');
@@ -151,7 +162,7 @@ export function validateItem(
   if (kind === 'event') {
     if (typeof value !== 'string') return err('bad_value', 'an event value must be a string');
     if (unit !== undefined) return err('bad_unit', 'an event has no unit');
-    if (Buffer.byteLength(value) > limits.maxEventTextBytes) return err('event_too_long', `event value longer than ${limits.maxEventTextBytes} bytes`);
+    if (longerThan(value, limits.maxEventTextBytes)) return err('event_too_long', `event value longer than ${limits.maxEventTextBytes} bytes`);
     return { kind: 'event', name, value, tags, timestampMs };
   }
   if (kind === SET) {
@@ -171,12 +182,12 @@ export function validateItem(
 
 function readTags(
   raw: JsonValue | undefined,
-  duplicates: WeakMap<JsonObject, string>,
+  duplicates: DuplicateKeys,
   limits: ItemLimits,
   extraTags: number,
 ): DecodedTags | ItemError {
+  if (raw === undefined) return NO_TAGS;
   const pairs: Array<[string, string]> = [];
-  if (raw === undefined) return { pairs, malformed: 0 };
   if (!isObject(raw)) return err('bad_tags', `tags must be an object of strings, got ${describe(raw)}`);
   const dup = duplicates.get(raw);
   if (dup !== undefined) return err('duplicate_key', `tag "${dup.slice(0, 100)}" appears more than once`);
@@ -187,7 +198,7 @@ function readTags(
     else if (typeof v === 'number' || typeof v === 'boolean') pairs.push([key, String(v)]);
     else if (v instanceof UnsafeInteger) pairs.push([key, v.text]);
     else return err('bad_tags', `tag "${key.slice(0, 100)}" must be a string, number or boolean, got ${describe(v)}`);
-    if (Buffer.byteLength(pairs[pairs.length - 1]![1]) > limits.maxTagValueBytes) {
+    if (longerThan(pairs[pairs.length - 1]![1], limits.maxTagValueBytes)) {
       return err('tag_value_too_long', `tag "${key.slice(0, 100)}" is longer than ${limits.maxTagValueBytes} bytes`);
     }
   }

@@ -1,18 +1,20 @@
 /**
  * POST /v1/collect: metrics and events over HTTP, as JSON items or as statsd
- * lines. A 202 means aggregated in memory (not yet durable).
+ * lines. With a journal, a 2xx means the request is durable on disk: it is
+ * replayed after a crash until a flush has put it into the sink queues.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isIP } from 'node:net';
-import { createGunzip } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { Aggregator } from '../aggregate/aggregator.js';
 import type { ParsedEvent, ParsedServiceCheck } from '../parse/dogstatsd-extras.js';
 import type { ParseErrorReason } from '../parse/parse-error.js';
 import { StatsdParser, type LineSink, type ParsedLine } from '../parse/statsd-line.js';
+import { makeHostCheck, originAllowed, parseContentType } from './collect-guards.js';
 import { validateItem, type ItemLimits } from './collect-items.js';
+import type { CollectBodyType, CollectJournal } from './collect-journal.js';
+import { readBody } from './request-body.js';
 import { JsonSyntaxError, parseStrictJson } from './strict-json.js';
 
 export interface CollectOptions {
@@ -28,6 +30,8 @@ export interface CollectOptions {
   /** Empty: the listen address, localhost, 127.0.0.1 and [::1], on the port the request came in on. */
   allowedHosts: string[];
   limits: ItemLimits & { maxLineBytes: number };
+  /** Write-ahead journal; absent, a 2xx means aggregated in memory only. */
+  journal?: Pick<CollectJournal, 'append' | 'markApplied'>;
 }
 
 /** Counts read by the self-metrics at scrape time. */
@@ -57,12 +61,14 @@ class Refusal {
     readonly status: number,
     readonly reason: string,
     readonly message: string,
-    readonly headers: Record<string, string> = {},
+    readonly headers?: Record<string, string>,
   ) {}
 }
 
 export interface CollectHandler {
   handle(req: IncomingMessage, res: ServerResponse): void;
+  /** Applies a journaled body again (start-up replay): the same checks and counts as when it first came in. */
+  replay(type: CollectBodyType, body: Buffer, receivedAtMs: number): { accepted: number; rejected: number };
   stats: CollectStats;
 }
 
@@ -72,17 +78,24 @@ export function createCollectHandler(opts: CollectOptions): CollectHandler {
   const parser = new StatsdParser({ maxLineBytes: opts.limits.maxLineBytes, maxEventTextBytes: opts.limits.maxEventTextBytes });
   const tokenDigest = opts.bearerToken !== undefined && opts.bearerToken !== '' ? sha256(opts.bearerToken) : undefined;
   const hostCheck = makeHostCheck(opts.listenAddress, opts.allowedHosts);
+  const jsonLimits = { maxDepth: opts.maxJsonDepth, maxTopLevelItems: opts.maxItems };
 
-  const respond = (res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}) => {
+  const respond = (res: ServerResponse, status: number, body: object, headers?: Record<string, string>) => {
     stats.bump(stats.requests, status);
     if (res.headersSent || res.destroyed) return;
-    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers }).end(JSON.stringify(body) + '\n');
+    res.writeHead(status, headers === undefined ? JSON_HEADERS : { ...JSON_HEADER_FIELDS, ...headers }).end(JSON.stringify(body) + '\n');
+  };
+  // Every good request ends here: the body is built by hand, the headers are a constant.
+  const accepted202 = (res: ServerResponse, accepted: number) => {
+    stats.bump(stats.requests, 202);
+    if (res.headersSent || res.destroyed) return;
+    res.writeHead(202, JSON_HEADERS).end(`{"accepted":${accepted}}\n`);
   };
   const refuse = (req: IncomingMessage, res: ServerResponse, r: Refusal) => {
     stats.bump(stats.requestErrors, r.reason);
     // The body may still be arriving; closing is cheaper than reading what will be thrown away.
-    const close: Record<string, string> = !req.complete ? { connection: 'close' } : {};
-    respond(res, r.status, { error: r.reason, message: r.message }, { ...r.headers, ...close });
+    const close = !req.complete ? { connection: 'close' } : undefined;
+    respond(res, r.status, { error: r.reason, message: r.message }, r.headers === undefined && close === undefined ? undefined : { ...r.headers, ...close });
   };
 
   const checkRequest = (req: IncomingMessage): Refusal | { json: boolean; gzip: boolean } => {
@@ -105,7 +118,8 @@ export function createCollectHandler(opts: CollectOptions): CollectHandler {
     }
     const ct = parseContentType(req.headers['content-type']);
     if (ct === undefined) return new Refusal(415, 'unsupported_media_type', 'Content-Type must be application/json or text/plain (charset utf-8)');
-    const enc = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    const rawEnc = req.headers['content-encoding'];
+    const enc = rawEnc === undefined ? 'identity' : rawEnc.trim().toLowerCase();
     if (enc !== 'identity' && enc !== 'gzip') return new Refusal(415, 'unsupported_encoding', 'Content-Encoding must be gzip or absent');
     const declared = req.headers['content-length'];
     if (enc === 'identity' && declared !== undefined && Number(declared) > opts.maxBodyBytes) {
@@ -121,8 +135,12 @@ export function createCollectHandler(opts: CollectOptions): CollectHandler {
       return;
     }
     readBody(req, checked.gzip, opts.maxBodyBytes, (result) => {
-      if (result instanceof Refusal) {
-        refuse(req, res, result);
+      if (result === 'too_large') {
+        refuse(req, res, new Refusal(413, 'body_too_large', `body larger than ${opts.maxBodyBytes} bytes${checked.gzip ? ' once decompressed' : ''}`));
+        return;
+      }
+      if (result === 'bad_gzip') {
+        refuse(req, res, new Refusal(400, 'bad_gzip', 'body is not valid gzip'));
         return;
       }
       if (result === undefined) {
@@ -132,7 +150,7 @@ export function createCollectHandler(opts: CollectOptions): CollectHandler {
       }
       try {
         if (checked.json) handleJson(res, result);
-        else handleText(res, result);
+        else durably(res, 'text', result, () => applyText(result));
       } catch (e) {
         if (e instanceof Refusal) refuse(req, res, e);
         else {
@@ -147,7 +165,7 @@ export function createCollectHandler(opts: CollectOptions): CollectHandler {
     stats.itemsAccepted += accepted;
     for (const b of bad) stats.bump(stats.items, b.reason);
     if (bad.length === 0) {
-      respond(res, 202, { accepted });
+      accepted202(res, accepted);
     } else {
       respond(res, 400, {
         error: 'bad_items',
@@ -159,7 +177,41 @@ export function createCollectHandler(opts: CollectOptions): CollectHandler {
     }
   };
 
-  const handleJson = (res: ServerResponse, body: Buffer) => {
+  /**
+   * Journals the body, then applies it and answers. Nothing is applied and
+   * the client is told to retry when the journal cannot take the request.
+   */
+  const durably = (res: ServerResponse, type: CollectBodyType, body: Buffer, apply: (receivedAtMs: number) => Applied) => {
+    const receivedAtMs = Date.now();
+    const journal = opts.journal;
+    if (journal === undefined) {
+      const r = apply(receivedAtMs);
+      finish(res, r.accepted, r.bad);
+      return;
+    }
+    journal.append(type, body, receivedAtMs).then(
+      (seq) => {
+        let r: Applied;
+        try {
+          r = apply(receivedAtMs);
+        } catch (err) {
+          opts.logger.error({ err }, 'HTTP collect failed');
+          respond(res, 500, { error: 'internal', message: 'internal error' });
+          return;
+        } finally {
+          journal.markApplied(seq);
+        }
+        finish(res, r.accepted, r.bad);
+      },
+      (err: unknown) => {
+        stats.bump(stats.requestErrors, 'journal_unavailable');
+        opts.logger.error({ err }, 'HTTP collect: could not journal the request; answered 503');
+        respond(res, 503, { error: 'journal_unavailable', message: 'the request could not be stored durably; retry later' }, { 'retry-after': '1' });
+      },
+    );
+  };
+
+  const parseJson = (body: Buffer) => {
     let text: string;
     try {
       text = UTF8.decode(body);
@@ -168,12 +220,16 @@ export function createCollectHandler(opts: CollectOptions): CollectHandler {
     }
     let parsed;
     try {
-      parsed = parseStrictJson(text, { maxDepth: opts.maxJsonDepth, maxTopLevelItems: opts.maxItems });
+      parsed = parseStrictJson(text, jsonLimits);
     } catch (e) {
       if (!(e instanceof JsonSyntaxError)) throw e;
       if (e.reason === 'too_many_items') throw new Refusal(413, 'too_many_items', `more than ${opts.maxItems} items in one request`);
       throw new Refusal(400, e.reason, e.message);
     }
+    return parsed;
+  };
+
+  const applyJson = (parsed: ReturnType<typeof parseStrictJson>, receivedAtMs: number): Applied => {
     const { value, duplicates } = parsed;
     const items = Array.isArray(value) ? value : [value];
     const bad: BadItem[] = [];
@@ -185,20 +241,44 @@ export function createCollectHandler(opts: CollectOptions): CollectHandler {
         bad.push({ index: i, reason: item.reason, message: item.message });
         continue;
       }
-      if (item.kind === 'event') agg.recordEvent(item.name, item.value, item.tags, item.timestampMs ?? Date.now());
+      if (item.kind === 'event') agg.recordEvent(item.name, item.value, item.tags, item.timestampMs ?? receivedAtMs);
       else agg.recordSample(item.kind, item.name, item.value, item.tags);
       accepted++;
     }
-    finish(res, accepted, bad);
+    return { accepted, bad };
   };
 
-  const handleText = (res: ServerResponse, body: Buffer) => {
+  // A body that is not JSON is refused before it reaches the journal.
+  const handleJson = (res: ServerResponse, body: Buffer) => {
+    const parsed = parseJson(body);
+    durably(res, 'json', body, (receivedAtMs) => applyJson(parsed, receivedAtMs));
+  };
+
+  const applyText = (body: Buffer): Applied => {
     const sink = new CountingSink(opts.aggregator, body);
     parser.parsePacket(body, sink);
-    finish(res, sink.accepted, sink.bad);
+    return { accepted: sink.accepted, bad: sink.bad };
   };
 
-  return { handle, stats };
+  const replay = (type: CollectBodyType, body: Buffer, receivedAtMs: number) => {
+    let r: Applied;
+    try {
+      r = type === 'json' ? applyJson(parseJson(body), receivedAtMs) : applyText(body);
+    } catch (e) {
+      if (!(e instanceof Refusal)) throw e;
+      r = { accepted: 0, bad: [{ index: 0, reason: e.reason }] };
+    }
+    stats.itemsAccepted += r.accepted;
+    for (const b of r.bad) stats.bump(stats.items, b.reason);
+    return { accepted: r.accepted, rejected: r.bad.length };
+  };
+
+  return { handle, replay, stats };
+}
+
+interface Applied {
+  accepted: number;
+  bad: BadItem[];
 }
 
 /** The configured token; an empty or unreadable token file stops start-up rather than leaving the API open. */
@@ -215,6 +295,10 @@ export function readBearerToken(token: string | undefined, file: string | undefi
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+const JSON_HEADER_FIELDS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+// writeHead takes a flat [name, value, ...] list as well; a constant one is not rebuilt per response.
+const JSON_HEADERS = Object.entries(JSON_HEADER_FIELDS).flat();
 
 /**
  * Passes lines on to the aggregator and keeps, for the response, how many
@@ -259,122 +343,3 @@ function sha256(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
-function parseContentType(header: string | undefined): 'json' | 'text' | undefined {
-  if (header === undefined) return undefined;
-  const [type, ...params] = header.split(';').map((p) => p.trim().toLowerCase());
-  for (const p of params) {
-    const [k, v] = p.split('=', 2).map((x) => x.trim());
-    if (k === 'charset' && v !== 'utf-8' && v !== 'utf8' && v !== '"utf-8"' && (type !== 'text/plain' || v !== 'us-ascii')) return undefined;
-  }
-  return type === 'application/json' ? 'json' : type === 'text/plain' ? 'text' : undefined;
-}
-
-/**
- * Reads the body up to `limit` bytes after decoding; a gzip body is inflated
- * as it streams in, so a small bomb is cut off at the limit rather than
- * inflated whole. Calls back once: the body, a Refusal, or undefined when the
- * client went away.
- */
-function readBody(req: IncomingMessage, gzip: boolean, limit: number, done: (r: Buffer | Refusal | undefined) => void): void {
-  let settled = false;
-  const settle = (r: Buffer | Refusal | undefined) => {
-    if (settled) return;
-    settled = true;
-    done(r);
-  };
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const tooLarge = () => {
-    req.pause();
-    req.removeAllListeners('data');
-    if (gzip) (source as ReturnType<typeof createGunzip>).destroy();
-    settle(new Refusal(413, 'body_too_large', `body larger than ${limit} bytes${gzip ? ' once decompressed' : ''}`));
-  };
-  const source = gzip ? createGunzip() : req;
-  let raw = 0;
-  if (gzip) {
-    const gunzip = source as ReturnType<typeof createGunzip>;
-    req.on('data', (c: Buffer) => {
-      raw += c.length;
-      // Compressed input larger than the limit cannot be worth inflating.
-      if (raw > limit) {
-        tooLarge();
-        return;
-      }
-      if (!gunzip.write(c)) req.pause();
-    });
-    gunzip.on('drain', () => req.resume());
-    req.on('end', () => gunzip.end());
-    gunzip.on('error', () => settle(new Refusal(400, 'bad_gzip', 'body is not valid gzip')));
-  }
-  source.on('data', (c: Buffer) => {
-    size += c.length;
-    if (size > limit) {
-      tooLarge();
-      return;
-    }
-    chunks.push(c);
-  });
-  source.on('end', () => settle(Buffer.concat(chunks, size)));
-  req.on('aborted', () => settle(undefined));
-  req.on('error', () => settle(undefined));
-  req.on('close', () => {
-    if (!req.complete) settle(undefined);
-  });
-}
-
-type HostCheck = (host: string | undefined, localPort: number | undefined) => boolean;
-
-/**
- * The Host check that stops DNS rebinding: a page on evil.example that
- * resolves its name to 127.0.0.1 still sends Host: evil.example. On by
- * default only for a loopback listener; an explicit allowed_hosts list
- * turns it on for any listener.
- */
-function makeHostCheck(listenAddress: string, allowed: string[]): HostCheck | undefined {
-  const anyPort = new Set<string>();
-  const withPort = new Set<string>();
-  if (allowed.length > 0) {
-    for (const entry of allowed) {
-      const hp = splitHostPort(entry.toLowerCase());
-      if (hp === undefined) continue;
-      if (hp.port === undefined) anyPort.add(hp.host);
-      else withPort.add(`${hp.host}:${hp.port}`);
-    }
-  } else {
-    if (!isLoopback(listenAddress)) return undefined;
-    for (const h of ['localhost', '127.0.0.1', '::1', listenAddress.toLowerCase()]) withPort.add(`${h}:*`);
-  }
-  return (host, localPort) => {
-    if (host === undefined) return false;
-    const hp = splitHostPort(host.toLowerCase());
-    if (hp === undefined) return false;
-    const port = hp.port ?? 80;
-    return anyPort.has(hp.host) || withPort.has(`${hp.host}:${port}`) || (port === localPort && withPort.has(`${hp.host}:*`));
-  };
-}
-
-function originAllowed(origin: string, check: HostCheck, localPort: number | undefined): boolean {
-  let url: URL;
-  try {
-    url = new URL(origin);
-  } catch {
-    return false;
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
-  const port = url.port !== '' ? url.port : url.protocol === 'https:' ? '443' : '80';
-  return check(`${url.hostname}:${port}`, localPort);
-}
-
-/** "host", "host:port", "[v6]" or "[v6]:port", with the brackets removed. */
-function splitHostPort(s: string): { host: string; port: number | undefined } | undefined {
-  const m = /^(?:\[([0-9a-f:.]+)\]|([^:[\]\s]+))(?::(\d{1,5}))?$/.exec(s.trim());
-  if (m === null) return undefined;
-  return { host: m[1] ?? m[2]!, port: m[3] === undefined ? undefined : Number(m[3]) };
-}
-
-function isLoopback(address: string): boolean {
-  const a = address.toLowerCase();
-  if (a === 'localhost' || a === '::1') return true;
-  return isIP(a) === 4 && a.startsWith('127.');
-}

@@ -47,7 +47,7 @@ describe('loadConfigFile', () => {
         port: 0,
         headers_timeout: 10_000,
         request_timeout: 30_000,
-        collect: { enabled: true, max_body_bytes: 1048576, max_items: 10000, max_json_depth: 8, allowed_hosts: [] },
+        collect: { enabled: true, durable: true, max_body_bytes: 1048576, max_items: 10000, max_json_depth: 8, allowed_hosts: [] },
       },
       limits: { max_series_per_metric: 10000, max_series: 200000, max_line_bytes: 65536, max_tags: 64, max_tag_value_bytes: 1024, max_event_text_bytes: 4096 },
       aggregation: { flush_interval: 90_000, timer_buckets: [0.01, 0.1, 1, 10], histogram_buckets: [0.01, 0.1, 1, 10], series_ttl: 0 },
@@ -113,6 +113,22 @@ describe('loadConfigFile', () => {
   it('reports a duplicate key at the repeated key, naming the first definition', () => {
     expect(located(loadError('duplicate-key.yaml'))).toEqual([
       { line: 5, column: 5, key: 'statsd.udp.port', message: 'duplicate key (first defined on line 3)' },
+    ]);
+  });
+
+  it('reports sink mistakes at their line: bad endpoint scheme, unknown type, missing key, bad enum', () => {
+    const found = located(configError(() => loadConfigFile(fixture('bad-sinks.yaml'))));
+    expect(found.map((f) => [f.line, f.key])).toEqual([
+      [4, 'sinks[0].endpoint'],
+      [6, 'sinks[1].type'],
+      [7, 'sinks[2].module'],
+      [9, 'sinks[2].queue.when_full'],
+    ]);
+  });
+
+  it('reports a sink name used twice at the second use', () => {
+    expect(located(configError(() => loadConfigFile(fixture('duplicate-sink.yaml'))))).toEqual([
+      { line: 5, column: 11, key: 'sinks[1].name', message: 'sink name "collector" is used twice' },
     ]);
   });
 
@@ -321,7 +337,7 @@ describe('defaultConfig', () => {
         port: 9102,
         headers_timeout: 10_000,
         request_timeout: 30_000,
-        collect: { enabled: true, max_body_bytes: 1048576, max_items: 10000, max_json_depth: 8, allowed_hosts: [] },
+        collect: { enabled: true, durable: true, max_body_bytes: 1048576, max_items: 10000, max_json_depth: 8, allowed_hosts: [] },
       },
       limits: { max_series_per_metric: 10000, max_series: 200000, max_line_bytes: 65536, max_tags: 64, max_tag_value_bytes: 1024, max_event_text_bytes: 4096 },
       aggregation: {

@@ -101,6 +101,24 @@ describe('FaultFileAccess', () => {
     if (content !== undefined) expect('abc'.startsWith(content.toString())).toBe(true);
   });
 
+  it('a write that started before the power went is torn with the rest, never applied after it', async () => {
+    const lengths = new Set<number>();
+    for (let seed = 1; seed <= 40; seed++) {
+      const fs = new FaultFileAccess({ seed, yieldChance: 0 });
+      await fs.mkdir('/d');
+      const f = await fs.open('/d/a', 'create');
+      await fs.syncDir('/d');
+      fs.crashAtOp(2);
+      // Both start in one tick: the first is counted before the crash, the second is where the power goes.
+      const [, second] = await Promise.allSettled([f.write(Buffer.from('0123456789'), 0), f.write(Buffer.from('abcdefghij'), 10)]);
+      expect(second.status).toBe('rejected');
+      const content = fs.restart().peek('/d/a')!.toString();
+      expect('0123456789'.startsWith(content)).toBe(true);
+      lengths.add(content.length);
+    }
+    expect(lengths.size).toBeGreaterThan(3);
+  });
+
   it('fails the named operation once when told to, a write leaving a short prefix behind', async () => {
     const fs = new FaultFileAccess({ yieldChance: 0 });
     await fs.mkdir('/d');

@@ -229,7 +229,7 @@ export class FaultFileAccess implements FileAccess {
   async open(path: string, mode: OpenMode): Promise<SpoolFile> {
     this.counts.opens++;
     const creates = mode === 'create' || mode === 'replace';
-    if (creates) await this.step('open');
+    if (creates) this.step('open');
     else this.check();
     const dir = this.dirOf(path);
     const name = basename(path);
@@ -253,7 +253,7 @@ export class FaultFileAccess implements FileAccess {
 
   async rename(from: string, to: string): Promise<void> {
     if (dirname(from) !== dirname(to)) throw errno('EXDEV', `rename ${from} ${to}: the model keeps renames within one directory`);
-    await this.step('rename');
+    this.step('rename');
     const dir = this.dirOf(from);
     const op: DirOp = { kind: 'rename', from: basename(from), to: basename(to) };
     if (!dir.entries.has(op.from)) throw errno('ENOENT', `rename ${from}`);
@@ -262,7 +262,7 @@ export class FaultFileAccess implements FileAccess {
   }
 
   async unlink(path: string): Promise<void> {
-    await this.step('unlink');
+    this.step('unlink');
     const dir = this.dirOf(path);
     const name = basename(path);
     if (!dir.entries.has(name)) throw errno('ENOENT', `unlink ${path}`);
@@ -286,7 +286,7 @@ export class FaultFileAccess implements FileAccess {
 
   async syncDir(path: string): Promise<void> {
     await this.maybeYield();
-    await this.step('syncDir');
+    this.step('syncDir');
     const dir = this.dirs.get(path);
     if (dir === undefined) throw errno('ENOENT', `syncDir ${path}`);
     dir.durable = new Map(dir.entries);
@@ -300,8 +300,13 @@ export class FaultFileAccess implements FileAccess {
     if (this.crashedFlag) throw new SimulatedCrash();
   }
 
-  /** Counts a durability-relevant operation: crashes first if armed, fails if told to. */
-  async step(op: string): Promise<void> {
+  /**
+   * Counts a durability-relevant operation: crashes first if armed, fails
+   * if told to. Synchronous on purpose: the caller's change must follow in
+   * the same tick, or a crash in between would let it land after the power
+   * was gone.
+   */
+  step(op: string): void {
     this.check();
     this.ops++;
     if (this.ops >= this.crashAt) {
@@ -354,7 +359,7 @@ class FaultFile implements SpoolFile {
     this.live();
     if (!this.writable) throw errno('EBADF', 'write on a read-only file');
     const code = this.fs.takeFailure('write');
-    await this.fs.step('write-data');
+    this.fs.step('write-data');
     this.fs.counts.writes++;
     if (code !== undefined) {
       // A short write, then the error: some bytes reached the page cache.
@@ -375,7 +380,7 @@ class FaultFile implements SpoolFile {
     this.live();
     // An fsync takes time: other calls run meanwhile, and a crash during it means it never happened.
     await this.fs.maybeYield();
-    await this.fs.step('sync');
+    this.fs.step('sync');
     this.inode.durable = Buffer.from(this.inode.current());
     this.inode.pending = [];
     this.fs.counts.fileSyncs++;
@@ -383,7 +388,7 @@ class FaultFile implements SpoolFile {
 
   async truncate(length: number): Promise<void> {
     this.live();
-    await this.fs.step('truncate');
+    this.fs.step('truncate');
     const op: DataOp = { kind: 'truncate', length };
     this.inode.apply(op);
     this.inode.pending.push(op);

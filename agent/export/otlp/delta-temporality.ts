@@ -1,0 +1,173 @@
+import type { HrTime } from '@opentelemetry/api';
+import {
+  AggregationTemporality,
+  DataPointType,
+  type DataPoint,
+  type ExponentialHistogram,
+  type Histogram,
+  type MetricData,
+  type ResourceMetrics,
+} from '@opentelemetry/sdk-metrics';
+import { downscaleSpan, type BucketSpan } from '../../aggregate/exponential-histogram.js';
+import { attributesKey } from './series-key.js';
+
+type CumulativeValue = number | Histogram | ExponentialHistogram;
+
+interface SeriesMemory {
+  /** Start of the cumulative stream: when it changes, the series restarted. */
+  startTime: HrTime;
+  /** The previous batch's time: where the next delta begins. */
+  endTime: HrTime;
+  value: CumulativeValue;
+  /** The convert() call that last saw the series. */
+  batch: number;
+}
+
+/**
+ * Turns the agent's cumulative series into delta series for one sink, as the
+ * OpenTelemetry data model defines them: each point holds the change since
+ * the previous batch, with startTime = that batch's time, so consecutive
+ * points of a series tile time without overlap.
+ *
+ * - A series seen for the first time, or whose cumulative start time changed
+ *   or whose monotonic value went down (the agent restarted, or the series
+ *   expired and came back), starts over: its point is its whole cumulative
+ *   value since its own start time. Nothing is lost and nothing counted twice.
+ * - A series absent from a batch is forgotten, so state never outgrows the
+ *   series the agent holds.
+ * - Gauges pass through unchanged. An unchanged counter is sent as a 0 delta:
+ *   the series stays visible as long as the agent holds it.
+ *
+ * State is per sink (each sink sees its own sequence of batches) and kept in
+ * memory only: after a restart the aggregator starts from zero too, so every
+ * series' first delta is simply its value since its new start.
+ */
+export class DeltaConverter {
+  /** Per metric (scope, name and type), per series (sorted attributes): the last batch's point. */
+  private readonly memory = new Map<string, Map<string, SeriesMemory>>();
+  private batch = 0;
+
+  convert(rm: ResourceMetrics): ResourceMetrics {
+    const batch = ++this.batch;
+    const scopeMetrics = rm.scopeMetrics.map((sm) => ({
+      scope: sm.scope,
+      metrics: sm.metrics.map((m) => this.convertMetric(m, `${sm.scope.name}\u0000${m.descriptor.name}\u0000${m.dataPointType}`, batch)),
+    }));
+    // Entries are updated in place; those this batch did not touch belong to vanished series.
+    for (const [metricKey, series] of this.memory) {
+      for (const [key, s] of series) if (s.batch !== batch) series.delete(key);
+      if (series.size === 0) this.memory.delete(metricKey);
+    }
+    return { resource: rm.resource, scopeMetrics };
+  }
+
+  /** Series remembered from the last batch. */
+  get size(): number {
+    let n = 0;
+    for (const series of this.memory.values()) n += series.size;
+    return n;
+  }
+
+  private convertMetric(m: MetricData, metricKey: string, batch: number): MetricData {
+    if (m.dataPointType === DataPointType.GAUGE || m.aggregationTemporality !== AggregationTemporality.CUMULATIVE) return m;
+    const monotonic = m.dataPointType !== DataPointType.SUM || m.isMonotonic;
+    let found = this.memory.get(metricKey);
+    if (found === undefined) this.memory.set(metricKey, (found = new Map()));
+    const series = found;
+    const points = (m.dataPoints as Array<DataPoint<CumulativeValue>>).map((p) => {
+      const key = attributesKey(p.attributes);
+      const prev = series.get(key);
+      // Only a point of the previous batch is a base; a series met twice in one batch (never, from the producer) goes whole.
+      const change =
+        prev !== undefined && prev.batch === batch - 1 && sameTime(prev.startTime, p.startTime) ? difference(prev.value, p.value, monotonic) : undefined;
+      const prevEnd = prev?.endTime;
+      if (prev === undefined) series.set(key, { startTime: p.startTime, endTime: p.endTime, value: p.value, batch });
+      else {
+        prev.startTime = p.startTime;
+        prev.endTime = p.endTime;
+        prev.value = p.value;
+        prev.batch = batch;
+      }
+      if (change === undefined) return p;
+      return { attributes: p.attributes, startTime: prevEnd!, endTime: p.endTime, value: change };
+    });
+    return { ...m, aggregationTemporality: AggregationTemporality.DELTA, dataPoints: points } as MetricData;
+  }
+}
+
+function sameTime(a: HrTime, b: HrTime): boolean {
+  return a[0] === b[0] && a[1] === b[1];
+}
+
+/** cur − prev, or undefined when the series must be taken as restarted. */
+function difference(prev: CumulativeValue, cur: CumulativeValue, monotonic: boolean): CumulativeValue | undefined {
+  if (typeof cur === 'number') {
+    if (typeof prev !== 'number' || (monotonic && cur < prev)) return undefined;
+    return cur - prev;
+  }
+  if (typeof prev === 'number') return undefined;
+  if ('buckets' in cur) return 'buckets' in prev ? histogramDifference(prev, cur) : undefined;
+  return 'buckets' in prev ? undefined : exponentialDifference(prev, cur);
+}
+
+function histogramDifference(prev: Histogram, cur: Histogram): Histogram | undefined {
+  const b = cur.buckets.boundaries;
+  const pb = prev.buckets.boundaries;
+  if (b.length !== pb.length || b.some((x, i) => x !== pb[i]) || cur.count < prev.count) return undefined;
+  const counts = new Array<number>(cur.buckets.counts.length);
+  for (let i = 0; i < counts.length; i++) {
+    counts[i] = cur.buckets.counts[i]! - (prev.buckets.counts[i] ?? 0);
+    if (counts[i]! < 0) return undefined;
+  }
+  // min and max of the interval alone are unknowable from two cumulative points, so they are left out.
+  return {
+    buckets: { boundaries: b, counts },
+    count: cur.count - prev.count,
+    ...(cur.sum !== undefined && prev.sum !== undefined ? { sum: cur.sum - prev.sum } : {}),
+  };
+}
+
+function exponentialDifference(prev: ExponentialHistogram, cur: ExponentialHistogram): ExponentialHistogram | undefined {
+  if (cur.count < prev.count || cur.zeroCount < prev.zeroCount) return undefined;
+  // A series' scale only goes down; compare both at the coarser one.
+  const scale = Math.min(prev.scale, cur.scale);
+  const positive = spanDifference(prev.positive, prev.scale, cur.positive, cur.scale, scale);
+  const negative = spanDifference(prev.negative, prev.scale, cur.negative, cur.scale, scale);
+  if (positive === undefined || negative === undefined) return undefined;
+  return {
+    count: cur.count - prev.count,
+    ...(cur.sum !== undefined && prev.sum !== undefined ? { sum: cur.sum - prev.sum } : {}),
+    scale,
+    zeroCount: cur.zeroCount - prev.zeroCount,
+    positive: { offset: positive.offset, bucketCounts: positive.counts },
+    negative: { offset: negative.offset, bucketCounts: negative.counts },
+  };
+}
+
+function spanDifference(
+  prev: { offset: number; bucketCounts: number[] },
+  prevScale: number,
+  cur: { offset: number; bucketCounts: number[] },
+  curScale: number,
+  scale: number,
+): BucketSpan | undefined {
+  const p = downscaleSpan({ offset: prev.offset, counts: prev.bucketCounts }, prevScale - scale);
+  const c = downscaleSpan({ offset: cur.offset, counts: cur.bucketCounts }, curScale - scale);
+  const at = (s: BucketSpan, i: number) => (i >= s.offset && i < s.offset + s.counts.length ? s.counts[i - s.offset]! : 0);
+  const lows = [p, c].filter((s) => s.counts.length > 0).map((s) => s.offset);
+  if (lows.length === 0) return { offset: 0, counts: [] };
+  const low = Math.min(...lows);
+  const high = Math.max(...[p, c].filter((s) => s.counts.length > 0).map((s) => s.offset + s.counts.length - 1));
+  const counts: number[] = [];
+  for (let i = low; i <= high; i++) {
+    const d = at(c, i) - at(p, i);
+    if (d < 0) return undefined;
+    counts.push(d);
+  }
+  // Buckets that did not move are trimmed off both ends.
+  let first = 0;
+  while (first < counts.length && counts[first] === 0) first++;
+  let last = counts.length - 1;
+  while (last >= first && counts[last] === 0) last--;
+  return first > last ? { offset: 0, counts: [] } : { offset: low + first, counts: counts.slice(first, last + 1) };
+}

@@ -1,0 +1,90 @@
+import { gzipSync } from 'node:zlib';
+import type { InstrumentationScope } from '@opentelemetry/core';
+import type { Resource } from '@opentelemetry/resources';
+import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { EncodedRequest, FlushSnapshot } from '../sink.js';
+import type { SummaryMetricData } from '../summary-data.js';
+import { DeltaConverter } from './delta-temporality.js';
+import { logsBodies, toLogRecords } from './event-log-records.js';
+import { withIntegerCounts } from './integer-counts.js';
+import { metricsBodies } from './metrics-body.js';
+import {
+  BATCH_ID_HEADER,
+  BATCH_PART_HEADER,
+  DEFAULT_MAX_REQUEST_BYTES,
+  LOGS_PATH,
+  METRICS_PATH,
+  contentTypeOf,
+  type OtlpCompression,
+  type OtlpEncoding,
+} from './wire-format.js';
+
+export type OtlpTemporality = 'delta' | 'cumulative';
+
+/** A flush as this sink may receive it: summaries, which are no SDK MetricData, travel beside the metrics. */
+export type OtlpSnapshot = FlushSnapshot & { summaries?: readonly SummaryMetricData[] };
+
+export interface OtlpEncoderOptions {
+  encoding: OtlpEncoding;
+  compression: OtlpCompression;
+  /** Of sums and histograms; gauges have none. */
+  temporality: OtlpTemporality;
+  /** Merged over the snapshot's resource, winning on conflicts (see otlpResource()). */
+  resource?: Resource;
+  /** Ship events as log records to /v1/logs (default true). */
+  events?: boolean;
+  /** Largest body before compression; a larger batch is split (default 8 MiB). */
+  maxRequestBytes?: number;
+  /** Scope of summaries and log records when the snapshot has no metrics scope to borrow. */
+  scope?: InstrumentationScope;
+}
+
+/**
+ * A flush as OTLP/HTTP requests: ExportMetricsServiceRequest bodies for
+ * /v1/metrics and ExportLogsServiceRequest bodies for /v1/logs, serialized
+ * by @opentelemetry/otlp-transformer, gzipped when asked. Usually one of
+ * each at most; a batch past maxRequestBytes is split. Holds the sink's
+ * delta state, so it must see every flush, in order, once.
+ *
+ * Metric names are the OpenTelemetry ones the AggregateProducer hands out: a
+ * counter is `logins` (a monotonic SUM), not the `logins_total` the
+ * Prometheus exposition adds; a timer keeps its `_seconds` name and unit "s".
+ *
+ * Headers stored with each request are the ones that describe its body
+ * (content type and encoding) and the batch id and part; credentials and the
+ * User-Agent are added when sending, so they never sit in the spool and a
+ * rotated token applies to batches already queued.
+ */
+export class OtlpEncoder {
+  private readonly delta: DeltaConverter | undefined;
+  private readonly maxRequestBytes: number;
+
+  constructor(private readonly opts: OtlpEncoderOptions) {
+    this.delta = opts.temporality === 'delta' ? new DeltaConverter() : undefined;
+    this.maxRequestBytes = opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  }
+
+  encode(snapshot: OtlpSnapshot): EncodedRequest[] {
+    const resource = this.opts.resource === undefined ? snapshot.metrics.resource : snapshot.metrics.resource.merge(this.opts.resource);
+    let metrics: ResourceMetrics = withIntegerCounts({ resource, scopeMetrics: snapshot.metrics.scopeMetrics });
+    // Run on every flush, even one with nothing to send, so "the previous batch" is always the previous flush.
+    if (this.delta !== undefined) metrics = this.delta.convert(metrics);
+    const scope = snapshot.metrics.scopeMetrics[0]?.scope ?? this.opts.scope ?? { name: 'tally-agent' };
+    const bodies: Array<{ path: string; body: Uint8Array }> = [];
+    for (const body of metricsBodies(metrics, snapshot.summaries ?? [], scope, this.opts.encoding, this.maxRequestBytes)) bodies.push({ path: METRICS_PATH, body });
+    if (this.opts.events !== false && snapshot.events.length > 0) {
+      const records = toLogRecords(snapshot.events, resource, scope, snapshot.timeMs);
+      for (const body of logsBodies(records, this.opts.encoding, this.maxRequestBytes)) bodies.push({ path: LOGS_PATH, body });
+    }
+    return bodies.map(({ path, body }, i) => this.request(path, body, snapshot.batchId, `${i + 1}/${bodies.length}`));
+  }
+
+  private request(path: string, body: Uint8Array, batchId: string, part: string): EncodedRequest {
+    const headers: Record<string, string> = { 'content-type': contentTypeOf(this.opts.encoding), [BATCH_ID_HEADER]: batchId, [BATCH_PART_HEADER]: part };
+    if (this.opts.compression === 'gzip') {
+      headers['content-encoding'] = 'gzip';
+      return { path, headers, body: gzipSync(body) };
+    }
+    return { path, headers, body };
+  }
+}

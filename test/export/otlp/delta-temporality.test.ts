@@ -1,0 +1,190 @@
+/**
+ * The per-sink cumulative → delta converter, on hand-made ResourceMetrics
+ * shaped as the AggregateProducer makes them: increases, unchanged series,
+ * restarts (value down, or a new start time), vanished series, histograms
+ * bucket by bucket, exponential histograms across a scale change, gauges.
+ */
+import { ValueType, type HrTime } from '@opentelemetry/api';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AggregationTemporality,
+  DataPointType,
+  type DataPoint,
+  type ExponentialHistogram,
+  type Histogram,
+  type MetricData,
+  type ResourceMetrics,
+} from '@opentelemetry/sdk-metrics';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DeltaConverter } from '../../../agent/export/otlp/delta-temporality.js';
+
+const T0 = 1_700_000_000;
+const t = (s: number): HrTime => [T0 + s, 0];
+const descriptor = (name: string) => ({ name, description: '', unit: '', valueType: ValueType.DOUBLE });
+
+function point<V>(value: V, start: number, end: number, attributes: Record<string, string> = {}): DataPoint<V> {
+  return { attributes, startTime: t(start), endTime: t(end), value };
+}
+
+function counter(name: string, points: Array<DataPoint<number>>): MetricData {
+  return { descriptor: descriptor(name), aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.SUM, isMonotonic: true, dataPoints: points };
+}
+
+function histogram(name: string, points: Array<DataPoint<Histogram>>): MetricData {
+  return { descriptor: descriptor(name), aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.HISTOGRAM, dataPoints: points };
+}
+
+function batch(...metrics: MetricData[]): ResourceMetrics {
+  return { resource: resourceFromAttributes({}), scopeMetrics: [{ scope: { name: 'tally-agent' }, metrics }] };
+}
+
+/** The converted points of the first metric, as [value, start offset s, end offset s]. */
+function deltas(rm: ResourceMetrics, metric = 0): Array<[unknown, number, number]> {
+  const m = rm.scopeMetrics[0]!.metrics[metric]!;
+  return (m.dataPoints as Array<DataPoint<unknown>>).map((p) => [p.value, p.startTime[0] - T0, p.endTime[0] - T0]);
+}
+
+const hist = (counts: number[], sum: number, boundaries = [1, 10]): Histogram => ({
+  buckets: { boundaries, counts },
+  count: counts.reduce((a, b) => a + b, 0),
+  sum,
+});
+
+describe('DeltaConverter', () => {
+  it('sends a new series whole from its own start, then each change since the previous batch', () => {
+    const d = new DeltaConverter();
+    const first = d.convert(batch(counter('logins', [point(5, 0, 10)])));
+    expect(first.scopeMetrics[0]!.metrics[0]!.aggregationTemporality).toBe(AggregationTemporality.DELTA);
+    expect(deltas(first)).toEqual([[5, 0, 10]]);
+    expect(deltas(d.convert(batch(counter('logins', [point(8, 0, 20)]))))).toEqual([[3, 10, 20]]);
+    // Unchanged: a 0 delta keeps the series visible, and the intervals keep tiling.
+    expect(deltas(d.convert(batch(counter('logins', [point(8, 0, 30)]))))).toEqual([[0, 20, 30]]);
+    expect(deltas(d.convert(batch(counter('logins', [point(8.5, 0, 40)]))))).toEqual([[0.5, 30, 40]]);
+  });
+
+  it('restarts a series whose value went down, or whose start time changed, from its own new start', () => {
+    const d = new DeltaConverter();
+    d.convert(batch(counter('c', [point(8, 0, 10, { a: '1' }), point(8, 0, 10, { a: '2' })])));
+    const out = d.convert(batch(counter('c', [point(2, 0, 20, { a: '1' }), point(12, 15, 20, { a: '2' })])));
+    // a=1 went down (the agent restarted with an old start time): all of it counts, from its start.
+    // a=2 came back with a new start time and a larger value: not 12 - 8, but 12 since 15.
+    expect(deltas(out)).toEqual([
+      [2, 0, 20],
+      [12, 15, 20],
+    ]);
+    expect(deltas(d.convert(batch(counter('c', [point(3, 0, 30, { a: '1' }), point(13, 15, 30, { a: '2' })]))))).toEqual([
+      [1, 20, 30],
+      [1, 20, 30],
+    ]);
+  });
+
+  it('forgets series absent from a batch: one that comes back starts over', () => {
+    const d = new DeltaConverter();
+    d.convert(batch(counter('c', [point(4, 0, 10, { a: '1' }), point(6, 0, 10, { a: '2' })])));
+    expect(d.size).toBe(2);
+    d.convert(batch(counter('c', [point(5, 0, 20, { a: '1' })])));
+    expect(d.size).toBe(1);
+    // Same start time and a larger value, yet its last batch is gone: the whole value, from its own start.
+    expect(deltas(d.convert(batch(counter('c', [point(5, 0, 30, { a: '1' }), point(9, 0, 30, { a: '2' })]))))).toEqual([
+      [0, 20, 30],
+      [9, 0, 30],
+    ]);
+  });
+
+  it('keys a series by name and sorted attributes, so attribute order does not matter', () => {
+    const d = new DeltaConverter();
+    d.convert(batch(counter('c', [point(1, 0, 10, { a: '1', b: '2' })]), counter('other', [point(100, 0, 10, { a: '1', b: '2' })])));
+    const out = d.convert(batch(counter('c', [point(4, 0, 20, { b: '2', a: '1' })]), counter('other', [point(150, 0, 20, { b: '2', a: '1' })])));
+    expect(deltas(out, 0)).toEqual([[3, 10, 20]]);
+    expect(deltas(out, 1)).toEqual([[50, 10, 20]]);
+  });
+
+  it('takes histograms bucket by bucket (counts, sum, count); a bucket going down or new bounds restart the series', () => {
+    const d = new DeltaConverter();
+    expect(deltas(d.convert(batch(histogram('lat', [point(hist([1, 2, 0], 7), 0, 10)]))))).toEqual([[hist([1, 2, 0], 7), 0, 10]]);
+    expect(deltas(d.convert(batch(histogram('lat', [point(hist([1, 5, 2], 40), 0, 20)]))))).toEqual([
+      [{ buckets: { boundaries: [1, 10], counts: [0, 3, 2] }, count: 5, sum: 33 }, 10, 20],
+    ]);
+    // One bucket went down while the total grew: a restart, sent whole.
+    expect(deltas(d.convert(batch(histogram('lat', [point(hist([0, 9, 2], 50), 0, 30)]))))).toEqual([[hist([0, 9, 2], 50), 0, 30]]);
+    expect(deltas(d.convert(batch(histogram('lat', [point(hist([0, 9, 2, 1], 60, [1, 10, 100]), 0, 40)]))))).toEqual([
+      [hist([0, 9, 2, 1], 60, [1, 10, 100]), 0, 40],
+    ]);
+  });
+
+  it('takes exponential histograms at the coarser of the two scales, trimming buckets that did not move', () => {
+    const exp = (scale: number, offset: number, counts: number[], zeroCount: number, sum: number): ExponentialHistogram => ({
+      count: zeroCount + counts.reduce((a, b) => a + b, 0),
+      sum,
+      scale,
+      zeroCount,
+      positive: { offset, bucketCounts: counts },
+      negative: { offset: 0, bucketCounts: [] },
+    });
+    const metric = (v: ExponentialHistogram, end: number): MetricData => ({
+      descriptor: descriptor('e'),
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.EXPONENTIAL_HISTOGRAM,
+      dataPoints: [point(v, 0, end)],
+    });
+    const d = new DeltaConverter();
+    // Scale 3, indices 8..11 hold 1,1,1,1; at scale 2 those are indices 4,4,5,5.
+    d.convert(batch(metric(exp(3, 8, [1, 1, 1, 1], 1, 10), 10)));
+    const out = deltas(d.convert(batch(metric(exp(2, 4, [2, 3, 0, 4], 1, 30), 20))));
+    expect(out).toEqual([
+      [{ count: 5, sum: 20, scale: 2, zeroCount: 0, positive: { offset: 5, bucketCounts: [1, 0, 4] }, negative: { offset: 0, bucketCounts: [] } }, 10, 20],
+    ]);
+  });
+
+  it('passes gauges through untouched', () => {
+    const d = new DeltaConverter();
+    const gauge: MetricData = {
+      descriptor: descriptor('temp'),
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.GAUGE,
+      dataPoints: [point(7, 0, 10)],
+    };
+    d.convert(batch(gauge));
+    const next = { ...gauge, dataPoints: [point(3, 0, 20)] };
+    expect(d.convert(batch(next)).scopeMetrics[0]!.metrics[0]).toBe(next);
+  });
+
+  it('property: deltas tile time and add up to the cumulative value, across random increases and restarts', () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ add: fc.nat(1000), restart: fc.boolean(), skip: fc.boolean() }), { minLength: 1, maxLength: 40 }), (steps) => {
+        const d = new DeltaConverter();
+        let value = 0;
+        let start = 0;
+        let sentSinceStart = 0;
+        let lastEnd: number | undefined;
+        steps.forEach((step, i) => {
+          const now = (i + 1) * 10;
+          if (step.restart) {
+            value = 0;
+            start = now - 5;
+          }
+          value += step.add;
+          if (step.skip) {
+            // The series is absent from this batch (expired); it comes back as new.
+            expect(deltas(d.convert(batch(counter('c', []))))).toEqual([]);
+            lastEnd = undefined;
+            return;
+          }
+          const [[delta, from, to]] = deltas(d.convert(batch(counter('c', [point(value, start, now)])))) as Array<[number, number, number]>;
+          expect(to).toBe(now);
+          const resumed = lastEnd !== undefined && !step.restart;
+          if (resumed) {
+            expect(from).toBe(lastEnd);
+            sentSinceStart += delta;
+          } else {
+            expect(from).toBe(start);
+            sentSinceStart = delta;
+          }
+          expect(sentSinceStart).toBe(value);
+          lastEnd = now;
+        });
+      }),
+    );
+  });
+});

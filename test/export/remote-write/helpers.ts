@@ -1,0 +1,132 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import type { Resource } from '@opentelemetry/resources';
+import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { pino } from 'pino';
+import protobuf from 'protobufjs';
+import { uncompress } from 'snappyjs';
+import { Aggregator } from '../../../agent/aggregate/aggregator.js';
+import { AggregateProducer } from '../../../agent/export/aggregate-producer.js';
+import type { Mapper } from '../../../agent/mapping/mapper.js';
+import { StatsdParser } from '../../../agent/parse/statsd-line.js';
+import { IngestCounters } from '../../../agent/telemetry/ingest-counters.js';
+import { parsePromText } from '../../support/prom-text.js';
+
+export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+
+const specText = readFileSync(join(FIXTURES, 'remote-write-1.0.proto'), 'utf8');
+const specRoot = protobuf.parse(specText).root;
+/**
+ * The spec's TimeSeries with the sample value read as its 64 raw bits, to
+ * see the exact NaN a stale marker carries (a decoded double NaN hides it).
+ */
+const rawRoot = protobuf.parse(
+  specText.replace(/message Sample \{[^}]*\}/, 'message Sample {\n  fixed64 value = 1;\n  int64 timestamp = 2;\n}'),
+).root;
+const WriteRequest = specRoot.lookupType('prometheus.WriteRequest');
+const RawWriteRequest = rawRoot.lookupType('prometheus.WriteRequest');
+
+export interface DecodedSeries {
+  /** Name-value pairs in the order they were sent. */
+  labels: Array<[string, string]>;
+  samples: Array<{ value: number; timestamp: number }>;
+}
+
+/** Snappy block format, then the spec's WriteRequest; fields left at their default are filled in, as a receiver sees them. */
+export function decodeBody(body: Uint8Array): DecodedSeries[] {
+  const proto = uncompress(body);
+  const msg = WriteRequest.toObject(WriteRequest.decode(proto), { longs: Number, defaults: true, arrays: true }) as {
+    timeseries: Array<{ labels: Array<{ name: string; value: string }>; samples: Array<{ value: number; timestamp: number }> }>;
+  };
+  return msg.timeseries.map((ts) => ({ labels: ts.labels.map((l) => [l.name, l.value]), samples: ts.samples }));
+}
+
+/** Each series' sample values as 16 hex digits of their raw bits. */
+export function rawSampleBits(body: Uint8Array): string[][] {
+  const msg = RawWriteRequest.toObject(RawWriteRequest.decode(uncompress(body)), { longs: String, defaults: true, arrays: true }) as {
+    timeseries: Array<{ samples: Array<{ value: string }> }>;
+  };
+  return msg.timeseries.map((ts) => ts.samples.map((s) => BigInt.asUintN(64, BigInt(s.value)).toString(16).padStart(16, '0')));
+}
+
+/** A series identity as Prometheus holds it: its labels sorted, __name__ included, empty values meaning no label. */
+export function seriesId(labels: Iterable<[string, string]>): string {
+  return JSON.stringify([...labels].filter(([, v]) => v !== '').sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Series identity → value of every sample in the exposition text. */
+export function exposedValues(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const s of parsePromText(text).samples) {
+    const id = seriesId([['__name__', s.name], ...Object.entries(s.labels)]);
+    if (out.has(id)) throw new Error(`the exposition repeats ${s.line}`);
+    out.set(id, s.value);
+  }
+  return out;
+}
+
+/** /metrics as the agent serves it: the OpenTelemetry serializer with the pipeline's settings (no scope labels, target_info on). */
+export function exposition(metrics: ResourceMetrics): string {
+  return new PrometheusSerializer(undefined, false, undefined, false, true).serialize(metrics);
+}
+
+/** Series identity → value of every series of remote-write bodies; each series must hold exactly one sample. */
+export function pushedValues(bodies: Uint8Array[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const body of bodies) {
+    for (const s of decodeBody(body)) {
+      if (s.samples.length !== 1) throw new Error(`${seriesId(s.labels)} has ${s.samples.length} samples`);
+      const id = seriesId(s.labels);
+      if (out.has(id)) throw new Error(`${id} is sent twice`);
+      out.set(id, s.samples[0]!.value);
+    }
+  }
+  return out;
+}
+
+export interface StatsdPipeline {
+  aggregator: Aggregator;
+  producer: AggregateProducer;
+  send(lines: string): void;
+  /** The producer's metrics, every point at `timeMs`, as the agent cuts a batch. */
+  collect(timeMs: number): Promise<ResourceMetrics>;
+}
+
+/** The agent's own stages, in process: statsd lines → StatsdParser → Aggregator → AggregateProducer. */
+export function statsdPipeline(opts: {
+  resource: Resource;
+  now: () => number;
+  timerBuckets?: number[];
+  histogramBuckets?: number[];
+  mapper?: Mapper;
+  seriesTtlMs?: number;
+}): StatsdPipeline {
+  const aggregator = new Aggregator({
+    timerBuckets: opts.timerBuckets ?? [0.05, 0.25, 1],
+    histogramBuckets: opts.histogramBuckets ?? [1, 10],
+    mapper: opts.mapper,
+    seriesTtlMs: opts.seriesTtlMs,
+    counters: new IngestCounters(),
+    logger: pino({ level: 'silent' }),
+    now: opts.now,
+  });
+  let batchTimeMs = 0;
+  const producer = new AggregateProducer({
+    aggregator,
+    resource: opts.resource,
+    scope: { name: 'tally-agent', version: 'test' },
+    now: () => batchTimeMs,
+  });
+  const parser = new StatsdParser();
+  return {
+    aggregator,
+    producer,
+    send: (lines) => parser.parsePacket(Buffer.from(lines), aggregator),
+    collect: async (timeMs) => {
+      batchTimeMs = timeMs;
+      return (await producer.collect()).resourceMetrics;
+    },
+  };
+}
