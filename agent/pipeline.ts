@@ -266,6 +266,7 @@ export async function startPipeline(
         () => summariesToPrometheusText(collectSummaries(aggregator)),
       ),
       ready: () => ready && (push?.ready() ?? true),
+      stalled: () => push?.stalled() ?? [],
       collect: collect?.handle,
       headersTimeoutMs: config.http.headers_timeout,
       requestTimeoutMs: config.http.request_timeout,

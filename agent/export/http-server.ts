@@ -13,6 +13,8 @@ export interface HttpServerOptions {
   metrics: RequestHandler;
   /** Readiness: true once every listener is bound. */
   ready: () => boolean;
+  /** Health: the names of sinks stuck with a full queue and no delivery; empty when healthy. */
+  stalled?: () => string[];
   /** POST /v1/collect; absent when the collect API is off. */
   collect?: RequestHandler;
   /** A client must have sent all its headers within this many ms. */
@@ -54,9 +56,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
         case '/metrics':
           opts.metrics(req, res);
           return;
-        case '/healthz':
-          res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+        case '/healthz': {
+          // A stuck agent must not look healthy: a sink that delivers nothing while data waits fails the check.
+          const stalled = opts.stalled?.() ?? [];
+          if (stalled.length === 0) res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+          else res.writeHead(503, { 'content-type': 'text/plain' }).end(`sink stalled (nothing delivered within stall_timeout): ${stalled.join(', ')}\n`);
           return;
+        }
         case '/readyz': {
           const ready = opts.ready();
           res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');

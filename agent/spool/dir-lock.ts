@@ -99,7 +99,11 @@ export class DirLock {
         const seen = await readLock(path);
         if (seen === undefined) continue; // released meanwhile: try again
         const v = judge(seen.holder);
-        if (!v.stale) throw new DirLockHeldError(path, seen.holder!, v.reason);
+        if (!v.stale) {
+          // Name the holder as /proc shows it now, when it can be seen from here.
+          const live = v.reason === 'alive' ? processCommandLine(seen.holder!.pid) : undefined;
+          throw new DirLockHeldError(path, live === undefined ? seen.holder! : { ...seen.holder!, commandLine: live }, v.reason);
+        }
         await removeStale(path, seen);
         tookOver = seen.holder ?? 'unreadable';
       }

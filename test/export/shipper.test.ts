@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DeadLetterFolder } from '../../agent/export/dead-letter.js';
+import { PushSinks } from '../../agent/export/push-sinks.js';
 import { Shipper } from '../../agent/export/shipper.js';
+import { emptyResource } from '@opentelemetry/resources';
 import { SinkQueue } from '../../agent/export/sink-queue.js';
 import type { EncodedRequest, SendOutcome, Sink } from '../../agent/export/sink.js';
 import { decodeStoredRequest, type StoredRequest } from '../../agent/export/stored-request.js';
@@ -198,5 +200,39 @@ describe('SinkQueue limits', () => {
     expect(log.stats().records).toBe(1);
     expect(existsSync(join(dir, 'queue'))).toBe(true);
     await log.close();
+  });
+});
+
+describe('PushSinks readiness', () => {
+  it('is not ready while a queue is over 90 % full, and ready again once it drains', async () => {
+    let up = false;
+    const body = Buffer.alloc(900, 'x');
+    const sink: Sink = {
+      name: 'steady',
+      encode: () => [{ path: '', headers: {}, body }],
+      send: async () => (up ? { kind: 'delivered', status: 200 } : { kind: 'retry', error: 'down' }),
+    };
+    const push = await PushSinks.open({
+      dataDir: dir,
+      segmentBytes: 1 << 20,
+      maxRecordBytes: 1 << 16,
+      sinks: [{ sink, maxBytes: 4000, whenFull: 'refuse_new', maxInFlight: 1, backoff: FAST, stallTimeoutMs: 60_000 }],
+      logger: silent,
+    });
+    try {
+      const snapshot = (i: number) => ({ batchId: `b${i}`, timeMs: i, metrics: { resource: emptyResource(), scopeMetrics: [] }, events: [] });
+      await push.push(snapshot(1));
+      expect(push.ready()).toBe(true);
+      for (let i = 2; i <= 5; i++) await push.push(snapshot(i));
+      const [view] = push.views();
+      expect(view!.fill).toBeGreaterThan(0.9);
+      expect(push.ready()).toBe(false);
+      expect(view!.stats.dropped.get('refuse_new')).toBe(1);
+      up = true;
+      await waitFor(() => expect(push.ready()).toBe(true), 5000);
+      expect(push.views()[0]!.queue.records).toBe(0);
+    } finally {
+      await push.stop();
+    }
   });
 });

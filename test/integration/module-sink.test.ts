@@ -98,6 +98,25 @@ describe('a sink module named in the config', () => {
     }
   });
 
+  it('turns /healthz false while a sink delivers nothing for stall_timeout with data waiting, and true again after', async () => {
+    const out = join(dir, 'late-folder', 'metrics.jsonl');
+    const base = config(out);
+    const agent = await startAgent({ config: { ...base, sinks: [{ ...base.sinks[0], stall_timeout: '600ms' }] } });
+    try {
+      expect((await agent.get('/healthz')).status).toBe(200);
+      await agent.sendUdp('stall.g:1|g');
+      await waitFor(async () => {
+        const h = await agent.get('/healthz');
+        expect(h.status).toBe(503);
+        expect(await h.text()).toContain('sink stalled (nothing delivered within stall_timeout): file');
+      }, 5000);
+      await mkdir(join(dir, 'late-folder'));
+      await waitFor(async () => expect((await agent.get('/healthz')).status).toBe(200), 5000);
+    } finally {
+      await agent.stop();
+    }
+  });
+
   it('refuses a second agent on the same data directory, naming the process that holds it', async () => {
     const out = join(dir, 'metrics.jsonl');
     const first = await startAgent({ config: config(out) });

@@ -48,6 +48,8 @@ export interface AgentHandle {
   sendUdp(lines: string | Buffer): Promise<void>;
   /** SIGTERM, then SIGKILL if it lingers; resolves with the exit code. Safe to call twice. */
   stop(): Promise<number | null>;
+  /** kill -9: no flush, no fsync, no cleanup (a crash); resolves once the process is gone. */
+  crash(): Promise<void>;
 }
 
 const live = new Set<ChildProcess>();
@@ -232,6 +234,10 @@ export async function startAgent(opts: StartAgentOptions = {}): Promise<AgentHan
       );
     },
     stop,
+    async crash() {
+      child.kill('SIGKILL');
+      await stop();
+    },
   };
 }
 
