@@ -2,6 +2,8 @@
 // child processes that never outlive the harness, the agent started on a
 // temporary config, /proc CPU accounting and Prometheus text parsing.
 import { execFileSync, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import net from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -211,4 +213,25 @@ export function buildC(name) {
     execFileSync('cc', ['-O2', '-o', bin, src], { stdio: 'inherit' });
   }
   return bin;
+}
+
+/** A port free right now on 127.0.0.1 ('udp' or 'tcp'). */
+export function freePort(kind) {
+  return new Promise((resolve, reject) => {
+    if (kind === 'udp') {
+      const s = dgram.createSocket('udp4');
+      s.on('error', reject);
+      s.bind(0, '127.0.0.1', () => {
+        const { port } = s.address();
+        s.close(() => resolve(port));
+      });
+    } else {
+      const s = net.createServer();
+      s.on('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const { port } = s.address();
+        s.close(() => resolve(port));
+      });
+    }
+  });
 }

@@ -22,7 +22,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fail, jsonLine, settle, start, stop, tmpDir, waitLine } from './lib.mjs';
+import { fail, freePort, jsonLine, settle, start, stop, tmpDir, waitLine } from './lib.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const benchDir = join(root, 'bench');
@@ -247,25 +247,6 @@ function readSysctl(name) {
 
 // ---------------------------------------------------------------- helpers
 
-function freePort(kind) {
-  return new Promise((resolve, reject) => {
-    if (kind === 'udp') {
-      const s = dgram.createSocket('udp4');
-      s.on('error', reject);
-      s.bind(0, '127.0.0.1', () => {
-        const { port } = s.address();
-        s.close(() => resolve(port));
-      });
-    } else {
-      const s = net.createServer();
-      s.on('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const { port } = s.address();
-        s.close(() => resolve(port));
-      });
-    }
-  });
-}
 
 
 async function waitUdpBound(port, child, timeoutMs, what) {

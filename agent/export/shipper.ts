@@ -7,6 +7,13 @@ import type { DeadLetterFolder } from './dead-letter.js';
 import type { SendOutcome, Sink } from './sink.js';
 import { decodeStoredRequest, type StoredRequest } from './stored-request.js';
 
+/** How much one read takes from the queue ahead of sending: bounded, so a long queue does not fill memory. */
+const READ_AHEAD = { maxRecords: 64, maxBytes: 8 * 1024 * 1024 };
+/** The reason a wait is ended with: a constant, as abort() would otherwise build a DOMException each time. */
+const WAIT_OVER = new Error('wait over');
+/** Parts of one batch sent at once (a batch split into several requests). */
+const PARTS_IN_FLIGHT = 8;
+
 export interface ShipperOptions {
   sink: Sink;
   log: SegmentLog;
@@ -34,6 +41,9 @@ export class Shipper {
   /** Sequence numbers handed to a delivery, in order, and whether each is finished. */
   private readonly dispatched: Array<{ seq: number; done: boolean }> = [];
   private ackChain: Promise<void> = Promise.resolve();
+  private ackTarget = 0;
+  private ackedTo = 0;
+  private acking = false;
 
   constructor(private readonly opts: ShipperOptions) {}
 
@@ -57,38 +67,60 @@ export class Shipper {
     const { log, maxInFlight } = this.opts;
     const signal = this.abort.signal;
     const inFlight = new Set<Promise<void>>();
+    // Requests out per batch: the parts of one batch hold disjoint series, so
+    // they may overlap without reordering any series; batches never overlap
+    // beyond maxInFlight.
+    const batchesOut = new Map<string, number>();
     let readAfter = log.stats().ackedSeq;
+    // Records read but not yet sent: one read call serves many sends during a replay.
+    let ahead: Array<{ record: LogRecord; request: StoredRequest | Error; batch: string }> = [];
+    const mayStart = (batch: string): boolean => {
+      const out = batchesOut.get(batch);
+      if (out !== undefined) return out < PARTS_IN_FLIGHT;
+      return batchesOut.size < maxInFlight;
+    };
     while (!signal.aborted) {
-      if (inFlight.size >= maxInFlight) {
+      if (ahead.length === 0) {
+        const records = await log.read(readAfter, READ_AHEAD);
+        if (records.length > 0) readAfter = records[records.length - 1]!.seq;
+        ahead = records.map((record) => {
+          const request = decodeStoredRequest(record.payload);
+          return { record, request, batch: request instanceof Error ? `unreadable:${record.seq}` : request.batchId };
+        });
+      }
+      const next = ahead[0];
+      if (next !== undefined && !mayStart(next.batch)) {
         await Promise.race(inFlight);
         continue;
       }
-      const records = await log.read(readAfter, { maxRecords: maxInFlight - inFlight.size });
-      if (records.length === 0) {
+      if (next === undefined) {
+        // Nothing queued: wake for a new record, a finished send, or stop.
         const waitAbort = new AbortController();
-        const onStop = () => waitAbort.abort();
+        const onStop = () => waitAbort.abort(WAIT_OVER);
         signal.addEventListener('abort', onStop, { once: true });
         try {
           await Promise.race([log.waitForRecords(readAfter, waitAbort.signal).catch(() => undefined), ...inFlight]);
         } finally {
           signal.removeEventListener('abort', onStop);
-          waitAbort.abort();
+          waitAbort.abort(WAIT_OVER);
         }
         continue;
       }
-      for (const r of records) {
-        readAfter = r.seq;
-        const entry = { seq: r.seq, done: false };
-        this.dispatched.push(entry);
-        const p: Promise<void> = this.deliver(r).then((finished) => {
-          inFlight.delete(p);
-          // Unfinished means stopping: the record and everything after it stay queued.
-          if (!finished) return;
-          entry.done = true;
-          this.ackDone();
-        });
-        inFlight.add(p);
-      }
+      ahead.shift();
+      const entry = { seq: next.record.seq, done: false };
+      this.dispatched.push(entry);
+      batchesOut.set(next.batch, (batchesOut.get(next.batch) ?? 0) + 1);
+      const p: Promise<void> = this.deliver(next.record, next.request).then((finished) => {
+        inFlight.delete(p);
+        const left = batchesOut.get(next.batch)! - 1;
+        if (left === 0) batchesOut.delete(next.batch);
+        else batchesOut.set(next.batch, left);
+        // Unfinished means stopping: the record and everything after it stay queued.
+        if (!finished) return;
+        entry.done = true;
+        this.ackDone();
+      });
+      inFlight.add(p);
     }
     await Promise.allSettled(inFlight);
   }
@@ -98,18 +130,27 @@ export class Shipper {
     let upTo = -1;
     while (this.dispatched.length > 0 && this.dispatched[0]!.done) upTo = this.dispatched.shift()!.seq;
     if (upTo < 0) return;
+    this.ackTarget = upTo;
+    if (this.acking) return;
+    // One cursor write (two fsyncs) at a time, for the latest position: acks
+    // that come in meanwhile fold into the next write instead of queueing one each.
     const { log, logger, sink } = this.opts;
-    this.ackChain = this.ackChain.then(() =>
-      log.ack(upTo).catch((err) => logger.error({ err, sink: sink.name, seq: upTo }, 'could not record delivery in the spool cursor')),
-    );
+    this.acking = true;
+    this.ackChain = (async () => {
+      while (this.ackTarget > this.ackedTo) {
+        const seq = this.ackTarget;
+        await log.ack(seq).catch((err) => logger.error({ err, sink: sink.name, seq }, 'could not record delivery in the spool cursor'));
+        this.ackedTo = seq;
+      }
+      this.acking = false;
+    })();
   }
 
   /** True once the record is delivered or dead-lettered; false when the shipper stops first (it then stays queued). */
-  private async deliver(record: LogRecord): Promise<boolean> {
-    const { sink, stats, logger, backoff, deadLetter } = this.opts;
+  private async deliver(record: LogRecord, request: StoredRequest | Error): Promise<boolean> {
+    const { sink, stats, logger, backoff } = this.opts;
     const signal = this.abort.signal;
     const now = this.opts.now ?? Date.now;
-    const request = decodeStoredRequest(record.payload);
     if (request instanceof Error) return this.deadLetter({ seq: record.seq, error: request.message, raw: record.payload });
     for (let attempt = 1; !signal.aborted; attempt++) {
       const t0 = performance.now();

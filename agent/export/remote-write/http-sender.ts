@@ -13,7 +13,7 @@ export interface RemoteWriteSenderOptions {
   headers?: Record<string, string>;
   basicAuth?: { username: string; password: string };
   bearerToken?: string;
-  /** Connections kept to the receiver (default 2). */
+  /** Connections kept to the receiver (default 8: the parts of one batch go out together). */
   connections?: number;
   /** How much of an error response is kept for the log and the dead-letter file (default 4 KiB). */
   maxResponseBodyBytes?: number;
@@ -62,7 +62,7 @@ export class RemoteWriteSender {
     this.maxBody = opts.maxResponseBodyBytes ?? DEFAULT_MAX_RESPONSE_BODY;
     this.now = opts.now ?? Date.now;
     this.pool = new Pool(url.origin, {
-      connections: opts.connections ?? 2,
+      connections: opts.connections ?? 8,
       connect: { timeout: opts.timeoutMs },
       headersTimeout: opts.timeoutMs,
       bodyTimeout: opts.timeoutMs,
