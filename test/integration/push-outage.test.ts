@@ -1,10 +1,11 @@
 /**
  * The built agent pushing to a backend that goes away: an OTLP receiver that
  * decodes with the OpenTelemetry protos (not Tally's encoder), and a real
- * Prometheus 2.42 receiving remote write behind a proxy. Each backend is down
- * (connection refused) for a while and answers 503 with Retry-After for a
- * while; afterwards every batch the agent queued has arrived, in order, and
- * the backend's totals equal the agent's own.
+ * Prometheus 2.42 receiving remote write behind a proxy. Each backend is
+ * stopped (connection refused) for a while, and answers 503 with
+ * Retry-After for a while (the proxy, for Prometheus, which never does);
+ * afterwards every batch the agent queued has arrived, in order, and the
+ * backend's totals equal the agent's own.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findOnPath, startAgent, waitFor, type AgentHandle } from '../support/agent-process.js';
@@ -139,8 +140,15 @@ describe.skipIf(!prometheusBin && !inCI)('Prometheus remote write through an out
   it('delivers every queued batch in order, and PromQL then shows what /metrics shows', async () => {
     const sent = await drive(agent, 'rwo', [
       async () => undefined,
-      () => proxy.setMode('down'),
-      () => proxy.setMode('503'),
+      // Prometheus itself stops; the proxy goes down with it, so the agent sees a refused connection.
+      async () => {
+        await proxy.setMode('down');
+        await prom.pause();
+      },
+      async () => {
+        await prom.restart();
+        await proxy.setMode('503');
+      },
       () => proxy.setMode('up'),
     ]);
     const exp = await waitFor(async () => {

@@ -21,6 +21,10 @@ export interface PrometheusReceiver {
   query(promql: string, timeMs: number): Promise<PromVector[]>;
   /** Everything Prometheus has logged so far, for failure messages. */
   output(): string;
+  /** Stops the Prometheus process (SIGTERM), keeping its TSDB and port for restart(). */
+  pause(): Promise<void>;
+  /** Starts Prometheus again on the same port and TSDB; resolves once it is ready. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -43,14 +47,12 @@ export async function startPrometheusReceiver(bin: string): Promise<PrometheusRe
     }
   };
   // freeTcpPort can race with another process; a lost race shows as an early exit, so try again.
-  for (let attempt = 1; ; attempt++) {
-    const port = await freeTcpPort();
-    output = '';
+  const launch = (port: number, dataDir: string) => {
     const c = spawn(
       bin,
       [
         `--config.file=${configFile}`,
-        `--storage.tsdb.path=${join(dir, `data-${attempt}`)}`,
+        `--storage.tsdb.path=${dataDir}`,
         `--web.listen-address=127.0.0.1:${port}`,
         '--web.enable-remote-write-receiver',
         '--log.level=warn',
@@ -63,7 +65,7 @@ export async function startPrometheusReceiver(bin: string): Promise<PrometheusRe
     let gone = false;
     exited = new Promise<void>((r) => c.once('exit', () => r()));
     void exited.then(() => (gone = true));
-    try {
+    return async () => {
       const state = await waitFor(
         async () => {
           if (gone) return 'exited';
@@ -76,6 +78,14 @@ export async function startPrometheusReceiver(bin: string): Promise<PrometheusRe
         200,
       );
       if (state === 'exited') throw new Error(`prometheus exited during start-up:\n${output}`);
+    };
+  };
+  for (let attempt = 1; ; attempt++) {
+    const port = await freeTcpPort();
+    const dataDir = join(dir, `data-${attempt}`);
+    output = '';
+    try {
+      await launch(port, dataDir)();
       const base = `http://127.0.0.1:${port}`;
       return {
         writeUrl: `${base}/api/v1/write`,
@@ -88,6 +98,11 @@ export async function startPrometheusReceiver(bin: string): Promise<PrometheusRe
             throw new Error(`query ${promql}: HTTP ${res.status}: ${JSON.stringify(body)}`);
           }
           return body.data.result;
+        },
+        pause: stopChild,
+        async restart() {
+          await stopChild();
+          await launch(port, dataDir)();
         },
         async stop() {
           await stopChild();
