@@ -2,7 +2,7 @@
 // mapping cost and TCP ingest, one after another. See bench/README.md.
 //
 //   npm run bench                              # all four
-//   npm run bench -- --only udp|http|mapping|tcp[,...] [flags for that one script]
+//   npm run bench -- --only udp|http|mapping|tcp|spool|replay[,...] [flags for that one script]
 //
 // Flags after --only go to the selected script (only when one is selected);
 // without --only, flags go to bench/run.mjs as before.
@@ -16,6 +16,8 @@ const SCRIPTS = {
   http: ['http-collect.mjs'],
   mapping: ['mapping.mjs', '--expose-gc'],
   tcp: ['tcp.mjs'],
+  spool: ['spool.mjs'],
+  replay: ['replay.mjs'],
 };
 const argv = process.argv.slice(2);
 let only = Object.keys(SCRIPTS);
