@@ -1,7 +1,8 @@
 // `npm run bench`: runs the UDP table (bench/run.mjs), then HTTP collect,
-// mapping cost and TCP ingest, one after another. See bench/README.md.
+// mapping cost, TCP ingest, spool appends and spool replay, one after
+// another. See bench/README.md.
 //
-//   npm run bench                              # all four
+//   npm run bench                              # all of them, in turn
 //   npm run bench -- --only udp|http|mapping|tcp|spool|replay[,...] [flags for that one script]
 //
 // Flags after --only go to the selected script (only when one is selected);
