@@ -17,6 +17,7 @@ import { CollectJournal } from './ingest/collect-journal.js';
 import { SegmentLog } from './spool/segment-log.js';
 import { registerSinkMetrics } from './telemetry/sink-metrics.js';
 import { appendToExposition } from './export/append-exposition.js';
+import { collectExponentialHistograms } from './export/exponential-data.js';
 import { collectSummaries } from './export/summary-data.js';
 import { summariesToPrometheusText } from './export/summary-text.js';
 import { startHttpServer, type HttpServer } from './export/http-server.js';
@@ -68,6 +69,12 @@ export async function startPipeline(
     },
     counters,
     logger,
+    // Exponential histograms only for sinks that can take them: OTLP, and a module sink may read them too.
+    exponential: config.sinks.some((s) => s.type === 'otlp' && s.histograms === 'exponential')
+      ? 'all'
+      : config.sinks.some((s) => s.type !== 'prometheus_remote_write')
+        ? 'rules'
+        : 'off',
     // Events are kept as they arrived only when a sink can ship them as log records.
     maxPendingEvents: config.sinks.some((s) => (s.type === 'otlp' && s.events) || s.type === 'module') ? MAX_PENDING_EVENTS : 0,
   });
@@ -142,6 +149,7 @@ export async function startPipeline(
         batchId: randomUUID(),
         timeMs: batchTimeMs,
         summaries: collectSummaries(aggregator, batchTimeMs),
+        exponential: collectExponentialHistograms(aggregator, batchTimeMs),
         events: aggregator.takeEvents(),
       };
       // collect() reads the series before its first await, so the batch is this moment's state.

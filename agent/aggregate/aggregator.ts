@@ -9,7 +9,8 @@ import { familyNameOf, familyTypeOf, sanitizeLabelName, sanitizeMetricName, type
 import { decodeTags, splitNameTags, type DecodedTags } from './tags.js';
 import { escapeMetricName } from '../mapping/escape.js';
 import type { Mapper, MappingMetricType } from '../mapping/mapper.js';
-import type { Quantile } from '../mapping/mapping-config.js';
+import type { ExponentialOptions, Quantile } from '../mapping/mapping-config.js';
+import { DEFAULT_MAX_SCALE, DEFAULT_MAX_SIZE, ExponentialHistogram } from './exponential-histogram.js';
 import { MemberSet } from './member-set.js';
 import type { EventRecord } from './event-record.js';
 import { SummaryWindow, summaryShape, type SummaryShape } from './summary-window.js';
@@ -29,9 +30,19 @@ export const DEFAULT_LIMITS: AggregatorLimits = {
   maxTagValueBytes: 1024,
 };
 
+/**
+ * Which histogram families also keep a base-2 exponential histogram, for
+ * the OTLP sinks: none (no sink could send one), those a mapping rule (or
+ * the mapping defaults) asks for, or all of them (an OTLP sink takes
+ * `histograms: exponential`).
+ */
+export type ExponentialMode = 'off' | 'rules' | 'all';
+
 export interface AggregatorOptions {
   timerBuckets: number[];
   histogramBuckets: number[];
+  /** Default 'rules'. */
+  exponential?: ExponentialMode;
   /** statsd_exporter-style mapping rules, applied once per new raw name. */
   mapper?: Mapper;
   /** Idle time after which a series not given a ttl by a mapping rule expires; 0 = never. */
@@ -65,6 +76,8 @@ export class Series {
   readonly members: MemberSet | null;
   /** The quantile window of a summary series; null for every other type. Its sum and count are the fields above. */
   readonly summary: SummaryWindow | null;
+  /** Kept beside the explicit buckets (which /metrics and remote write need) when the family has exponential state. */
+  readonly expo: ExponentialHistogram | null;
   /** Distinct count of the last complete interval; -1 until one completed. */
   lastIntervalCount = -1;
   aliases = 0;
@@ -91,6 +104,7 @@ export class Series {
     this.bucketCounts = new Float64Array(family.bounds.length + 1);
     this.members = kind === SET ? new MemberSet() : null;
     this.summary = family.summary === undefined ? null : new SummaryWindow(family.summary, startTimeMs);
+    this.expo = family.exponential === undefined ? null : new ExponentialHistogram(family.exponential);
   }
 }
 
@@ -107,7 +121,18 @@ export interface Family {
   help: string | undefined;
   /** Set for summaries only. */
   summary: SummaryShape | undefined;
+  /** Set for histograms that also keep an exponential histogram per series. */
+  exponential: ExponentialShape | undefined;
   series: Series[];
+}
+
+export interface ExponentialShape extends ExponentialOptions {
+  /**
+   * The mapping file asked for it (a rule, or the defaults for unmapped
+   * names): every OTLP sink sends it. Otherwise only the sinks with
+   * `histograms: exponential` do.
+   */
+  fromMapping: boolean;
 }
 
 /**
@@ -122,13 +147,16 @@ interface SeriesShape {
   help?: string;
   /** Makes an observer a summary instead of a histogram. */
   summary?: { quantiles: readonly Quantile[]; maxAgeMs: number; ageBuckets: number };
+  /** The mapping's native histogram options: a histogram keeps an exponential one too. */
+  exponential?: ExponentialOptions;
 }
 
 /**
  * A raw spelling whose samples need more than the plain arithmetic of their
- * kind: its rule's scale, or a summary window. Scale belongs to the spelling,
- * not the series, because statsd_exporter scales per mapped name: rules for
- * `foo.latency_ms` and `foo.latency_us` may both feed `foo_latency_seconds`.
+ * kind: its rule's scale, a summary window, or an exponential histogram.
+ * Scale belongs to the spelling, not the series, because statsd_exporter
+ * scales per mapped name: rules for `foo.latency_ms` and `foo.latency_us`
+ * may both feed `foo_latency_seconds`.
  */
 interface Route {
   series: Series;
@@ -169,6 +197,7 @@ export class Aggregator implements LineSink {
   private readonly limits: AggregatorLimits;
   private readonly mapper: Mapper | undefined;
   private readonly seriesTtlMs: number;
+  private readonly exponentialMode: ExponentialMode;
   /** Counts flushes; a series remembers the interval of its latest sample instead of a clock reading per line. */
   private epoch = 0;
   /** When each metric last logged a cardinality warning, so a flood logs once a minute. */
@@ -186,6 +215,7 @@ export class Aggregator implements LineSink {
     this.limits = opts.limits ?? DEFAULT_LIMITS;
     this.mapper = opts.mapper;
     this.seriesTtlMs = opts.seriesTtlMs ?? 0;
+    this.exponentialMode = opts.exponential ?? 'rules';
   }
 
   get seriesCount(): number {
@@ -254,7 +284,7 @@ export class Aggregator implements LineSink {
     this.counters.metricsAggregated++;
   }
 
-  /** A line of a routed spelling: scaled by its rule, and into the summary window if the series has one. */
+  /** A line of a routed spelling: scaled by its rule, and into the summary window or exponential histogram if the series has one. */
   private applyRouted(s: Series, p: ParsedLine, scale: number): void {
     s.lastEpoch = this.epoch;
     if (p.valueCount === 1) {
@@ -296,7 +326,10 @@ export class Aggregator implements LineSink {
       s.sum += x * weight;
       s.count += weight;
     } else {
-      observe(s, x, 1 / rate);
+      const weight = 1 / rate;
+      observe(s, x, weight);
+      // In seconds for timers and after the rule's scale, exactly as the explicit buckets.
+      if (s.expo !== null) s.expo.record(x, weight);
     }
     return true;
   }
@@ -531,7 +564,7 @@ export class Aggregator implements LineSink {
       if (s.aliases < MAX_ALIASES_PER_SERIES) {
         s.aliases++;
         const scale = this.resolvedScale;
-        // Routed spellings get an id line() sends to the slow path, so the hot path never looks at scale or summaries.
+        // Routed spellings get an id line() sends to the slow path, so the hot path never looks at scale, summaries or exponential histograms.
         let alias = id;
         if (routed(s, scale)) {
           alias = FIRST_ROUTE - this.routes.length;
@@ -557,13 +590,16 @@ export class Aggregator implements LineSink {
     const observer = MAPPING_TYPES[kind] === 'observer';
     const mapping = this.mapper?.map(name, MAPPING_TYPES[kind]);
     if (mapping === undefined) {
-      // statsd_exporter gives unmapped observers the file's default observer type too.
+      // statsd_exporter gives unmapped observers the file's default observer type and histogram options too.
       const d = this.mapper?.defaults;
-      if (d?.observerType !== 'summary' || !observer) return this.seriesFor(kind, name, pairs);
-      return this.seriesFor(kind, name, pairs, {
-        mapped: false,
-        summary: { quantiles: d.quantiles, maxAgeMs: d.maxAgeMs, ageBuckets: d.ageBuckets },
-      });
+      if (d === undefined || !observer) return this.seriesFor(kind, name, pairs);
+      if (d.observerType === 'summary') {
+        return this.seriesFor(kind, name, pairs, {
+          mapped: false,
+          summary: { quantiles: d.quantiles, maxAgeMs: d.maxAgeMs, ageBuckets: d.ageBuckets },
+        });
+      }
+      return this.seriesFor(kind, name, pairs, d.exponential === undefined ? undefined : { mapped: false, exponential: d.exponential });
     }
     const mapped = mapping.action === 'drop' ? '' : escapeMetricName(mapping.name);
     if (mapped === '') {
@@ -584,7 +620,18 @@ export class Aggregator implements LineSink {
         observer && mapping.observerType === 'summary'
           ? { quantiles: mapping.quantiles ?? [], maxAgeMs: mapping.maxAgeMs, ageBuckets: mapping.ageBuckets }
           : undefined,
+      exponential: observer ? mapping.exponential : undefined,
     });
+  }
+
+  /** Whether a new histogram family keeps exponential state, and at what resolution. */
+  private exponentialShape(asked: ExponentialOptions | undefined): ExponentialShape | undefined {
+    // Nothing could send it: no memory or time is spent on it.
+    if (this.exponentialMode === 'off') return undefined;
+    if (asked !== undefined) return { maxScale: asked.maxScale, maxSize: asked.maxSize, fromMapping: true };
+    if (this.exponentialMode === 'rules') return undefined;
+    // The OpenTelemetry SDK's defaults, which a collector expects of a sink that asks for no particular resolution.
+    return { maxScale: DEFAULT_MAX_SCALE, maxSize: DEFAULT_MAX_SIZE, fromMapping: false };
   }
 
   /**
@@ -635,6 +682,7 @@ export class Aggregator implements LineSink {
         help: shape?.help,
         summary:
           shape?.summary === undefined ? undefined : summaryShape(shape.summary.quantiles, shape.summary.maxAgeMs, shape.summary.ageBuckets),
+        exponential: type === 'histogram' ? this.exponentialShape(shape?.exponential) : undefined,
         series: [],
       };
       this.families.set(familyName, family);
@@ -692,9 +740,13 @@ function applyNumber(s: Series, kind: MetricKind, v: number, weight: number, gau
   else observe(s, kind === TIMER ? v / 1000 : v, weight);
 }
 
-/** Whether a spelling of this series, with this scale, must leave the hot path. */
+/**
+ * Whether a spelling of this series, with this scale, must leave the hot
+ * path. applyValue() is the one place that records into an exponential
+ * histogram, so every sample of a series that has one must come this way.
+ */
 function routed(s: Series, scale: number): boolean {
-  return scale !== 1 || s.summary !== null;
+  return scale !== 1 || s.summary !== null || s.expo !== null;
 }
 
 function observe(s: Series, v: number, weight: number): void {

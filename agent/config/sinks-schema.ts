@@ -68,6 +68,12 @@ const otlpSink = z
     encoding: z.enum(['protobuf', 'json']).default('protobuf').describe('OTLP/HTTP body encoding.'),
     compression: z.enum(['gzip', 'none']).default('gzip').describe('Request body compression.'),
     temporality: z.enum(['delta', 'cumulative']).default('delta').describe('Aggregation temporality of sums and histograms.'),
+    histograms: z
+      .enum(['explicit', 'exponential'])
+      .default('explicit')
+      .describe(
+        'Timers, histograms and distributions as explicit-bucket histograms, or as base-2 exponential histograms (160 buckets, scale up to 20, unless a mapping rule sets their resolution). Rules with native_histogram_* options are exponential for every OTLP sink.',
+      ),
     events: z.boolean().default(true).describe('Send events as OpenTelemetry log records to /v1/logs.'),
   })
   .strict();

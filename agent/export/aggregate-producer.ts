@@ -8,6 +8,7 @@ import {
   type DataPoint,
   type Histogram,
   type MetricData,
+  type MetricDescriptor,
   type MetricProducer,
 } from '@opentelemetry/sdk-metrics';
 import type { Aggregator, Family, Series } from '../aggregate/aggregator.js';
@@ -49,14 +50,19 @@ export function familyDescription(family: Family): string {
   return family.help ?? `statsd ${family.type} ${family.name}`;
 }
 
-function toMetricData(family: Family, endTime: HrTime): MetricData | undefined {
-  const descriptor = {
+/** The OpenTelemetry descriptor of a family, shared by every form of its data. */
+export function familyDescriptor(family: Family): MetricDescriptor {
+  return {
     // The Prometheus serializer appends `_total` to monotonic sums itself.
     name: family.type === 'counter' ? family.name.replace(/_total$/, '') : family.name,
     description: familyDescription(family),
     unit: family.unit,
     valueType: ValueType.DOUBLE,
   };
+}
+
+function toMetricData(family: Family, endTime: HrTime): MetricData | undefined {
+  const descriptor = familyDescriptor(family);
   switch (family.type) {
     case 'counter':
       return {
@@ -95,6 +101,6 @@ function toMetricData(family: Family, endTime: HrTime): MetricData | undefined {
   }
 }
 
-function point<T>(s: Series, endTime: HrTime, value: T): DataPoint<T> {
+export function point<T>(s: Series, endTime: HrTime, value: T): DataPoint<T> {
   return { attributes: s.attributes, startTime: millisToHrTime(s.startTimeMs), endTime, value };
 }

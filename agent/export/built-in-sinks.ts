@@ -26,6 +26,7 @@ export function builtInSinks(resource: Resource, version: string): SinkFactoryCo
         encoding: config.encoding,
         compression: config.compression,
         temporality: config.temporality,
+        histograms: config.histograms,
         headers: config.headers,
         timeoutMs: config.timeout,
         version,

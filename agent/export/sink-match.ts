@@ -44,6 +44,13 @@ export function compileSinkMatch(match: SinkMatch | undefined): ((snapshot: Flus
         .filter((sm) => sm.metrics.length > 0),
     };
     const summaries = snapshot.summaries?.map(filterMetric).filter((m) => m !== undefined);
-    return { ...snapshot, metrics: rm, summaries, events: snapshot.events.filter(filterEvent) };
+    // Filtered as the HISTOGRAM they stand in for, so a sink gets the same series in either form.
+    const exponential = snapshot.exponential
+      ?.map((t) => {
+        const metric = filterMetric<MetricData>(t.metric);
+        return metric === undefined ? undefined : { ...t, metric };
+      })
+      .filter((t) => t !== undefined);
+    return { ...snapshot, metrics: rm, summaries, exponential, events: snapshot.events.filter(filterEvent) };
   };
 }

@@ -1,5 +1,6 @@
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { EventRecord } from '../aggregate/event-record.js';
+import type { ExponentialMetricData } from './exponential-data.js';
 import type { SummaryMetricData } from './summary-data.js';
 
 export type { EventRecord };
@@ -17,6 +18,12 @@ export interface FlushSnapshot {
   metrics: ResourceMetrics;
   /** Summary families (observer_type: summary), which the OpenTelemetry SDK's MetricData cannot hold. */
   summaries?: SummaryMetricData[];
+  /**
+   * Exponential histograms of the histogram families that keep them, beside
+   * the explicit-bucket HISTOGRAM of the same name in `metrics` (which stays,
+   * for sinks that want buckets). OTLP sinks send one in that one's place.
+   */
+  exponential?: ExponentialMetricData[];
   events: EventRecord[];
 }
 

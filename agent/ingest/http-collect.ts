@@ -83,13 +83,15 @@ export function createCollectHandler(opts: CollectOptions): CollectHandler {
   const respond = (res: ServerResponse, status: number, body: object, headers?: Record<string, string>) => {
     stats.bump(stats.requests, status);
     if (res.headersSent || res.destroyed) return;
-    res.writeHead(status, headers === undefined ? JSON_HEADERS : { ...JSON_HEADER_FIELDS, ...headers }).end(JSON.stringify(body) + '\n');
+    const text = JSON.stringify(body) + '\n';
+    res.writeHead(status, { ...JSON_HEADER_FIELDS, ...headers, 'content-length': String(Buffer.byteLength(text)) }).end(text);
   };
-  // Every good request ends here: the body is built by hand, the headers are a constant.
+  // Every good request ends here: the body is built by hand, the headers come ready-made.
   const accepted202 = (res: ServerResponse, accepted: number) => {
     stats.bump(stats.requests, 202);
     if (res.headersSent || res.destroyed) return;
-    res.writeHead(202, JSON_HEADERS).end(`{"accepted":${accepted}}\n`);
+    const text = `{"accepted":${accepted}}\n`;
+    res.writeHead(202, acceptedHeaders(text.length)).end(text);
   };
   const refuse = (req: IncomingMessage, res: ServerResponse, r: Refusal) => {
     stats.bump(stats.requestErrors, r.reason);
@@ -297,8 +299,18 @@ export function readBearerToken(token: string | undefined, file: string | undefi
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 const JSON_HEADER_FIELDS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
-// writeHead takes a flat [name, value, ...] list as well; a constant one is not rebuilt per response.
-const JSON_HEADERS = Object.entries(JSON_HEADER_FIELDS).flat();
+
+/**
+ * The headers of a 202, by body length. writeHead builds the header block at
+ * once, before end() has the body, so without a Content-Length Node would
+ * frame every answer in chunked encoding: more bytes, and more buffers for
+ * the one writev. writeHead also takes a flat [name, value, ...] list, so
+ * one per length (the count's digits) is made once and reused.
+ */
+const ACCEPTED_HEADERS: string[][] = [];
+function acceptedHeaders(length: number): string[] {
+  return (ACCEPTED_HEADERS[length] ??= [...Object.entries(JSON_HEADER_FIELDS).flat(), 'content-length', String(length)]);
+}
 
 /**
  * Passes lines on to the aggregator and keeps, for the response, how many

@@ -1,6 +1,6 @@
 import { GlobMatcher, type MappingMetricType } from './glob-matcher.js';
 import { compileGoRegex } from './go-regex.js';
-import type { MappingConfig, MappingDefaults, MappingRule, ObserverType, Quantile } from './mapping-config.js';
+import type { ExponentialOptions, MappingConfig, MappingDefaults, MappingRule, ObserverType, Quantile } from './mapping-config.js';
 import { compileGlobTemplate, compileRegexTemplate, expandGlob, expandRegex, type Template } from './template.js';
 
 export type { MappingMetricType } from './glob-matcher.js';
@@ -33,6 +33,8 @@ export interface MappingResult {
   honorLabels: boolean;
   /** `scale:` multiplies every sample value (sets' members excepted). */
   scale?: number;
+  /** The rule's (or the defaults') native histogram options: observers also keep an exponential histogram. */
+  exponential?: ExponentialOptions;
 }
 
 // statsd_exporter's --statsd.cache-size default.
@@ -167,5 +169,6 @@ function compileRule(rule: MappingRule, index: number): CompiledRule {
   if (rule.observerType !== undefined) base.observerType = rule.observerType;
   if (rule.help !== undefined) base.help = rule.help;
   if (rule.scale !== undefined) base.scale = rule.scale;
+  if (rule.exponential !== undefined) base.exponential = Object.freeze({ ...rule.exponential });
   return { index, rule, nameTemplate, labelTemplates, regex, base };
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Node } from 'yaml';
 import { z } from 'zod';
+import { DEFAULT_MAX_SCALE, MIN_SCALE } from '../aggregate/exponential-histogram.js';
 import { bucketBounds } from '../config/bucket-bounds.js';
 import { ConfigError, parseYamlWithSchema, type ConfigIssue } from '../config/load-config.js';
 import { parseGoDuration } from './go-duration.js';
@@ -41,6 +42,27 @@ export interface Quantile {
 
 export type ObserverType = 'histogram' | 'summary';
 
+/**
+ * A base-2 exponential histogram's resolution (exponential-histogram.ts),
+ * from statsd_exporter's native histogram options. Present on a rule only
+ * when the file asks for one.
+ */
+export interface ExponentialOptions {
+  /** Finest scale: the one client_golang picks for native_histogram_bucket_factor. */
+  maxScale: number;
+  /** Buckets per range (positive, negative): native_histogram_max_buckets. */
+  maxSize: number;
+}
+
+// statsd_exporter's own defaults for the two native histogram options.
+export const DEFAULT_NATIVE_BUCKET_FACTOR = 1.1;
+export const DEFAULT_NATIVE_MAX_BUCKETS = 256;
+/**
+ * OpenTelemetry keeps buckets over a contiguous range, not sparsely as
+ * Prometheus does: this many a side is 128 KiB per series at worst.
+ */
+export const MAX_NATIVE_MAX_BUCKETS = 16_384;
+
 export interface MappingDefaults {
   /** undefined when the file does not say (statsd_exporter then makes summaries). */
   observerType: ObserverType | undefined;
@@ -53,6 +75,8 @@ export interface MappingDefaults {
   /** Resolved summary window: the file's, else client_golang's. */
   maxAgeMs: number;
   ageBuckets: number;
+  /** From the defaults' native histogram options; applies to unmapped observers too, as in statsd_exporter. */
+  exponential: ExponentialOptions | undefined;
 }
 
 export interface MappingRule {
@@ -75,6 +99,8 @@ export interface MappingRule {
   help: string | undefined;
   honorLabels: boolean;
   scale: number | undefined;
+  /** Resolved field by field like maxAgeMs; undefined when neither the rule nor the defaults ask for one. */
+  exponential: ExponentialOptions | undefined;
 }
 
 export interface MappingConfig {
@@ -137,8 +163,20 @@ const summaryOptions = z
 const histogramOptions = z
   .object({
     buckets: nullable(buckets),
+    // 0 is unset (the default applies), as in statsd_exporter; 1 or less turns native histograms off, as in client_golang.
     native_histogram_bucket_factor: nullable(z.number().nonnegative()),
-    native_histogram_max_buckets: nullable(z.number().int().nonnegative()),
+    native_histogram_max_buckets: nullable(
+      z
+        .number()
+        .int()
+        .nonnegative()
+        .refine((n) => n === 0 || n >= 4, {
+          message: 'at least 4: an exponential histogram needs 4 buckets a side to span any range of values (0 takes the default, 256)',
+        })
+        .refine((n) => n <= MAX_NATIVE_MAX_BUCKETS, {
+          message: `at most ${MAX_NATIVE_MAX_BUCKETS}: exponential buckets are kept over a contiguous range, so this bounds the memory of every series`,
+        }),
+    ),
   })
   .strict();
 
@@ -259,6 +297,40 @@ export const mappingFileSchema = z
 
 const nonEmpty = <T>(list: readonly T[] | undefined): readonly T[] | undefined => (list && list.length > 0 ? list : undefined);
 
+type NativeOptions = { native_histogram_bucket_factor?: number | undefined; native_histogram_max_buckets?: number | undefined } | undefined;
+
+/**
+ * statsd_exporter resolves the native histogram options field by field (the
+ * rule's when > 0, else the defaults', else 1.1 and 256) and always passes
+ * them to client_golang, which makes native histograms whenever the factor
+ * is above 1; they only show in a protobuf scrape. Tally keeps an
+ * exponential histogram only where the file writes one of the two keys (a
+ * file that does not mention them gets what it got before), and, as
+ * client_golang, none when the resolved factor is 1 or less.
+ */
+function resolveExponential(rule: NativeOptions, defaults: NativeOptions): ExponentialOptions | undefined {
+  const set = (v: number | undefined) => (v !== undefined && v > 0 ? v : undefined);
+  const factor = set(rule?.native_histogram_bucket_factor) ?? set(defaults?.native_histogram_bucket_factor);
+  const maxBuckets = set(rule?.native_histogram_max_buckets) ?? set(defaults?.native_histogram_max_buckets);
+  if (factor === undefined && maxBuckets === undefined) return undefined;
+  const bucketFactor = factor ?? DEFAULT_NATIVE_BUCKET_FACTOR;
+  if (bucketFactor <= 1) return undefined;
+  return { maxScale: scaleForBucketFactor(bucketFactor), maxSize: maxBuckets ?? DEFAULT_NATIVE_MAX_BUCKETS };
+}
+
+/**
+ * client_golang's pickSchema: the coarsest scale whose buckets grow by at
+ * most `factor` (1.1 → 3, whose ratio is 2^(1/8) ≈ 1.09). It bounds the
+ * result to Prometheus' schemas -4..8; here OpenTelemetry's -10..20 apply,
+ * which give the same scale for every factor from 2^(2^-8) ≈ 1.0027 up to
+ * 2^16, and a finer one below (1.001 → 10), as that factor asks.
+ */
+export function scaleForBucketFactor(factor: number): number {
+  const floor = Math.floor(Math.log2(Math.log2(factor)));
+  // 0 - floor rather than -floor, which is -0 for a factor of 2.
+  return Math.min(DEFAULT_MAX_SCALE, Math.max(MIN_SCALE, 0 - floor));
+}
+
 function resolve(file: RawFile): Omit<MappingConfig, 'warnings'> {
   const d = file.defaults;
   const defaults: MappingDefaults = {
@@ -270,6 +342,7 @@ function resolve(file: RawFile): Omit<MappingConfig, 'warnings'> {
     quantiles: nonEmpty(d?.summary_options?.quantiles) ?? DEFAULT_MAPPING_QUANTILES,
     maxAgeMs: d?.summary_options?.max_age || DEFAULT_SUMMARY_MAX_AGE_MS,
     ageBuckets: d?.summary_options?.age_buckets || DEFAULT_SUMMARY_AGE_BUCKETS,
+    exponential: resolveExponential(undefined, d?.histogram_options),
   };
   const mappings = (file.mappings ?? []).map(
     (m): MappingRule => ({
@@ -289,17 +362,15 @@ function resolve(file: RawFile): Omit<MappingConfig, 'warnings'> {
       help: m.help,
       honorLabels: m.honor_labels ?? false,
       scale: m.scale,
+      exponential: resolveExponential(m.histogram_options, d?.histogram_options),
     }),
   );
   return { defaults, mappings };
 }
 
-// Accepted so statsd_exporter files load, but Tally's summaries and
-// histograms have no such knobs.
+// Accepted so statsd_exporter files load, but Tally's summaries have no such knob.
 const UNIMPLEMENTED: Record<string, string> = {
   buf_cap: "Tally's summaries add each value to their sketch at once; there is no stream buffer to size",
-  native_histogram_bucket_factor: 'Tally does not export native histograms',
-  native_histogram_max_buckets: 'Tally does not export native histograms',
 };
 
 export function parseMappingText(source: string, file: string): MappingConfig {

@@ -120,10 +120,12 @@ describe('loadConfigFile', () => {
     const found = located(configError(() => loadConfigFile(fixture('bad-sinks.yaml'))));
     expect(found.map((f) => [f.line, f.key])).toEqual([
       [4, 'sinks[0].endpoint'],
-      [6, 'sinks[1].type'],
-      [7, 'sinks[2].module'],
-      [9, 'sinks[2].queue.when_full'],
+      [5, 'sinks[0].histograms'],
+      [7, 'sinks[1].type'],
+      [8, 'sinks[2].module'],
+      [10, 'sinks[2].queue.when_full'],
     ]);
+    expect(found[1]!.message).toBe('Invalid option: expected one of "explicit"|"exponential"');
   });
 
   it('reports a sink name used twice at the second use', () => {

@@ -1,8 +1,9 @@
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
+import { AggregationTemporality, DataPointType, type ExponentialHistogram, type MetricData } from '@opentelemetry/sdk-metrics';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Aggregator } from '../../agent/aggregate/aggregator.js';
+import { Aggregator, type ExponentialMode } from '../../agent/aggregate/aggregator.js';
+import { collectExponentialHistograms } from '../../agent/export/exponential-data.js';
 import { collectSummaries } from '../../agent/export/summary-data.js';
 import { Mapper } from '../../agent/mapping/mapper.js';
 import { parseMappingText } from '../../agent/mapping/mapping-config.js';
@@ -10,9 +11,10 @@ import { AggregateProducer } from '../../agent/export/aggregate-producer.js';
 import { StatsdParser } from '../../agent/parse/statsd-line.js';
 import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';
 
-function setup(mapper?: Mapper) {
+function setup(mapper?: Mapper, exponential?: ExponentialMode) {
   const aggregator = new Aggregator({
     mapper,
+    exponential,
     timerBuckets: [0.1, 1],
     histogramBuckets: [10],
     counters: new IngestCounters(),
@@ -94,5 +96,46 @@ describe('AggregateProducer', () => {
     // Two of three samples' worth are 50 ms (one line at @0.5): the median is 50 ms.
     expect(point.value.quantileValues[0]!.value).toBeCloseTo(0.05, 4);
     expect(point.value.quantileValues[2]!.value).toBeCloseTo(0.25, 3);
+  });
+
+  it('hands exponential histograms apart, each under the descriptor of the HISTOGRAM it stands in for, which stays as it was', async () => {
+    const mapper = new Mapper(
+      parseMappingText('mappings:\n- match: ruled.*\n  name: ruled\n  help: Ruled sizes\n  histogram_options:\n    native_histogram_bucket_factor: 2\n', 'i.yaml'),
+    );
+    const { send, collect, aggregator } = setup(mapper, 'all');
+    send('lat:250|ms|#a:1\nlat:50|ms|#a:1\nlat:20|ms|#a:2\nruled.x:3|h\nhits:1|c\ntemp:2|g');
+    const m = await collect();
+    // The explicit form is untouched: /metrics and remote write read it.
+    expect(m.get('lat_seconds')!.dataPointType).toBe(DataPointType.HISTOGRAM);
+    expect(m.get('lat_seconds')!.dataPoints[0]!.value).toEqual({ buckets: { boundaries: [0.1, 1], counts: [1, 1, 0] }, sum: 0.3, count: 2 });
+    const twins = collectExponentialHistograms(aggregator, 1_700_000_005_000);
+    expect(twins.map((t) => [t.metric.descriptor.name, t.fromMapping])).toEqual([
+      ['lat_seconds', false],
+      ['ruled', true],
+    ]);
+    for (const { metric } of twins) {
+      const explicit = m.get(metric.descriptor.name)!;
+      expect(metric.descriptor).toEqual(explicit.descriptor);
+      expect(metric.dataPointType).toBe(DataPointType.EXPONENTIAL_HISTOGRAM);
+      expect(metric.aggregationTemporality).toBe(AggregationTemporality.CUMULATIVE);
+      expect(metric.dataPoints.map((p) => [{ ...p.attributes }, p.startTime, p.endTime])).toEqual(
+        explicit.dataPoints.map((p) => [{ ...p.attributes }, p.startTime, p.endTime]),
+      );
+    }
+    expect(twins[1]!.metric.descriptor.description).toBe('Ruled sizes');
+    const lat = twins[0]!.metric.dataPoints[0]!.value as ExponentialHistogram;
+    expect(lat).toMatchObject({ count: 2, zeroCount: 0, min: 0.05, max: 0.25 });
+    expect(lat.sum).toBeCloseTo(0.3, 12);
+    // 0.05 and 0.25 are 2.3 octaves apart: 160 buckets fit them at scale 6 (64 a octave), not 7.
+    expect(lat.scale).toBe(6);
+    expect(lat.positive.bucketCounts.reduce((a, b) => a + b, 0)).toBe(2);
+    // The rule's factor of 2 is scale 0: 3 is in (2, 4], index 1.
+    expect(twins[1]!.metric.dataPoints[0]!.value).toMatchObject({ scale: 0, count: 1, sum: 3, positive: { offset: 1, bucketCounts: [1] } });
+  });
+
+  it('hands out no exponential histograms when no family keeps one', () => {
+    const { send, aggregator } = setup();
+    send('lat:250|ms\nsize:3|h');
+    expect(collectExponentialHistograms(aggregator)).toEqual([]);
   });
 });

@@ -64,4 +64,20 @@ describe('a sink match', () => {
     const out = compileSinkMatch({ names: ['checkout.latency'] })!(snapshot);
     expect(out.metrics.scopeMetrics).toEqual([]);
   });
+
+  it('filters exponential histograms as the explicit histogram of the same name, so either form carries the same series', () => {
+    const twin = (name: string, points: Array<Record<string, string>>, fromMapping: boolean) => ({
+      metric: { ...gauge(name, points), dataPointType: DataPointType.EXPONENTIAL_HISTOGRAM } as unknown as MetricData,
+      fromMapping,
+    });
+    const withTwins: FlushSnapshot = {
+      ...snapshot,
+      exponential: [twin('checkout_latency_seconds', [{ env: 'prod', route: '/a' }, { env: 'dev', route: '/a' }], true), twin('upload_bytes', [{ env: 'dev' }], false)],
+    };
+    const out = compileSinkMatch({ names: ['checkout_*', 'upload_*'], tags: { env: 'prod' } })!(withTwins);
+    expect(out.exponential!.map((t) => [t.metric.descriptor.name, t.metric.dataPoints.map((p) => p.attributes.env), t.fromMapping])).toEqual([
+      ['checkout_latency_seconds', ['prod'], true],
+    ]);
+    expect(compileSinkMatch({ names: ['login_*'] })!(withTwins).exponential).toEqual([]);
+  });
 });

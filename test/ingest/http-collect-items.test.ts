@@ -94,6 +94,42 @@ describe('parseStrictJson', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
+  it('inherits no key: Object.prototype names are data, and their duplicates are caught', () => {
+    const { value, duplicates } = parseStrictJson('{"constructor":1,"toString":"x","hasOwnProperty":true,"valueOf":null}', LIMITS);
+    const obj = value as Record<string, unknown>;
+    expect(Object.keys(obj)).toEqual(['constructor', 'toString', 'hasOwnProperty', 'valueOf']);
+    expect(duplicates.get(value as never)).toBeUndefined();
+    const empty = parseStrictJson('{}', LIMITS).value as object;
+    for (const k of ['constructor', 'toString', 'hasOwnProperty', '__proto__', 'valueOf']) expect(k in empty, k).toBe(false);
+    const again = parseStrictJson('{"constructor":1,"constructor":2}', LIMITS);
+    expect(duplicates.get(again.value as never)).toBe('constructor');
+    expect((again.value as Record<string, unknown>).constructor).toBe(1);
+  });
+
+  it('keeps nothing from one parse to the next: a failed parse leaves the next one whole', () => {
+    expect(syntaxReason('{"name":"a","value":')).toBe('bad_json');
+    expect(syntaxReason('[[[[[[[[[[1]]]]]]]]]]')).toBe('too_deep');
+    const a = parseStrictJson('{"k":1,"k":2}', LIMITS);
+    const b = parseStrictJson('{"k":1}', LIMITS);
+    expect(a.duplicates.get(a.value as never)).toBe('k');
+    expect(b.duplicates.get(b.value as never)).toBeUndefined();
+    expect(b.value).toEqual({ k: 1 });
+  });
+
+  it('reads numbers by the JSON grammar, marking only unsafe integer literals', () => {
+    const cases: Array<[string, unknown]> = [
+      ['0', 0],
+      ['-0', -0],
+      ['12.5e-1', 1.25],
+      ['1E+2', 100],
+      ['-9007199254740991', -9007199254740991],
+      ['123456789012345678', new UnsafeInteger('123456789012345678')],
+      ['1e400', Infinity],
+    ];
+    for (const [text, want] of cases) expect(parseStrictJson(text, LIMITS).value, text).toEqual(want);
+    for (const bad of ['-', '-a', '1.e5', '1e', '1e+', '00', '-01', '.1', '1.2.3']) expect(syntaxReason(bad), bad).toBe('bad_json');
+  });
+
   it('rejects JSON.parse leniencies that are not JSON', () => {
     for (const bad of ['', ' ', '01', '1.', '.5', '+1', '"\t"', "'a'", '[1,]', '{"a":1,}', 'NaN', '"\\x41"', '[1] x', '"abc']) {
       expect(syntaxReason(bad), bad).toBe('bad_json');
@@ -193,6 +229,16 @@ describe('validateItem', () => {
     for (const [text, reason] of cases) {
       expect(item(text), text).toMatchObject({ reason });
     }
+  });
+
+  it('measures name, tag and event lengths in UTF-8 bytes, not characters', () => {
+    // '€' is 3 bytes in UTF-8 and one UTF-16 unit; '😀' is 4 bytes and two units.
+    expect(item(`{"name":"${'€'.repeat(66)}","value":1}`)).toMatchObject({ kind: COUNTER });
+    expect(item(`{"name":"${'€'.repeat(67)}","value":1}`)).toMatchObject({ reason: 'bad_name' });
+    expect(item(`{"name":"a","value":1,"tags":{"t":"${'😀'.repeat(4)}"}}`)).toMatchObject({ kind: COUNTER });
+    expect(item(`{"name":"a","value":1,"tags":{"t":"${'😀'.repeat(4)}x"}}`)).toMatchObject({ reason: 'tag_value_too_long' });
+    expect(item(`{"name":"a","value":"${'€'.repeat(10)}xx"}`)).toMatchObject({ kind: 'event' });
+    expect(item(`{"name":"a","value":"${'€'.repeat(11)}"}`)).toMatchObject({ reason: 'event_too_long' });
   });
 
   it('reads timestamps as RFC 3339 or epoch seconds', () => {

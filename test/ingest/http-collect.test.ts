@@ -3,7 +3,7 @@
  * answered, what lands on /metrics, and that hostile or broken clients
  * neither crash the agent nor stop it serving good requests.
  */
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -120,6 +120,43 @@ describe('POST /v1/collect', () => {
     expect(r.status).toBe(202);
     expect(r.json).toEqual({ accepted: 1 });
     expect(sampleValue(await agent.metricsText(), 'hc_single_total', { env: 'prod' })).toBe(3);
+  });
+
+  it('answers every request on a keep-alive connection with the same JSON headers', async () => {
+    const agentPool = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const replies: Array<{ status: number; headers: Record<string, unknown>; text: string; socket: unknown }> = [];
+      for (let i = 0; i < 5; i++) {
+        replies.push(
+          await new Promise((resolve, reject) => {
+            const body = json(i % 2 ? [{ name: 'hc keepalive', value: 1 }, { name: 'hc keepalive', value: 1 }] : { name: 'hc keepalive', value: 1 });
+            const req = request(
+              { host: '127.0.0.1', port, method: 'POST', path: '/v1/collect', agent: agentPool, headers: { 'content-type': 'application/json' } },
+              (res) => {
+                let text = '';
+                res.on('data', (c: Buffer) => (text += c.toString()));
+                res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text, socket: res.socket }));
+              },
+            );
+            req.on('error', reject);
+            req.end(body);
+          }),
+        );
+      }
+      for (const [i, r] of replies.entries()) {
+        expect(r.status).toBe(202);
+        expect(r.text).toBe(`{"accepted":${i % 2 ? 2 : 1}}\n`);
+        expect(r.headers['content-type']).toBe('application/json');
+        expect(r.headers['cache-control']).toBe('no-store');
+        expect(r.headers['content-length']).toBe(String(r.text.length));
+        expect(r.headers.connection).toBe('keep-alive');
+      }
+      // One connection carried all five.
+      expect(new Set(replies.map((r) => r.socket)).size).toBe(1);
+      expect(sampleValue(await agent.metricsText(), 'hc_keepalive_total')).toBe(7);
+    } finally {
+      agentPool.destroy();
+    }
   });
 
   it('accepts an array: the issue examples land as a timer in seconds and an event', async () => {
@@ -285,6 +322,29 @@ describe('POST /v1/collect', () => {
     expect(r.text).not.toMatch(/bad_json/);
     expect((await post(port, json({ name: 'hc cl', value: 1 }))).status).toBe(202);
     expect(sampleValue(await agent.metricsText(), 'hc_cl_total')).toBeLessThanOrEqual(2);
+  });
+
+  it('counts a client that goes away mid-body as aborted, and keeps serving', async () => {
+    const before = findSample(await agent.metricsText(), 'tally_http_collect_request_errors_total', { reason: 'aborted' }) ?? 0;
+    const head = `POST /v1/collect HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name":`;
+    for (const reset of [false, true]) {
+      await new Promise<void>((resolve) => {
+        const sock = connect(port, '127.0.0.1', () => {
+          sock.write(head, () => setTimeout(() => (reset ? sock.resetAndDestroy() : sock.destroy()), 50));
+        });
+        sock.on('error', () => {});
+        sock.on('close', () => resolve());
+      });
+    }
+    expect((await post(port, json({ name: 'hc after abort', value: 1 }))).status).toBe(202);
+    // The agent learns of the second hang-up when the kernel tells it; wait for that rather than guess how long.
+    let m = await agent.metricsText();
+    for (let deadline = Date.now() + 3000; (findSample(m, 'tally_http_collect_request_errors_total', { reason: 'aborted' }) ?? 0) < before + 2 && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 20));
+      m = await agent.metricsText();
+    }
+    expect(sampleValue(m, 'tally_http_collect_request_errors_total', { reason: 'aborted' })).toBe(before + 2);
+    expect(sampleValue(m, 'hc_after_abort_total')).toBe(1);
   });
 
   it('cuts off a body shorter than Content-Length at the request timeout', async () => {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, type ConfigIssue } from '../../agent/config/load-config.js';
 import { Mapper, type MappingMetricType } from '../../agent/mapping/mapper.js';
-import { loadMappingFile, parseMappingText } from '../../agent/mapping/mapping-config.js';
+import { loadMappingFile, parseInlineMapping, parseMappingText, scaleForBucketFactor } from '../../agent/mapping/mapping-config.js';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
@@ -99,7 +99,9 @@ describe('mapping-config', () => {
       ],
       maxAgeMs: 600_000,
       ageBuckets: 5,
+      exponential: undefined,
     });
+    expect(config.defaults).toHaveProperty('exponential', undefined);
     expect(config.mappings).toEqual([]);
     expect(config.warnings).toEqual([]);
   });
@@ -136,15 +138,59 @@ describe('mapping-config', () => {
       '',
     ].join('\n');
     const { warnings, mappings } = parseMappingText(text, 'm.yaml');
-    // max_age and age_buckets are implemented, so only these remain.
-    expect(warnings.map((w) => `${w.file}:${w.line}:${w.column}: ${w.key}`)).toEqual([
-      'm.yaml:11:5: mappings[0].histogram_options.native_histogram_bucket_factor',
-      'm.yaml:12:5: mappings[0].histogram_options.native_histogram_max_buckets',
-      'm.yaml:16:5: mappings[1].summary_options.buf_cap',
-    ]);
+    // max_age, age_buckets and the native histogram options are implemented, so only this remains.
+    expect(warnings.map((w) => `${w.file}:${w.line}:${w.column}: ${w.key}`)).toEqual(['m.yaml:16:5: mappings[1].summary_options.buf_cap']);
     for (const w of warnings) expect(w.message).toMatch(/^ignored: /);
     expect(mappings[0]!.buckets).toEqual([1, 2]);
+    expect(mappings[0]!.exponential).toEqual({ maxScale: 3, maxSize: 256 });
     expect(mappings[1]).toMatchObject({ maxAgeMs: 300_000, ageBuckets: 2 });
+  });
+
+  it("picks the exponential scale from native_histogram_bucket_factor as client_golang's pickSchema does", () => {
+    // The coarsest scale whose bucket ratio 2^(2^-scale) is at most the factor.
+    const cases: Array<[number, number]> = [
+      [1.1, 3], // config.example.yml's factor; ratio 2^(1/8) ≈ 1.0905
+      [1.005, 8], // its tight example
+      [2 ** (2 ** -3), 3], // a factor that is exactly a ratio gets that scale
+      [2, 0],
+      [4, -1],
+      [1.5, 1],
+      [1.001, 10], // finer than Prometheus' schema 8: OpenTelemetry goes to 20
+      [1 + 1e-9, 20],
+      [Number.MAX_VALUE, -10], // log2 log2 = 10: base 2^1024 spans every double
+    ];
+    for (const [factor, scale] of cases) {
+      expect(scaleForBucketFactor(factor), String(factor)).toBe(scale);
+      // Within the scale's own definition: its ratio is at most the factor, the next coarser one's is not (unless clamped).
+      if (scale < 20 && scale > -10) {
+        expect(2 ** (2 ** -scale)).toBeLessThanOrEqual(factor);
+        expect(2 ** (2 ** -(scale - 1))).toBeGreaterThan(factor);
+      }
+    }
+  });
+
+  it('applies the defaults\' native histogram options to rules and to unmapped names, inline too', () => {
+    const text = [
+      'mapping:',
+      '  defaults:',
+      '    histogram_options:',
+      '      native_histogram_bucket_factor: 1.5',
+      '  mappings:',
+      '  - match: a.*',
+      '    name: a',
+      '  - match: b.*',
+      '    name: b',
+      '    histogram_options:',
+      '      native_histogram_max_buckets: 40',
+      '',
+    ].join('\n');
+    const config = parseInlineMapping(text, 'tally.yaml')!;
+    expect(config.defaults.exponential).toEqual({ maxScale: 1, maxSize: 256 });
+    expect(config.mappings.map((m) => m.exponential)).toEqual([
+      { maxScale: 1, maxSize: 256 },
+      { maxScale: 1, maxSize: 40 },
+    ]);
+    expect(new Mapper(config).map('b.x', 'observer')?.exponential).toEqual({ maxScale: 1, maxSize: 40 });
   });
 
   it('treats null values as absent, as go-yaml does', () => {

@@ -6,6 +6,7 @@ import type { EncodedRequest, FlushSnapshot } from '../sink.js';
 import type { SummaryMetricData } from '../summary-data.js';
 import { DeltaConverter } from './delta-temporality.js';
 import { logsBodies, toLogRecords } from './event-log-records.js';
+import { withExponentialHistograms, type HistogramForm } from './exponential-swap.js';
 import { withIntegerCounts } from './integer-counts.js';
 import { metricsBodies } from './metrics-body.js';
 import {
@@ -29,6 +30,12 @@ export interface OtlpEncoderOptions {
   compression: OtlpCompression;
   /** Of sums and histograms; gauges have none. */
   temporality: OtlpTemporality;
+  /**
+   * 'exponential' sends every family the snapshot has an exponential
+   * histogram for as one; 'explicit' (default) only those a mapping rule
+   * asked for, the rest with their buckets.
+   */
+  histograms?: HistogramForm;
   /** Merged over the snapshot's resource, winning on conflicts (see otlpResource()). */
   resource?: Resource;
   /** Ship events as log records to /v1/logs (default true). */
@@ -66,7 +73,8 @@ export class OtlpEncoder {
 
   encode(snapshot: OtlpSnapshot): EncodedRequest[] {
     const resource = this.opts.resource === undefined ? snapshot.metrics.resource : snapshot.metrics.resource.merge(this.opts.resource);
-    let metrics: ResourceMetrics = withIntegerCounts({ resource, scopeMetrics: snapshot.metrics.scopeMetrics });
+    const chosen = withExponentialHistograms(snapshot.metrics, snapshot.exponential ?? [], this.opts.histograms ?? 'explicit');
+    let metrics: ResourceMetrics = withIntegerCounts({ resource, scopeMetrics: chosen.scopeMetrics });
     // Run on every flush, even one with nothing to send, so "the previous batch" is always the previous flush.
     if (this.delta !== undefined) metrics = this.delta.convert(metrics);
     const scope = snapshot.metrics.scopeMetrics[0]?.scope ?? this.opts.scope ?? { name: 'tally-agent' };

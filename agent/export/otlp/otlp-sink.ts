@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Resource } from '@opentelemetry/resources';
 import type { EncodedRequest, Sink } from '../sink.js';
+import type { HistogramForm } from './exponential-swap.js';
 import { OtlpEncoder, type OtlpSnapshot, type OtlpTemporality } from './otlp-encoder.js';
 import type { OtlpSendOutcome } from './otlp-response.js';
 import { OtlpSender } from './otlp-sender.js';
@@ -13,6 +14,8 @@ export interface OtlpSinkOptions {
   encoding: OtlpEncoding;
   compression: OtlpCompression;
   temporality: OtlpTemporality;
+  /** Timers, histograms and distributions with explicit buckets (default) or as exponential histograms where kept. */
+  histograms?: HistogramForm;
   /** Extra headers on every request, added when sending (never stored in the spool). */
   headers?: Record<string, string>;
   timeoutMs: number;
@@ -42,6 +45,7 @@ export function createOtlpSink(opts: OtlpSinkOptions): OtlpSink {
     encoding: opts.encoding,
     compression: opts.compression,
     temporality: opts.temporality,
+    histograms: opts.histograms,
     resource: opts.resource,
     events: opts.events,
     maxRequestBytes: opts.maxRequestBytes,
