@@ -163,6 +163,9 @@ interface Route {
   scale: number;
 }
 
+/** Event spellings remembered at most; past it the memo starts afresh (it is only a shortcut). */
+const EVENT_SERIES_CACHE = 65_536;
+
 /** A line that resolves to this id was refused at series creation; the reason is counted per line. */
 const CONFLICT = -2;
 /** A mapping rule with `action: drop` matched; counted per line like a conflict. */
@@ -191,6 +194,8 @@ export class Aggregator implements LineSink {
   private readonly logger: Logger;
   private readonly maxPendingEvents: number;
   private pendingEvents: EventRecord[] = [];
+  /** Event spelling (name, value, tags as sent) → its `_total` and `_last_seen` series ids. */
+  private readonly eventSeries = new Map<string, [number, number]>();
   private readonly now: () => number;
   private readonly timerBuckets: number[];
   private readonly histogramBuckets: number[];
@@ -360,9 +365,19 @@ export class Aggregator implements LineSink {
       if (this.pendingEvents.length < this.maxPendingEvents) this.pendingEvents.push({ name, value, attributes: tags.pairs, timeMs: timestampMs });
       else this.counters.metricDrop('event_buffer_full');
     }
-    const count = this.seriesFor(COUNTER, name, pairs);
-    const seen = count < 0 ? count : this.seriesFor(GAUGE, `${name}_last_seen_timestamp_seconds`, pairs);
-    if (count < 0 || seen < 0) return;
+    // The same event as sent before finds its two series without building their canonical keys again.
+    let cacheKey = `${name}\u0001${value}`;
+    for (const [k, v] of tags.pairs) cacheKey += `\u0001${k}\u0002${v}`;
+    let ids = this.eventSeries.get(cacheKey);
+    if (ids === undefined) {
+      const count = this.seriesFor(COUNTER, name, pairs);
+      const seen = count < 0 ? count : this.seriesFor(GAUGE, `${name}_last_seen_timestamp_seconds`, pairs);
+      if (count < 0 || seen < 0) return;
+      ids = [count, seen];
+      if (this.eventSeries.size >= EVENT_SERIES_CACHE) this.eventSeries.clear();
+      this.eventSeries.set(cacheKey, ids);
+    }
+    const [count, seen] = ids;
     const total = this.series[count]!;
     total.value += 1;
     total.lastEpoch = this.epoch;
@@ -470,6 +485,8 @@ export class Aggregator implements LineSink {
    * rebuilt, once per flush that expires anything.
    */
   private expire(now: number): void {
+    // Compaction renumbers series ids.
+    this.eventSeries.clear();
     const remap = new Int32Array(this.series.length).fill(-1);
     const alive: Series[] = [];
     const dead = new Set<Series>();

@@ -56,6 +56,24 @@ describe('series expiry', () => {
     expect(values()).toEqual({ 'pod_total{"pod":"b"}': 6, 'pod_total{"pod":"a"}': 5 });
   });
 
+  it('events find their series again after an expiry renumbered them, and an expired event starts afresh', () => {
+    const { advance, values, agg } = setup({ seriesTtlMs: 30_000 });
+    const event = (name: string, value: string) => agg.recordEvent(name, value, { pairs: [['env', 'prod']], malformed: 0 }, 1_000);
+    event('gone', 'x');
+    event('kept', 'y');
+    for (let i = 0; i < 4; i++) {
+      advance(10_000);
+      event('kept', 'y');
+    }
+    // `gone` expired and `kept` was renumbered; the event memo must not point at old ids.
+    expect(values()['gone_total{"env":"prod","value":"x"}']).toBeUndefined();
+    event('kept', 'y');
+    event('gone', 'x');
+    expect(values()['kept_total{"env":"prod","value":"y"}']).toBe(6);
+    expect(values()['gone_total{"env":"prod","value":"x"}']).toBe(1);
+    expect(values()['kept_last_seen_timestamp_seconds{"env":"prod","value":"y"}']).toBe(1);
+  });
+
   it("compacts a large table: 199,999 live series survive an expiry", () => {
     const { send, advance, agg } = setup({ seriesTtlMs: 30_000 });
     send('gone:1|c');
