@@ -4,7 +4,7 @@
  * sinks. Its receiver is a file, so an outage is a folder that is missing.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -114,6 +114,42 @@ describe('a sink module named in the config', () => {
       await waitFor(async () => expect((await agent.get('/healthz')).status).toBe(200), 5000);
     } finally {
       await agent.stop();
+    }
+  });
+
+  it('starts on a damaged queue and journal, reports what it recovered, and delivers what survived', async () => {
+    const out = join(dir, 'later', 'metrics.jsonl');
+    const first = await startAgent({ config: config(out) });
+    for (let i = 1; i <= 4; i++) {
+      await first.sendUdp(`damaged.n:${i}|g`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await fetch(`http://127.0.0.1:${first.httpPort}/v1/collect`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'damaged.http:1|c' });
+    await first.crash();
+    // Garbage over the middle of the queue's segment, and a torn journal tail.
+    for (const sub of ['queues/file', 'journal']) {
+      const folder = join(dir, 'data', sub);
+      const seg = (await readdir(folder)).find((f) => f.endsWith('.seg'))!;
+      const path = join(folder, seg);
+      const bytes = await readFile(path);
+      if (sub === 'journal') await writeFile(path, bytes.subarray(0, bytes.length - 3));
+      else {
+        bytes.fill(0x5a, Math.floor(bytes.length / 2), Math.floor(bytes.length / 2) + 40);
+        await writeFile(path, bytes);
+      }
+    }
+    await mkdir(join(dir, 'later'));
+    const second = await startAgent({ config: config(out) });
+    try {
+      const opened = second.stdout.map((l) => JSON.parse(l)).find((o) => o.msg === 'sink queue opened');
+      expect(opened.recovery.clean).toBe(false);
+      expect(opened.recovery.skippedRecords).toBeGreaterThan(0);
+      // What survived is delivered, and the agent keeps working.
+      await waitFor(async () => expect((await jsonLines(out)).some((x) => x.name === 'damaged_n')).toBe(true), 5000);
+      await second.sendUdp('after.damage:1|c');
+      await waitFor(async () => expect((await jsonLines(out)).some((x) => x.name === 'after_damage')).toBe(true), 5000);
+    } finally {
+      await second.stop();
     }
   });
 
