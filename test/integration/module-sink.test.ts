@@ -153,6 +153,31 @@ describe('a sink module named in the config', () => {
     }
   });
 
+  // Node strips TypeScript types itself from 22.18 and 23.6 on; before that a sink written in TypeScript is compiled first.
+  const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+  const stripsTypes = major > 23 || (major === 23 && minor >= 6) || (major === 22 && minor >= 18);
+  it.runIf(stripsTypes)('loads a sink module written in TypeScript where Node strips types', async () => {
+    const source = await readFile(SINK_MODULE, 'utf8');
+    const typed = source
+      .replace('function* lines(snapshot)', 'function* lines(snapshot: any): Generator<Record<string, unknown>>')
+      .replace('export default function createJsonLinesSink({ name, options })', 'export default function createJsonLinesSink({ name, options }: { name: string; options: Record<string, unknown> })')
+      .replace('async send(request)', 'async send(request: { body: Uint8Array })')
+      .replace('encode(snapshot)', 'encode(snapshot: any)')
+      .replace('const path = options.path;', 'const path: string = options.path as string;')
+      .replace('} catch (err) {', '} catch (err: any) {');
+    const moduleFile = join(dir, 'jsonl-sink.mts');
+    await writeFile(moduleFile, typed);
+    const out = join(dir, 'ts.jsonl');
+    const base = config(out);
+    const agent = await startAgent({ config: { ...base, sinks: [{ ...base.sinks[0], module: moduleFile }] } });
+    try {
+      await agent.sendUdp('ts.hits:1|c');
+      await waitFor(async () => expect((await jsonLines(out)).some((x) => x.name === 'ts_hits')).toBe(true), 5000);
+    } finally {
+      await agent.stop();
+    }
+  });
+
   it('refuses a second agent on the same data directory, naming the process that holds it', async () => {
     const out = join(dir, 'metrics.jsonl');
     const first = await startAgent({ config: config(out) });
