@@ -8,10 +8,13 @@ import { existsSync } from 'node:fs';
 import { lstat, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadMmsgAddon } from '../../agent/ingest/batch-receiver.js';
 import { startUnixgramListener, type UnixgramListener } from '../../agent/ingest/unixgram-listener.js';
+import { Aggregator } from '../../agent/aggregate/aggregator.js';
+import { StatsdParser } from '../../agent/parse/statsd-line.js';
 import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';
 import { ROOT, findOnPath, waitFor } from '../support/agent-process.js';
 
@@ -77,6 +80,38 @@ describe.runIf(canRun)('startUnixgramListener', () => {
     await waitFor(() => expect(got).toEqual(['after:1|c']), 5000);
     expect(counters.parseErrors.get('datagram_truncated')).toBe(1);
     expect(counters.packets.unixgram).toBe(2);
+  });
+
+  it('survives random datagrams through the real parser and aggregator, and counts every good one sent among them', async () => {
+    const path = join(dir, 'fuzz.sock');
+    const counters = new IngestCounters();
+    const aggregator = new Aggregator({ timerBuckets: [1], histogramBuckets: [1], counters, logger: silent });
+    const parser = new StatsdParser();
+    const listener = await startUnixgramListener({
+      path,
+      socketMode: 0o600,
+      receiveBufferBytes: 4 << 20,
+      counters,
+      logger: silent,
+      onDatagram: (buf, start, end) => parser.parseRange(buf, start, end, aggregator),
+    });
+    open.push(listener);
+    const junk = fc.sample(fc.uint8Array({ minLength: 0, maxLength: 3000 }), { numRuns: 1000, seed: 20261124 });
+    const good = 'fuzz.good:1|c';
+    const datagrams: string[] = [];
+    junk.forEach((bytes, i) => {
+      datagrams.push(Buffer.from(bytes).toString('base64'));
+      if (i % 10 === 0) datagrams.push(Buffer.from(good).toString('base64'));
+    });
+    await peer('send-b64', path, [], JSON.stringify(datagrams));
+    await waitFor(() => expect(counters.packets.unixgram).toBe(datagrams.length), 10_000);
+    let goodTotal = 0;
+    aggregator.forEachFamily((f) => {
+      if (f.name === 'fuzz_good_total') for (const s of f.series) goodTotal += s.value;
+    });
+    // Every good datagram counted, whatever came between them (the seed is fixed, so the junk is too).
+    expect(goodTotal).toBe(100);
+    expect([...counters.parseErrors.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
   });
 
   it('replaces a stale socket file that no process reads', async () => {
