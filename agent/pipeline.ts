@@ -14,7 +14,6 @@ import { buildPushResource, builtInSinks } from './export/built-in-sinks.js';
 import { lockDataDir, openPushSinks, type DataDir } from './export/open-push-sinks.js';
 import type { PushSinks } from './export/push-sinks.js';
 import { CollectJournal } from './ingest/collect-journal.js';
-import { SegmentLog } from './spool/segment-log.js';
 import { registerSinkMetrics } from './telemetry/sink-metrics.js';
 import { appendToExposition } from './export/append-exposition.js';
 import { collectExponentialHistograms } from './export/exponential-data.js';
@@ -102,14 +101,11 @@ export async function startPipeline(
   if (config.sinks.length > 0 || durableCollect) dataDir = await lockDataDir(config, opts.baseDir, logger);
   if (dataDir !== undefined && durableCollect) {
     try {
-      journal = new CollectJournal(
-        await SegmentLog.open({
-          dir: join(dataDir.path, 'journal'),
-          segmentBytes: config.spool.segment_bytes,
-          // A journal record is one request body as decoded, which max_body_bytes bounds.
-          maxRecordBytes: Math.max(config.spool.max_record_bytes, config.http.collect.max_body_bytes + 64),
-        }),
-      );
+      journal = await CollectJournal.open(join(dataDir.path, 'journal'), {
+        segmentBytes: config.spool.segment_bytes,
+        maxRecordBytes: config.spool.max_record_bytes,
+        maxBodyBytes: config.http.collect.max_body_bytes,
+      });
     } catch (err) {
       await dataDir.lock.release();
       throw err;

@@ -7,7 +7,6 @@ export interface BackoffOptions {
   maxRetryAfterMs: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 1000, maxMs: 30_000, maxRetryAfterMs: 300_000 };
 
 /**
  * The wait before retry number `attempt` (1 for the first retry).

@@ -37,6 +37,11 @@ export async function createSink(config: SinkConfig, ctx: SinkFactoryContext): P
       throw new Error(`sink ${config.name}: module ${file} made an object without ${method}(): see agent/export/sink.ts for the Sink interface`);
     }
   }
-  if (sink.name !== config.name) (sink as { name: string }).name = config.name;
-  return sink;
+  // The config's name labels the queue and the telemetry, whatever the module calls itself.
+  return {
+    name: config.name,
+    encode: (snapshot) => sink.encode(snapshot),
+    send: (request, signal) => sink.send(request, signal),
+    close: sink.close === undefined ? undefined : () => sink.close!(),
+  };
 }

@@ -17,7 +17,7 @@ export interface FlushSnapshot {
   timeMs: number;
   metrics: ResourceMetrics;
   /** Summary families (observer_type: summary), which the OpenTelemetry SDK's MetricData cannot hold. */
-  summaries?: SummaryMetricData[];
+  summaries?: readonly SummaryMetricData[];
   /**
    * Exponential histograms of the histogram families that keep them, beside
    * the explicit-bucket HISTOGRAM of the same name in `metrics` (which stays,

@@ -1,4 +1,4 @@
-import type { SegmentLog } from '../spool/segment-log.js';
+import { SegmentLog } from '../spool/segment-log.js';
 
 export type CollectBodyType = 'json' | 'text';
 
@@ -28,6 +28,16 @@ export class CollectJournal {
   private applied = 0;
 
   constructor(private readonly log: SegmentLog) {}
+
+  /** Opens (and recovers) the journal in `dir`; a record holds one decoded body, which maxBodyBytes bounds. */
+  static async open(dir: string, opts: { segmentBytes: number; maxRecordBytes: number; maxBodyBytes: number }): Promise<CollectJournal> {
+    const log = await SegmentLog.open({
+      dir,
+      segmentBytes: opts.segmentBytes,
+      maxRecordBytes: Math.max(opts.maxRecordBytes, opts.maxBodyBytes + HEADER_BYTES),
+    });
+    return new CollectJournal(log);
+  }
 
   /** Resolves with the request's sequence number once it is durable. */
   append(type: CollectBodyType, body: Buffer, receivedAtMs: number): Promise<number> {

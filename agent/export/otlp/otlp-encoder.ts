@@ -3,15 +3,13 @@ import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { EncodedRequest, FlushSnapshot } from '../sink.js';
-import type { SummaryMetricData } from '../summary-data.js';
 import { DeltaConverter } from './delta-temporality.js';
 import { logsBodies, toLogRecords } from './event-log-records.js';
 import { withExponentialHistograms, type HistogramForm } from './exponential-swap.js';
 import { withIntegerCounts } from './integer-counts.js';
 import { metricsBodies } from './metrics-body.js';
+import { BATCH_ID_HEADER, BATCH_PART_HEADER } from '../batch-headers.js';
 import {
-  BATCH_ID_HEADER,
-  BATCH_PART_HEADER,
   DEFAULT_MAX_REQUEST_BYTES,
   LOGS_PATH,
   METRICS_PATH,
@@ -23,7 +21,6 @@ import {
 export type OtlpTemporality = 'delta' | 'cumulative';
 
 /** A flush as this sink may receive it: summaries, which are no SDK MetricData, travel beside the metrics. */
-export type OtlpSnapshot = FlushSnapshot & { summaries?: readonly SummaryMetricData[] };
 
 export interface OtlpEncoderOptions {
   encoding: OtlpEncoding;
@@ -71,7 +68,7 @@ export class OtlpEncoder {
     this.maxRequestBytes = opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   }
 
-  encode(snapshot: OtlpSnapshot): EncodedRequest[] {
+  encode(snapshot: FlushSnapshot): EncodedRequest[] {
     const resource = this.opts.resource === undefined ? snapshot.metrics.resource : snapshot.metrics.resource.merge(this.opts.resource);
     const chosen = withExponentialHistograms(snapshot.metrics, snapshot.exponential ?? [], this.opts.histograms ?? 'explicit');
     let metrics: ResourceMetrics = withIntegerCounts({ resource, scopeMetrics: chosen.scopeMetrics });

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { Resource } from '@opentelemetry/resources';
-import type { EncodedRequest, Sink } from '../sink.js';
+import type { EncodedRequest, FlushSnapshot, Sink } from '../sink.js';
 import type { HistogramForm } from './exponential-swap.js';
-import { OtlpEncoder, type OtlpSnapshot, type OtlpTemporality } from './otlp-encoder.js';
+import { OtlpEncoder, type OtlpTemporality } from './otlp-encoder.js';
 import type { OtlpSendOutcome } from './otlp-response.js';
 import { OtlpSender } from './otlp-sender.js';
 import type { OtlpCompression, OtlpEncoding } from './wire-format.js';
@@ -34,7 +34,7 @@ export interface OtlpSinkOptions {
 
 /** A Sink whose outcomes may carry an OTLP partial success, and that takes summaries beside the metrics. */
 export interface OtlpSink extends Sink {
-  encode(snapshot: OtlpSnapshot): EncodedRequest[];
+  encode(snapshot: FlushSnapshot): EncodedRequest[];
   send(request: EncodedRequest, signal: AbortSignal): Promise<OtlpSendOutcome>;
   close(): Promise<void>;
 }
@@ -61,7 +61,7 @@ export function createOtlpSink(opts: OtlpSinkOptions): OtlpSink {
   });
   return {
     name: opts.name,
-    encode: (snapshot: OtlpSnapshot) => encoder.encode(snapshot),
+    encode: (snapshot: FlushSnapshot) => encoder.encode(snapshot),
     send: (request, signal) => sender.send(request, signal),
     close: () => sender.close(),
   };

@@ -1,5 +1,5 @@
-import { BATCH_ID_HEADER, BATCH_PART_HEADER, CLIENT_OWNED_HEADERS } from '../batch-headers.js';
 /** What the OTLP/HTTP specification fixes about requests (opentelemetry-proto docs/specification.md, "OTLP/HTTP"). */
+import { CLIENT_OWNED_HEADERS } from '../batch-headers.js';
 
 export type OtlpEncoding = 'protobuf' | 'json';
 export type OtlpCompression = 'gzip' | 'none';
@@ -12,8 +12,6 @@ export const LOGS_PATH = '/v1/logs';
 export function contentTypeOf(encoding: OtlpEncoding): string {
   return encoding === 'json' ? 'application/json' : 'application/x-protobuf';
 }
-
-export { BATCH_ID_HEADER, BATCH_PART_HEADER };
 
 /** Headers the sink sets itself (or the HTTP client owns): configured headers may not replace them. */
 export const RESERVED_HEADERS: ReadonlySet<string> = new Set(['content-type', 'content-encoding', ...CLIENT_OWNED_HEADERS]);

@@ -1,6 +1,5 @@
 import { BATCH_ID_HEADER, BATCH_PART_HEADER } from '../batch-headers.js';
 import { compress } from 'snappyjs';
-import type { SummaryMetricData } from '../summary-data.js';
 import type { EncodedRequest, FlushSnapshot } from '../sink.js';
 import { seriesGroups, type SeriesGroup } from './series-groups.js';
 import { encodeLabel, WriteRequestBuilder, type Label } from './write-request-proto.js';
@@ -10,7 +9,6 @@ import { encodeLabel, WriteRequestBuilder, type Label } from './write-request-pr
  * OpenTelemetry MetricData (the JS SDK has no summary point), so they
  * travel beside the metrics when the flush carries them.
  */
-export type RemoteWriteSnapshot = FlushSnapshot & { summaries?: readonly SummaryMetricData[] };
 
 export interface RemoteWriteEncoderOptions {
   /** The agent's version, for `User-Agent: tally-agent/<version>`. */
@@ -24,7 +22,6 @@ export interface RemoteWriteEncoderOptions {
 
 /** Request headers the spec requires ("Protocol") and this encoder sets, which configured headers must not replace. */
 export const PROTOCOL_HEADERS = ['content-encoding', 'content-type', 'user-agent', 'x-prometheus-remote-write-version'] as const;
-export { BATCH_ID_HEADER, BATCH_PART_HEADER };
 
 const DEFAULT_MAX_SERIES_PER_REQUEST = 2000;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -56,7 +53,7 @@ export class RemoteWriteEncoder {
     if (!Number.isInteger(this.maxSeries) || this.maxSeries < 1) throw new Error(`maxSeriesPerRequest must be a positive integer, not ${this.maxSeries}`);
   }
 
-  encode(snapshot: RemoteWriteSnapshot): EncodedRequest[] {
+  encode(snapshot: FlushSnapshot): EncodedRequest[] {
     const timeMs = Math.round(snapshot.timeMs);
     const groups = seriesGroups(snapshot.metrics, snapshot.summaries ?? [], { externalLabels: this.externalLabels, onSkipped: this.opts.onSkipped });
     const current = new Map<string, SeriesGroup>();

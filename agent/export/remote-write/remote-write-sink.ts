@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Sink } from '../sink.js';
 import { RemoteWriteSender, type RemoteWriteSenderOptions } from './http-sender.js';
-import { RemoteWriteEncoder, type RemoteWriteEncoderOptions, type RemoteWriteSnapshot } from './remote-write-encoder.js';
+import { RemoteWriteEncoder, type RemoteWriteEncoderOptions } from './remote-write-encoder.js';
 
 export interface RemoteWriteSinkOptions extends RemoteWriteSenderOptions, Omit<RemoteWriteEncoderOptions, 'onSkipped'> {
   name: string;
@@ -31,7 +31,7 @@ export function createRemoteWriteSink(opts: RemoteWriteSinkOptions): Sink {
   const sender = new RemoteWriteSender(opts);
   return {
     name: opts.name,
-    encode: (snapshot) => encoder.encode(snapshot as RemoteWriteSnapshot),
+    encode: (snapshot) => encoder.encode(snapshot),
     send: (request, signal) => sender.send(request, signal),
     close: () => sender.close(),
   };

@@ -13,7 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Aggregator } from '../../../agent/aggregate/aggregator.js';
 import { AggregateProducer } from '../../../agent/export/aggregate-producer.js';
 import { collectExponentialHistograms } from '../../../agent/export/exponential-data.js';
-import type { OtlpSnapshot } from '../../../agent/export/otlp/otlp-encoder.js';
+import type { FlushSnapshot as OtlpSnapshot } from '../../../agent/export/sink.js';
 import { createOtlpSink, type OtlpSink, type OtlpSinkOptions } from '../../../agent/export/otlp/otlp-sink.js';
 import { Mapper } from '../../../agent/mapping/mapper.js';
 import { parseMappingText } from '../../../agent/mapping/mapping-config.js';

@@ -18,7 +18,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Aggregator } from '../../../agent/aggregate/aggregator.js';
 import { ExponentialHistogram } from '../../../agent/aggregate/exponential-histogram.js';
 import { AggregateProducer } from '../../../agent/export/aggregate-producer.js';
-import type { OtlpSnapshot } from '../../../agent/export/otlp/otlp-encoder.js';
+import type { FlushSnapshot as OtlpSnapshot } from '../../../agent/export/sink.js';
 import { otlpResource } from '../../../agent/export/otlp/otlp-resource.js';
 import { createOtlpSink, type OtlpSink, type OtlpSinkOptions } from '../../../agent/export/otlp/otlp-sink.js';
 import type { SummaryMetricData } from '../../../agent/export/summary-data.js';
