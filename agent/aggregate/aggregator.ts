@@ -47,6 +47,12 @@ export interface AggregatorOptions {
   mapper?: Mapper;
   /** Idle time after which a series not given a ttl by a mapping rule expires; 0 = never. */
   seriesTtlMs?: number;
+  /**
+   * Labels every series carries (service, version, env, ...), under names
+   * already sanitized; a tag of the same name on the line, or a mapping
+   * rule's label, wins.
+   */
+  globalTags?: ReadonlyArray<readonly [string, string]>;
   limits?: AggregatorLimits;
   counters: IngestCounters;
   logger: Logger;
@@ -85,6 +91,13 @@ export class Series {
   lastEpoch: number;
   /** When a flush last found the series updated; expiry counts from here. */
   lastSeenMs: number;
+  /**
+   * Whether a scrape of /metrics has shown the series. The first scrape shows
+   * a counter or histogram at zero, because Prometheus' rate() and increase()
+   * take nothing from a series' first sample: a feature used once would
+   * otherwise count no use at all.
+   */
+  scraped = false;
 
   constructor(
     /** Index in the aggregator's series list; changes when expired series are compacted away. */
@@ -202,6 +215,7 @@ export class Aggregator implements LineSink {
   private readonly limits: AggregatorLimits;
   private readonly mapper: Mapper | undefined;
   private readonly seriesTtlMs: number;
+  private readonly globalTags: ReadonlyArray<readonly [string, string]>;
   private readonly exponentialMode: ExponentialMode;
   /** Counts flushes; a series remembers the interval of its latest sample instead of a clock reading per line. */
   private epoch = 0;
@@ -220,11 +234,19 @@ export class Aggregator implements LineSink {
     this.limits = opts.limits ?? DEFAULT_LIMITS;
     this.mapper = opts.mapper;
     this.seriesTtlMs = opts.seriesTtlMs ?? 0;
+    this.globalTags = opts.globalTags ?? [];
     this.exponentialMode = opts.exponential ?? 'rules';
   }
 
   get seriesCount(): number {
     return this.series.length;
+  }
+
+  /** Series of the family that holds the most: how near max_series_per_metric the agent runs. */
+  largestFamilySeries(): number {
+    let most = 0;
+    for (const f of this.families.values()) if (f.series.length > most) most = f.series.length;
+    return most;
   }
 
   line(p: ParsedLine): void {
@@ -666,7 +688,8 @@ export class Aggregator implements LineSink {
         ? `${base}_total`
         : base
       : familyNameOf(kind, base);
-    const labels = new Map<string, string>();
+    // Global tags first, so the line's tags (and the rule's labels, which come after them) replace them.
+    const labels = new Map<string, string>(this.globalTags);
     for (const [k, v] of pairs) labels.set(sanitizeLabelName(k), v);
     // The exposition adds `le` to buckets and `quantile` to quantiles; a tag of
     // that name would repeat the label and break the scrape, so it is renamed
@@ -767,13 +790,31 @@ function routed(s: Series, scale: number): boolean {
 }
 
 function observe(s: Series, v: number, weight: number): void {
-  const bounds = s.family.bounds;
-  let k = 0;
-  // Prometheus buckets are inclusive upper bounds: v lands in the first bucket with v <= le.
-  while (k < bounds.length && v > bounds[k]!) k++;
-  s.bucketCounts[k] += weight;
+  s.bucketCounts[bucketIndex(s.family.bounds, v)] += weight;
   s.sum += v * weight;
   s.count += weight;
+}
+
+/**
+ * The bucket v lands in: the first whose inclusive upper bound is >= v, or
+ * bounds.length (+Inf). A scan is quickest for the client libraries' dozen
+ * bounds; the default timer layout has 128, where halving takes 7 steps.
+ */
+export function bucketIndex(bounds: readonly number[], v: number): number {
+  const n = bounds.length;
+  if (n <= 16) {
+    let k = 0;
+    while (k < n && v > bounds[k]!) k++;
+    return k;
+  }
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (v > bounds[mid]!) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 const MAPPING_TYPES: Record<MetricKind, MappingMetricType> = {

@@ -6,6 +6,10 @@ export interface SelfMetricsSources {
   /** Open stream connections by listener. */
   openConnections: () => Array<[string, number]>;
   seriesCount: () => number;
+  /** Series held by the metric name that holds the most. */
+  largestMetricSeries: () => number;
+  /** The limits those two are held to. */
+  seriesLimits: { maxSeries: number; maxSeriesPerMetric: number };
 }
 
 export interface SelfMetrics {
@@ -62,6 +66,18 @@ export function registerSelfMetrics(meter: Meter, src: SelfMetricsSources): Self
   meter
     .createObservableGauge('tally_series', { description: 'Series held in memory.', valueType: ValueType.INT })
     .addCallback((r) => r.observe(src.seriesCount()));
+  meter
+    .createObservableGauge('tally_series_largest_metric', {
+      description: 'Series held by the metric name that holds the most; compare with tally_series_limit{limit="max_series_per_metric"}.',
+      valueType: ValueType.INT,
+    })
+    .addCallback((r) => r.observe(src.largestMetricSeries()));
+  meter
+    .createObservableGauge('tally_series_limit', { description: 'The configured series limits, by limit.', valueType: ValueType.INT })
+    .addCallback((r) => {
+      r.observe(src.seriesLimits.maxSeries, { limit: 'max_series' });
+      r.observe(src.seriesLimits.maxSeriesPerMetric, { limit: 'max_series_per_metric' });
+    });
 
   const flushDuration = meter.createHistogram('tally_flush_duration_seconds', {
     description: 'Time taken by one flush of the aggregation state.',
