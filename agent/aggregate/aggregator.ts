@@ -92,12 +92,14 @@ export class Series {
   /** When a flush last found the series updated; expiry counts from here. */
   lastSeenMs: number;
   /**
-   * Whether a scrape of /metrics has shown the series. The first scrape shows
-   * a counter or histogram at zero, because Prometheus' rate() and increase()
-   * take nothing from a series' first sample: a feature used once would
-   * otherwise count no use at all.
+   * The flush interval in which a storing scraper first read the series; -1
+   * until one did. Until that interval ends a counter or histogram is shown
+   * at zero, because Prometheus' rate() and increase() take nothing from a
+   * series' first sample: a feature used once would otherwise count no use.
+   * An interval, not one read, so a scrape that times out after the agent
+   * answered does not use the zero up.
    */
-  scraped = false;
+  firstScrapedEpoch = -1;
 
   constructor(
     /** Index in the aggregator's series list; changes when expired series are compacted away. */
@@ -176,6 +178,13 @@ interface Route {
   scale: number;
 }
 
+/** DogStatsD event fields that say what kind of event it is, and the labels they become. */
+const EVENT_FIELD_LABELS: ReadonlyArray<readonly [string, string]> = [
+  ['alert_type', 'alert_type'],
+  ['priority', 'priority'],
+  ['source_type_name', 'source'],
+];
+
 /** Event spellings remembered at most; past it the memo starts afresh (it is only a shortcut). */
 const EVENT_SERIES_CACHE = 65_536;
 
@@ -242,6 +251,11 @@ export class Aggregator implements LineSink {
     return this.series.length;
   }
 
+  /** The current flush interval's number: it goes up by one at every flush. */
+  get flushEpoch(): number {
+    return this.epoch;
+  }
+
   /** Series of the family that holds the most: how near max_series_per_metric the agent runs. */
   largestFamilySeries(): number {
     let most = 0;
@@ -252,7 +266,7 @@ export class Aggregator implements LineSink {
   line(p: ParsedLine): void {
     const id = this.aliases.get(p);
     // Everything but a clean hit leaves the hot path, which stays small enough for V8 to inline.
-    if (id < 0 || this.aliases.hitMalformedTags !== 0) {
+    if (id < 0 || this.aliases.hitMalformedTags !== 0 || p.unknownFields !== 0) {
       this.lineSlow(p, id);
       return;
     }
@@ -267,6 +281,7 @@ export class Aggregator implements LineSink {
     if (id === REJECTED) return;
     counters.metricsReceived++;
     if (this.aliases.hitMalformedTags > 0) counters.parseError('malformed_tag', this.aliases.hitMalformedTags);
+    if (p.unknownFields > 0) counters.parseError('unknown_field', p.unknownFields);
     if (id <= FIRST_ROUTE) {
       const route = this.routes[FIRST_ROUTE - id]!;
       this.applyRouted(route.series, p, route.scale);
@@ -377,19 +392,42 @@ export class Aggregator implements LineSink {
   /**
    * Something happened: counted per value in `<name>_total{value=...}`, and
    * its latest time kept in `<name>_last_seen_timestamp_seconds{value=...}`,
-   * which answer "how often" and "when last". DogStatsD events arrive here
-   * with their title as the name and their text as the value.
+   * which answer "how often" and "when last": `collect("feature-used",
+   * "Export PDF")` over HTTP, where the value is the point.
    */
   recordEvent(name: string, value: string, tags: DecodedTags, timestampMs: number): void {
     const pairs: Array<[string, string]> = [...tags.pairs, ['value', value]];
-    if (!this.admit(pairs, tags.malformed, () => `${name}: ${value.slice(0, 100)}`)) return;
+    this.countEvent(name, pairs, tags.malformed, { name, value, attributes: tags.pairs, timeMs: timestampMs }, () => `${name}: ${value.slice(0, 100)}`);
+  }
+
+  /**
+   * A DogStatsD event counts by its title, with its tags and its alert type,
+   * priority and source: its text is free prose (a deploy message, a stack
+   * trace), which as a label would make a series per message. The text
+   * travels only in the event kept for log-record sinks.
+   */
+  event(e: ParsedEvent): void {
+    for (const reason of e.ignored) this.counters.parseError(reason);
+    const tags = decodeTags(e.tags);
+    const labels: Array<[string, string]> = [...tags.pairs];
+    for (const [field, label] of EVENT_FIELD_LABELS) {
+      const v = e.fields[field];
+      if (v !== undefined && v !== '') labels.push([label, v]);
+    }
+    const timeMs = e.timestamp !== undefined ? e.timestamp * 1000 : this.now();
+    this.countEvent(e.title, labels, tags.malformed, { name: e.title, value: e.text, attributes: labels, timeMs }, () => e.title.slice(0, 100));
+  }
+
+  /** The `_total` and `_last_seen_timestamp_seconds` series of one event, and the event kept for log-record sinks. */
+  private countEvent(name: string, pairs: Array<[string, string]>, malformed: number, record: EventRecord, sample: () => string): void {
+    if (!this.admit(pairs, malformed, sample)) return;
     if (this.maxPendingEvents > 0) {
-      if (this.pendingEvents.length < this.maxPendingEvents) this.pendingEvents.push({ name, value, attributes: tags.pairs, timeMs: timestampMs });
+      if (this.pendingEvents.length < this.maxPendingEvents) this.pendingEvents.push(record);
       else this.counters.metricDrop('event_buffer_full');
     }
     // The same event as sent before finds its two series without building their canonical keys again.
-    let cacheKey = `${name}\u0001${value}`;
-    for (const [k, v] of tags.pairs) cacheKey += `\u0001${k}\u0002${v}`;
+    let cacheKey = name;
+    for (const [k, v] of pairs) cacheKey += `\u0001${k}\u0002${v}`;
     let ids = this.eventSeries.get(cacheKey);
     if (ids === undefined) {
       const count = this.seriesFor(COUNTER, name, pairs);
@@ -406,7 +444,7 @@ export class Aggregator implements LineSink {
     const last = this.series[seen]!;
     last.lastEpoch = this.epoch;
     // A late or replayed event never moves "last seen" backwards.
-    last.value = Math.max(last.value, timestampMs / 1000);
+    last.value = Math.max(last.value, record.timeMs / 1000);
     this.counters.metricsAggregated++;
   }
 
@@ -430,12 +468,9 @@ export class Aggregator implements LineSink {
     this.counters.metricsAggregated++;
   }
 
-  event(e: ParsedEvent): void {
-    this.recordEvent(e.title, e.text, decodeTags(e.tags), e.timestamp !== undefined ? e.timestamp * 1000 : this.now());
-  }
-
   /** A DogStatsD service check becomes `service_check_status{check=...}`: 0 OK, 1 warning, 2 critical, 3 unknown. */
   serviceCheck(sc: ParsedServiceCheck): void {
+    for (const reason of sc.ignored) this.counters.parseError(reason);
     const tags = decodeTags(sc.tags);
     const pairs: Array<[string, string]> = [...tags.pairs, ['check', sc.name]];
     if (!this.admit(pairs, tags.malformed, () => sc.name)) return;

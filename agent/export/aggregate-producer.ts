@@ -19,9 +19,9 @@ export interface AggregateProducerOptions {
   scope: { name: string; version: string };
   now?: () => number;
   /**
-   * For the producer a scrape reads: a counter or histogram series that no
-   * scrape has shown yet, and that is younger than NEW_SERIES_HOLD_MS, is
-   * shown at zero once, so the scraper stores its first increment as an
+   * For the producer a storing scraper reads: a counter or histogram series
+   * younger than NEW_SERIES_HOLD_MS is shown at zero until the flush after
+   * the first such read, so the scraper stores its first increment as an
    * increase from 0. Push sinks carry start times instead.
    */
   zeroNewSeries?: boolean;
@@ -48,9 +48,9 @@ export class AggregateProducer implements MetricProducer {
     const nowMs = (this.opts.now ?? Date.now)();
     const endTime = millisToHrTime(nowMs);
     const metrics: MetricData[] = [];
-    const heldSince = this.opts.zeroNewSeries ? nowMs - NEW_SERIES_HOLD_MS : undefined;
+    const hold = this.opts.zeroNewSeries ? { since: nowMs - NEW_SERIES_HOLD_MS, epoch: this.opts.aggregator.flushEpoch } : undefined;
     this.opts.aggregator.forEachFamily((family) => {
-      const data = toMetricData(family, endTime, heldSince);
+      const data = toMetricData(family, endTime, hold);
       if (data !== undefined && data.dataPoints.length > 0) metrics.push(data);
     });
     return {
@@ -79,18 +79,20 @@ export function familyDescriptor(family: Family): MetricDescriptor {
   };
 }
 
-/**
- * Whether this read shows the series at zero (and marks it shown): only
- * where `heldSince` is given, the first time, and for a series started after
- * it.
- */
-function heldAtZero(s: Series, heldSince: number | undefined): boolean {
-  if (heldSince === undefined || s.scraped) return false;
-  s.scraped = true;
-  return s.startTimeMs > heldSince;
+/** For a storing scraper's read: series younger than `since` are shown at 0 through the interval of their first such read. */
+interface ZeroHold {
+  since: number;
+  epoch: number;
 }
 
-function toMetricData(family: Family, endTime: HrTime, heldSince: number | undefined): MetricData | undefined {
+/** Whether this read shows the series at zero; the first storing read of a series starts its zero interval. */
+function heldAtZero(s: Series, hold: ZeroHold | undefined): boolean {
+  if (hold === undefined || s.startTimeMs <= hold.since) return false;
+  if (s.firstScrapedEpoch === -1) s.firstScrapedEpoch = hold.epoch;
+  return s.firstScrapedEpoch === hold.epoch;
+}
+
+function toMetricData(family: Family, endTime: HrTime, hold: ZeroHold | undefined): MetricData | undefined {
   const descriptor = familyDescriptor(family);
   switch (family.type) {
     case 'counter':
@@ -99,7 +101,7 @@ function toMetricData(family: Family, endTime: HrTime, heldSince: number | undef
         aggregationTemporality: AggregationTemporality.CUMULATIVE,
         dataPointType: DataPointType.SUM,
         isMonotonic: true,
-        dataPoints: family.series.map((s) => point(s, endTime, heldAtZero(s, heldSince) ? 0 : s.value)),
+        dataPoints: family.series.map((s) => point(s, endTime, heldAtZero(s, hold) ? 0 : s.value)),
       };
     case 'gauge':
       return {
@@ -120,7 +122,7 @@ function toMetricData(family: Family, endTime: HrTime, heldSince: number | undef
           point<Histogram>(
             s,
             endTime,
-            heldAtZero(s, heldSince)
+            heldAtZero(s, hold)
               ? { buckets: { boundaries: family.bounds, counts: new Array<number>(s.bucketCounts.length).fill(0) }, sum: 0, count: 0 }
               : { buckets: { boundaries: family.bounds, counts: Array.from(s.bucketCounts) }, sum: s.sum, count: s.count },
           ),

@@ -86,7 +86,7 @@ describe('Aggregator with global tags', () => {
     expect(attributes('feature_used_total')).toEqual([{ env: 'prod', service: 'shop', version: '1.4.0', value: 'Export PDF' }]);
     expect(attributes('feature_used_last_seen_timestamp_seconds')).toHaveLength(1);
     expect(attributes('service_check_status')).toEqual([{ env: 'prod', service: 'shop', version: '1.4.0', check: 'db' }]);
-    expect(attributes('title_total')).toEqual([{ env: 'prod', service: 'shop', version: '1.4.0', value: 'hello' }]);
+    expect(attributes('title_total')).toEqual([{ env: 'prod', service: 'shop', version: '1.4.0' }]);
   });
 
   it('loses to a tag of the same name sent on the line, in any tag style', () => {

@@ -157,10 +157,16 @@ describe('AggregateProducer for a storing scraper (zeroNewSeries)', () => {
       const { resourceMetrics } = await p.collect();
       return new Map<string, MetricData>(resourceMetrics.scopeMetrics[0]!.metrics.map((m) => [m.descriptor.name, m]));
     };
-    return { send: (t: string) => parser.parsePacket(Buffer.from(t), aggregator), read: () => read(producer), readPlain: () => read(plain), setClock: (ms: number) => (clock = ms) };
+    return {
+      send: (t: string) => parser.parsePacket(Buffer.from(t), aggregator),
+      read: () => read(producer),
+      readPlain: () => read(plain),
+      flush: () => aggregator.flush(),
+      setClock: (ms: number) => (clock = ms),
+    };
   }
 
-  it('shows a new counter and histogram at zero on their first scrape, then as they are; gauges and the plain reader never', async () => {
+  it('shows a new counter and histogram at zero until the flush after their first scrape, then as they are; gauges and the plain reader never', async () => {
     const t = scrapeSetup(1_700_000_000_000, 1_700_000_005_000);
     t.send('feature:1|c\nlat:250|ms\ntemp:7|g');
     expect((await t.readPlain()).get('feature')!.dataPoints[0]!.value).toBe(1);
@@ -168,13 +174,18 @@ describe('AggregateProducer for a storing scraper (zeroNewSeries)', () => {
     expect(first.get('feature')!.dataPoints[0]!.value).toBe(0);
     expect(first.get('lat_seconds')!.dataPoints[0]!.value).toMatchObject({ count: 0, sum: 0, buckets: { counts: [0, 0, 0] } });
     expect(first.get('temp')!.dataPoints[0]!.value).toBe(7);
-    const second = await t.read();
-    expect(second.get('feature')!.dataPoints[0]!.value).toBe(1);
-    expect(second.get('lat_seconds')!.dataPoints[0]!.value).toMatchObject({ count: 1, sum: 0.25, buckets: { counts: [0, 1, 0] } });
-    // A series created after the first scrape gets its own zero.
+    // A scrape that timed out after the agent answered must not use the zero up: it holds through the interval.
+    expect((await t.read()).get('feature')!.dataPoints[0]!.value).toBe(0);
+    t.flush();
+    const after = await t.read();
+    expect(after.get('feature')!.dataPoints[0]!.value).toBe(1);
+    expect(after.get('lat_seconds')!.dataPoints[0]!.value).toMatchObject({ count: 1, sum: 0.25, buckets: { counts: [0, 1, 0] } });
+    // A series created later gets its own zero interval, from its own first scrape.
     t.send('feature:1|c|#v:2');
-    const third = await t.read();
-    expect(third.get('feature')!.dataPoints.map((p) => p.value)).toEqual([1, 0]);
+    t.flush();
+    expect((await t.read()).get('feature')!.dataPoints.map((p) => p.value)).toEqual([1, 0]);
+    t.flush();
+    expect((await t.read()).get('feature')!.dataPoints.map((p) => p.value)).toEqual([1, 1]);
   });
 
   it('does not hold a series older than the staleness window: a scraper that starts late sees the values', async () => {

@@ -250,7 +250,7 @@ describe('POST /v1/collect', () => {
     expect(sampleValue(m, 'hc_text_total', { env: 'a' })).toBe(3);
     expect(sampleValue(m, 'hc_text_total')).toBe(1);
     expect(sampleValue(m, 'hc_text_lat_seconds_sum')).toBeCloseTo(0.12, 9);
-    expect(sampleValue(m, 'hc_deploy_total', { value: 'v1.2.3' })).toBe(1);
+    expect(sampleValue(m, 'hc_deploy_total')).toBe(1);
   });
 
   it('accepts gzip bodies', async () => {
