@@ -80,6 +80,11 @@ export class DurableSpool {
         retryAfterSeconds: Math.ceil(SPOOL_RETRY_MS / 1000),
       };
     }
+    const held = this.journal.stats().bytes;
+    const max = this.opts.config.http.collect.journal_max_bytes;
+    if (held >= max) {
+      return { reason: 'journal_full', message: `the journal holds ${held} bytes not yet in the sink queues (journal_max_bytes ${max}); retry later`, retryAfterSeconds: flushRetryAfterSeconds };
+    }
     const refusing = this.push?.refusing() ?? [];
     if (refusing.length > 0) {
       return { reason: 'queue_unavailable', message: `sink queue(s) cannot take data now: ${refusing.join(', ')}; retry later`, retryAfterSeconds: flushRetryAfterSeconds };

@@ -129,4 +129,34 @@ describe('a full disk under the spool (simulated)', () => {
       await agent.stop();
     }
   }, 60_000);
+
+  it('bounds the journal: past http.collect.journal_max_bytes collect answers 503 with Retry-After until a flush releases it', async () => {
+    const config = parseConfigText(
+      JSON.stringify({
+        http: { address: '127.0.0.1', port: 0, collect: { journal_max_bytes: 8192 } },
+        statsd: { udp: { enabled: false } },
+        aggregation: { flush_interval: '1s' },
+        spool: { dir: join(dir, 'journal-bound') },
+      }),
+      'journal-bound.yaml',
+    );
+    const agent = await startPipeline(config, pino({ level: 'silent' }), 'test', undefined, { baseDir: dir });
+    try {
+      const sent = newSent();
+      const url = `http://127.0.0.1:${agent.http.port}/v1/collect`;
+      await postFor(url, sent, 900, () => (sent.statuses.get(503) ?? 0) > 0, 1000);
+      expect(sent.statuses.get(503)).toBe(1);
+      expect(sent.retryAfter).toEqual(new Set(['1']));
+      // A few requests fit; their bytes, not more than one request past the bound, were journaled.
+      expect(sent.ackedEvents.length).toBeGreaterThan(2);
+      expect(sent.ackedEvents.length).toBeLessThan(12);
+      // The flush releases the journal, and collect takes requests again.
+      await waitFor(async () => {
+        const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"again","value":1}' });
+        return r.status === 202;
+      }, 5_000);
+    } finally {
+      await agent.stop();
+    }
+  });
 });
