@@ -9,13 +9,11 @@ import { globalTags } from './aggregate/global-tags.js';
 import type { TallyConfig } from './config/schema.js';
 import type { Mapper } from './mapping/mapper.js';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { AggregateProducer } from './export/aggregate-producer.js';
-import { buildPushResource, builtInSinks } from './export/built-in-sinks.js';
-import { lockDataDir, openPushSinks, type DataDir } from './export/open-push-sinks.js';
-import type { PushSinks } from './export/push-sinks.js';
-import { CollectJournal } from './ingest/collect-journal.js';
-import { registerSinkMetrics } from './telemetry/sink-metrics.js';
+import { buildPushResource } from './export/built-in-sinks.js';
+import { DurableSpool } from './durable-spool.js';
+import type { CollectJournal } from './ingest/collect-journal.js';
+import type { FileAccess } from './spool/file-access.js';
 import { appendToExposition } from './export/append-exposition.js';
 import { collectExponentialHistograms } from './export/exponential-data.js';
 import { collectSummaries } from './export/summary-data.js';
@@ -47,6 +45,8 @@ const MAX_PENDING_EVENTS = 100_000;
 export interface PipelineOptions {
   /** Folder that relative paths in the config (spool.dir, sink modules) are read from. */
   baseDir: string;
+  /** How the journal and the sink queues reach the disk; the real file system by default (tests pass a simulated disk). */
+  files?: FileAccess;
 }
 
 /** Wires ingest → parse → aggregate → export for one config. */
@@ -113,54 +113,24 @@ export async function startPipeline(
   });
   const processMetrics = registerProcessMetrics(meterProvider.getMeter('tally-agent', version));
 
-  let dataDir: DataDir | undefined;
-  let push: PushSinks | undefined;
-  let pushProducer: AggregateProducer | undefined;
+  const pushResource = buildPushResource(config, version);
+  const spool = new DurableSpool({ config, baseDir: opts.baseDir, version, logger, pushResource, meter: meterProvider.getMeter('tally-agent', version), files: opts.files });
+  await spool.start();
+  // Every point of a batch carries the batch's time, fixed when it is cut, so a replay rewrites the same samples.
   let batchTimeMs = 0;
-  let journal: CollectJournal | undefined;
-  const durableCollect = config.http.collect.enabled && config.http.collect.durable;
-  if (config.sinks.length > 0 || durableCollect) dataDir = await lockDataDir(config, opts.baseDir, logger);
-  if (dataDir !== undefined && durableCollect) {
-    try {
-      journal = await CollectJournal.open(join(dataDir.path, 'journal'), {
-        segmentBytes: config.spool.segment_bytes,
-        maxRecordBytes: config.spool.max_record_bytes,
-        maxBodyBytes: config.http.collect.max_body_bytes,
-      });
-    } catch (err) {
-      await dataDir.lock.release();
-      throw err;
-    }
-  }
-  if (dataDir !== undefined && config.sinks.length > 0) {
-    try {
-      const sinkTelemetry = { attempt: undefined as undefined | ReturnType<typeof registerSinkMetrics>['attempt'] };
-      const pushResource = buildPushResource(config, version);
-      push = await openPushSinks(
-        config,
-        dataDir.path,
-        { baseDir: opts.baseDir, version, logger, builtIn: builtInSinks(pushResource, version) },
-        (sink, seconds, outcome) => sinkTelemetry.attempt?.record(seconds, { sink, outcome }),
-      );
-      sinkTelemetry.attempt = registerSinkMetrics(meterProvider.getMeter('tally-agent', version), push).attempt;
-      // Every point of a batch carries the batch's time, fixed when it is cut, so a replay rewrites the same samples.
-      pushProducer = new AggregateProducer({ aggregator, resource: pushResource, scope, now: () => batchTimeMs });
-    } catch (err) {
-      await journal?.close();
-      await dataDir.lock.release();
-      throw err;
-    }
-  }
+  const pushProducer = new AggregateProducer({ aggregator, resource: pushResource, scope, now: () => batchTimeMs });
   // Batches reach the sink queues in flush order, one after another.
   let pushing: Promise<void> = Promise.resolve();
 
   const flush = () => {
     const t0 = performance.now();
+    const journal = spool.journal;
     // Journaled requests applied so far are in this flush: once it is in the sink queues, they need no replay.
     const journaled = journal?.mark() ?? 0;
     aggregator.flush();
-    if (push !== undefined && pushProducer !== undefined) {
-      const sinks = push;
+    let queued: Promise<boolean> = Promise.resolve(true);
+    if (spool.push !== undefined) {
+      const sinks = spool.push;
       batchTimeMs = Date.now();
       const batch = {
         batchId: randomUUID(),
@@ -171,16 +141,23 @@ export async function startPipeline(
       };
       // collect() reads the series before its first await, so the batch is this moment's state.
       const collected = pushProducer.collect();
-      pushing = pushing
+      queued = pushing
         .then(async () => sinks.push({ ...batch, metrics: (await collected).resourceMetrics }))
-        .catch((err) => logger.error({ err, batch_id: batch.batchId }, 'could not queue the flush for the push sinks'));
+        .catch((err: unknown) => {
+          logger.error({ err, batch_id: batch.batchId }, 'could not queue the flush for the push sinks');
+          return false;
+        });
+      pushing = queued.then(() => undefined);
     }
     if (journal !== undefined && journaled > 0) {
-      const j = journal;
-      pushing = pushing.then(() => j.release(journaled)).catch((err) => logger.error({ err }, 'could not release the HTTP collect journal'));
+      // Released only once every queue took a flush covering it: until then a later flush or a restart still has it.
+      pushing = queued
+        .then((ok) => (ok ? journal.release(journaled) : undefined))
+        .catch((err) => logger.error({ err }, 'could not release the HTTP collect journal'));
     }
     self.flushDuration.record((performance.now() - t0) / 1000);
   };
+  const retryAfterSeconds = Math.max(1, Math.ceil(config.aggregation.flush_interval / 1000));
   const flushTimer = setInterval(flush, config.aggregation.flush_interval);
   flushTimer.unref();
 
@@ -276,11 +253,19 @@ export async function startPipeline(
             maxTagValueBytes: config.limits.max_tag_value_bytes,
             maxEventTextBytes: config.limits.max_event_text_bytes,
           },
-          journal,
+          // The journal may open after start-up (a full disk): requests go to it once it is.
+          journal: spool.durableCollect
+            ? {
+                append: (type, body, at) => spool.journal?.append(type, body, at) ?? Promise.reject(new Error('the HTTP collect journal is not open')),
+                markApplied: (seq) => spool.journal?.markApplied(seq),
+              }
+            : undefined,
+          unavailable: () => spool.collectUnavailable(retryAfterSeconds),
         })
       : undefined;
     if (collect !== undefined) registerHttpMetrics(meterProvider.getMeter('tally-agent', version), collect.stats);
-    if (collect !== undefined && journal !== undefined) await replayJournal(journal, collect, logger);
+    if (collect !== undefined && spool.journal !== undefined) await replayJournal(spool.journal, collect, logger);
+    if (collect !== undefined) spool.replayLateJournal((j) => replayJournal(j, collect, logger));
     http = await startHttpServer({
       address: config.http.address,
       port: config.http.port,
@@ -290,8 +275,9 @@ export async function startPipeline(
         (req, res) => (isStoringScraper(req) ? scrapeExporter : plainExporter).getMetricsRequestHandler(req, res),
         () => summariesToPrometheusText(collectSummaries(aggregator)),
       ),
-      ready: () => ready && (push?.ready() ?? true),
-      stalled: () => push?.stalled() ?? [],
+      ready: () => ready,
+      unready: () => spool.unready(),
+      unhealthy: () => spool.push?.problems() ?? [],
       collect: collect?.handle,
       headersTimeoutMs: config.http.headers_timeout,
       requestTimeoutMs: config.http.request_timeout,
@@ -299,9 +285,7 @@ export async function startPipeline(
   } catch (err) {
     clearInterval(flushTimer);
     await closeListeners();
-    await push?.stop();
-    await journal?.close();
-    await dataDir?.lock.release();
+    await spool.close();
     processMetrics.stop();
     await meterProvider.shutdown();
     throw err;
@@ -322,11 +306,9 @@ export async function startPipeline(
       flush();
       // What the sinks have not delivered stays in their queues for the next start.
       await pushing;
-      await push?.stop();
-      await journal?.close();
-      await dataDir?.lock.release();
+      await spool.close();
       processMetrics.stop();
-    await meterProvider.shutdown();
+      await meterProvider.shutdown();
     },
   };
 }

@@ -92,6 +92,12 @@ const collectSchema = z
       .boolean()
       .default(true)
       .describe('Journal each request to disk (group-commit fsync) before answering 2xx, and replay it after a crash.'),
+    journal_max_bytes: z
+      .number()
+      .int()
+      .positive()
+      .default(67108864)
+      .describe('Bytes the journal may hold for requests not yet in every sink queue (64 MiB); past it collect answers 503 with Retry-After.'),
     max_body_bytes: z
       .number()
       .int()

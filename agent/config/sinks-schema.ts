@@ -24,7 +24,9 @@ const queueSchema = z
     when_full: z
       .enum(['drop_oldest', 'refuse_new'])
       .default('drop_oldest')
-      .describe('When the queue is full: drop the oldest batches, or refuse the new one. Either way the drop is counted and logged.'),
+      .describe(
+        'When the queue is full: drop the oldest batches (counted in tally_queue_dropped_total), or refuse the new flush (counted in tally_queue_refused_total; its data waits in the agent for the next flush, and HTTP collect answers 503 meanwhile).',
+      ),
     max_in_flight: z
       .number()
       .int()
@@ -32,6 +34,14 @@ const queueSchema = z
       .max(64)
       .optional()
       .describe('Requests out at once (default 1). More is faster on a slow link, but batches may then arrive out of order.'),
+  })
+  .strict();
+
+const deadLetterSchema = z
+  .object({
+    max_bytes: byteCount
+      .default(67108864)
+      .describe('Bytes the sink\'s dead-letter folder may hold (64 MiB); the oldest entries are removed first, counted in tally_dead_letter_removed_total.'),
   })
   .strict();
 
@@ -56,6 +66,11 @@ const common = {
   stall_timeout: duration
     .prefault('5m')
     .describe('/healthz turns false when this sink has delivered nothing for this long while its queue is not empty.'),
+  refusal_timeout: duration
+    .prefault('1m')
+    .describe('/healthz turns false when this sink has refused for good (dead-lettered) every request it finished for this long.'),
+  drop_window: duration.prefault('1m').describe('/healthz stays false for this long after this sink dropped data (tally_queue_dropped_total rose).'),
+  dead_letter: deadLetterSchema.prefault({}),
 };
 
 const url = z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' });

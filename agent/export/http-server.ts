@@ -13,8 +13,10 @@ export interface HttpServerOptions {
   metrics: RequestHandler;
   /** Readiness: true once every listener is bound. */
   ready: () => boolean;
-  /** Health: the names of sinks stuck with a full queue and no delivery; empty when healthy. */
-  stalled?: () => string[];
+  /** Why the agent cannot take data durably now (collect not durable, a queue refusing flushes); empty when it can. */
+  unready?: () => string[];
+  /** Why the agent is unhealthy (a sink stalled, refusing everything, dropping data); empty when healthy. */
+  unhealthy?: () => string[];
   /** POST /v1/collect; absent when the collect API is off. */
   collect?: RequestHandler;
   /** A client must have sent all its headers within this many ms. */
@@ -57,15 +59,16 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
           opts.metrics(req, res);
           return;
         case '/healthz': {
-          // A stuck agent must not look healthy: a sink that delivers nothing while data waits fails the check.
-          const stalled = opts.stalled?.() ?? [];
-          if (stalled.length === 0) res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
-          else res.writeHead(503, { 'content-type': 'text/plain' }).end(`sink stalled (nothing delivered within stall_timeout): ${stalled.join(', ')}\n`);
+          // A stuck agent, or one losing data, must not look healthy.
+          const problems = opts.unhealthy?.() ?? [];
+          if (problems.length === 0) res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+          else res.writeHead(503, { 'content-type': 'text/plain' }).end(problems.join('\n') + '\n');
           return;
         }
         case '/readyz': {
-          const ready = opts.ready();
-          res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
+          const problems = opts.ready() ? (opts.unready?.() ?? []) : ['starting or stopping'];
+          if (problems.length === 0) res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
+          else res.writeHead(503, { 'content-type': 'text/plain' }).end(`not ready: ${problems.join('; ')}\n`);
           return;
         }
         default:

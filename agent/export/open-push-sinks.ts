@@ -3,6 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { TallyConfig } from '../config/schema.js';
 import { DirLock } from '../spool/dir-lock.js';
+import type { FileAccess } from '../spool/file-access.js';
 import { PushSinks } from './push-sinks.js';
 import { createSink, type SinkFactoryContext } from './sink-factory.js';
 
@@ -26,6 +27,7 @@ export async function openPushSinks(
   dataDir: string,
   ctx: SinkFactoryContext,
   onAttempt?: (sink: string, seconds: number, outcome: string) => void,
+  files?: FileAccess,
 ): Promise<PushSinks> {
   const specs = [];
   for (const c of config.sinks) {
@@ -37,6 +39,9 @@ export async function openPushSinks(
       maxInFlight: c.queue.max_in_flight ?? 1,
       backoff: { initialMs: c.retry.initial_backoff, maxMs: c.retry.max_backoff, maxRetryAfterMs: c.retry.max_retry_after },
       stallTimeoutMs: c.stall_timeout,
+      refusalTimeoutMs: c.refusal_timeout,
+      dropWindowMs: c.drop_window,
+      deadLetterMaxBytes: c.dead_letter.max_bytes,
     });
   }
   return PushSinks.open({
@@ -46,5 +51,6 @@ export async function openPushSinks(
     sinks: specs,
     logger: ctx.logger,
     onAttempt,
+    files,
   });
 }

@@ -139,8 +139,15 @@ export class Shipper {
     this.ackChain = (async () => {
       while (this.ackTarget > this.ackedTo) {
         const seq = this.ackTarget;
-        await log.ack(seq).catch((err) => logger.error({ err, sink: sink.name, seq }, 'could not record delivery in the spool cursor'));
-        this.ackedTo = seq;
+        try {
+          await log.ack(seq);
+          this.ackedTo = seq;
+        } catch (err) {
+          // Retried, not skipped: until the cursor moves, the queue's counts and its disk space stay those of undelivered data.
+          logger.error({ err, sink: sink.name, seq }, 'could not record delivery in the spool cursor; will retry');
+          if (this.abort.signal.aborted) break;
+          await sleep(this.opts.backoff.initialMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
+        }
       }
       this.acking = false;
     })();
@@ -162,6 +169,7 @@ export class Shipper {
       if (outcome.kind === 'delivered') {
         stats.sent++;
         stats.lastDeliveryMs = now();
+        stats.refusedSinceMs = undefined;
         return true;
       }
       stats.lastError = { message: outcome.error, atMs: now(), status: outcome.status };
@@ -188,6 +196,7 @@ export class Shipper {
       try {
         const where = await deadLetter.put({ sink: sink.name, ...e });
         stats.deadLettered++;
+        stats.refusedSinceMs ??= (this.opts.now ?? Date.now)();
         logger.error(
           { sink: sink.name, seq: e.seq, status: e.status, error: e.error, response_body: e.responseBody?.slice(0, 2048), dead_letter: where },
           'sink refused a batch for good: moved to the dead-letter folder',

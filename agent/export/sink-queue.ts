@@ -5,6 +5,13 @@ import { encodeStoredRequest, type StoredRequest } from './stored-request.js';
 
 export type WhenFull = 'drop_oldest' | 'refuse_new';
 
+/**
+ * What became of a flush: in the queue; dropped for good (too large for a
+ * record: counted); or refused for now (queue full with refuse_new, or the
+ * disk would not take it), to be offered again with the next flush.
+ */
+export type AppendOutcome = 'queued' | 'dropped' | 'refused';
+
 export interface SinkQueueOptions {
   sink: string;
   log: SegmentLog;
@@ -29,8 +36,8 @@ export class SinkQueue {
     return this.opts.log;
   }
 
-  /** Resolves once every request kept is durable. Never rejects: a failure is a counted drop. */
-  async append(requests: StoredRequest[]): Promise<void> {
+  /** Resolves once every request kept is durable. Never rejects: a failure is a counted refusal or drop. */
+  async append(requests: StoredRequest[]): Promise<AppendOutcome> {
     const { log, stats, logger, sink } = this.opts;
     const records: Buffer[] = [];
     for (const r of requests) {
@@ -45,14 +52,14 @@ export class SinkQueue {
       }
       records.push(record);
     }
-    if (records.length === 0) return;
+    if (records.length === 0) return 'dropped';
     const incoming = records.reduce((a, r) => a + r.length, 0);
     const held = log.stats().bytes;
     if (held + incoming > this.opts.maxBytes) {
       if (this.opts.whenFull === 'refuse_new') {
-        stats.drop('refuse_new', records.length);
-        logger.warn({ sink, queue_bytes: held, max_bytes: this.opts.maxBytes, dropped: records.length }, 'sink queue full: new batch refused');
-        return;
+        stats.refuse('refuse_new');
+        logger.warn({ sink, queue_bytes: held, max_bytes: this.opts.maxBytes }, 'sink queue full: new batch refused, its data waits for the next flush');
+        return 'refused';
       }
       const dropped = await log.dropOldest({ bytes: held + incoming - this.opts.maxBytes });
       if (dropped.records > 0) {
@@ -66,9 +73,11 @@ export class SinkQueue {
     try {
       await log.appendMany(records);
       stats.enqueued += records.length;
+      return 'queued';
     } catch (err) {
-      stats.drop('append_failed', records.length);
-      logger.error({ err, sink, dropped: records.length }, 'could not append to the sink queue: batch dropped');
+      stats.refuse('append_failed');
+      logger.error({ err, sink, dir: log.dir, bytes: incoming, records: records.length }, 'could not append to the sink queue: its data waits for the next flush');
+      return 'refused';
     }
   }
 

@@ -59,6 +59,13 @@ export interface Sink {
    * An empty array means nothing to send for this flush.
    */
   encode(snapshot: FlushSnapshot): EncodedRequest[];
+  /**
+   * The batch last encoded could not be queued (a full disk, a full
+   * refuse_new queue): state kept across batches goes back to before it, so
+   * the next batch covers its interval too. Its events come again with the
+   * next batch.
+   */
+  abandon?(batchId: string): void;
   /** One attempt to deliver one stored request; must not throw for transport errors (return retry). */
   send(request: EncodedRequest, signal: AbortSignal): Promise<SendOutcome>;
   /** Releases connections; called once at shutdown. */

@@ -1,3 +1,4 @@
+import type { FileAccess } from '../spool/file-access.js';
 import { SegmentLog } from '../spool/segment-log.js';
 
 export type CollectBodyType = 'json' | 'text';
@@ -26,13 +27,16 @@ const HEADER_BYTES = 9;
 export class CollectJournal {
   /** The last request applied to aggregation; a flush that starts now covers everything up to it. */
   private applied = 0;
+  /** When the last append failed; cleared by the next that succeeds. */
+  private failedAtMs: number | undefined;
 
   constructor(private readonly log: SegmentLog) {}
 
   /** Opens (and recovers) the journal in `dir`; a record holds one decoded body, which maxBodyBytes bounds. */
-  static async open(dir: string, opts: { segmentBytes: number; maxRecordBytes: number; maxBodyBytes: number }): Promise<CollectJournal> {
+  static async open(dir: string, opts: { segmentBytes: number; maxRecordBytes: number; maxBodyBytes: number; files?: FileAccess }): Promise<CollectJournal> {
     const log = await SegmentLog.open({
       dir,
+      files: opts.files,
       segmentBytes: opts.segmentBytes,
       maxRecordBytes: Math.max(opts.maxRecordBytes, opts.maxBodyBytes + HEADER_BYTES),
     });
@@ -45,7 +49,26 @@ export class CollectJournal {
     record[0] = TYPE_CODE[type];
     record.writeDoubleBE(receivedAtMs, 1);
     body.copy(record, HEADER_BYTES);
-    return this.log.append(record);
+    return this.log.append(record).then(
+      (seq) => {
+        this.failedAtMs = undefined;
+        return seq;
+      },
+      (err: unknown) => {
+        this.failedAtMs = Date.now();
+        throw err;
+      },
+    );
+  }
+
+  /** True unless an append failed within the last `withinMs` and none succeeded since. */
+  healthy(withinMs: number, now = Date.now()): boolean {
+    return this.failedAtMs === undefined || now - this.failedAtMs > withinMs;
+  }
+
+  /** The journal's folder, for log lines. */
+  get dir(): string {
+    return this.log.dir;
   }
 
   /** Marks a request applied; calls come in sequence order, as appends resolve in order. */

@@ -32,6 +32,12 @@ export interface CollectOptions {
   limits: ItemLimits & { maxLineBytes: number };
   /** Write-ahead journal; absent, a 2xx means aggregated in memory only. */
   journal?: Pick<CollectJournal, 'append' | 'markApplied'>;
+  /**
+   * Why a request cannot be acknowledged durably now (the journal is not
+   * open, a sink queue refuses flushes), and when to retry; undefined when
+   * it can. Such requests are answered 503 with Retry-After, unread.
+   */
+  unavailable?: () => { reason: string; message: string; retryAfterSeconds: number } | undefined;
 }
 
 /** Counts read by the self-metrics at scrape time. */
@@ -134,6 +140,11 @@ export function createCollectHandler(opts: CollectOptions): CollectHandler {
     const checked = checkRequest(req);
     if (checked instanceof Refusal) {
       refuse(req, res, checked);
+      return;
+    }
+    const down = opts.unavailable?.();
+    if (down !== undefined) {
+      refuse(req, res, new Refusal(503, down.reason, down.message, { 'retry-after': String(down.retryAfterSeconds) }));
       return;
     }
     readBody(req, checked.gzip, opts.maxBodyBytes, (result) => {

@@ -74,16 +74,51 @@ export async function readCursor(files: FileAccess, dir: string): Promise<Cursor
   }
 }
 
-/** Replaces the cursor file; durable when the promise resolves. */
+/**
+ * Replaces the cursor file; durable when the promise resolves. On a full
+ * disk the temp file cannot be made, and a cursor that cannot move keeps
+ * every delivered segment on that same disk: so the existing file is then
+ * overwritten in place, which needs no new block. The 32 bytes sit in one
+ * sector, and a torn write fails the CRC, which recovery reads as "deliver
+ * again from the oldest record on disk" (duplicates, never a loss).
+ */
 export async function writeCursor(files: FileAccess, dir: string, c: Cursor): Promise<void> {
   const temp = join(dir, CURSOR_TEMP_NAME);
-  const f = await files.open(temp, 'replace');
+  try {
+    const f = await files.open(temp, 'replace');
+    try {
+      await f.write(encodeCursor(c), 0);
+      await f.sync();
+    } finally {
+      await f.close();
+    }
+  } catch (err) {
+    if (!isDiskFull(err)) throw err;
+    await files.unlink(temp).catch(() => {});
+    await overwriteCursor(files, dir, c, err);
+    return;
+  }
+  await files.rename(temp, join(dir, CURSOR_NAME));
+  await files.syncDir(dir);
+}
+
+async function overwriteCursor(files: FileAccess, dir: string, c: Cursor, cause: unknown): Promise<void> {
+  let f;
+  try {
+    f = await files.open(join(dir, CURSOR_NAME), 'read-write');
+  } catch {
+    // No cursor file to reuse (a new log): the disk-full error is the one to report.
+    throw cause;
+  }
   try {
     await f.write(encodeCursor(c), 0);
     await f.sync();
   } finally {
     await f.close();
   }
-  await files.rename(temp, join(dir, CURSOR_NAME));
-  await files.syncDir(dir);
+}
+
+/** ENOSPC, or EDQUOT (a quota is a full disk for this process). */
+export function isDiskFull(err: unknown): boolean {
+  return hasCode(err, 'ENOSPC') || hasCode(err, 'EDQUOT');
 }

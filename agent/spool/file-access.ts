@@ -29,6 +29,8 @@ export interface FileAccess {
    * unlinked in it before this call survive a power loss after it.
    */
   syncDir(dir: string): Promise<void>;
+  /** Bytes an unprivileged writer may still add on the file system holding `dir` (Infinity when unknown or unbounded). */
+  freeBytes(dir: string): Promise<number>;
 }
 
 export type OpenMode = 'read' | 'read-write' | 'create' | 'replace';
@@ -109,6 +111,10 @@ export const nodeFileAccess: FileAccess = {
     } finally {
       await fh.close();
     }
+  },
+  async freeBytes(dir) {
+    const st = await fsp.statfs(dir);
+    return st.bavail * st.bsize;
   },
 };
 

@@ -640,9 +640,15 @@ export class SegmentLog {
     await this.removeDelivered();
   }
 
-  /** Deletes the oldest segments whose records are all delivered; never the last one (the writer's). */
+  /**
+   * Deletes the segments whose records are all delivered. The last one (the
+   * writer's) goes too when no write is under way: a delivered queue then
+   * holds no data on disk at all, whatever its segment size, and the next
+   * append starts a new segment. On a full disk this is how space comes
+   * back, since deleting needs none.
+   */
   private async removeDelivered(): Promise<void> {
-    while (this.segments.length > 1 && this.segments[0]!.lastSeq <= this.ackedSeq) {
+    while (this.segments.length > (this.writing ? 1 : 0) && this.segments[0]!.lastSeq <= this.ackedSeq) {
       const seg = this.segments.shift()!;
       seg.deleted = true;
       if (this.hint?.segment === seg) this.hint = undefined;

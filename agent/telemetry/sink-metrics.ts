@@ -40,8 +40,14 @@ export function registerSinkMetrics(meter: Meter, sinks: PushSinks, now: () => n
   counter('tally_sink_dead_lettered', 'Requests refused for good and moved to the dead-letter folder.').addCallback((r) => {
     for (const v of sinks.views()) r.observe(v.stats.deadLettered, { sink: v.stats.sink });
   });
+  counter('tally_dead_letter_removed', 'Dead-letter entries removed, oldest first, to keep the folder within dead_letter.max_bytes.').addCallback((r) => {
+    for (const v of sinks.views()) r.observe(v.stats.deadLettersRemoved, { sink: v.stats.sink });
+  });
   counter('tally_queue_dropped', 'Requests that left a queue undelivered, by reason.').addCallback((r) => {
     for (const v of sinks.views()) for (const [reason, n] of v.stats.dropped) r.observe(n, { sink: v.stats.sink, reason });
+  });
+  counter('tally_queue_refused', 'Flushes a queue could not take (full with refuse_new, or the append failed); their data goes with the next flush.').addCallback((r) => {
+    for (const v of sinks.views()) for (const [reason, n] of v.stats.refused) r.observe(n, { sink: v.stats.sink, reason });
   });
   gauge('tally_sink_last_error_timestamp_seconds', 'When the sink last failed (0: never); the error is in the log.', 's').addCallback((r) => {
     for (const v of sinks.views()) r.observe(v.stats.lastError ? v.stats.lastError.atMs / 1000 : 0, { sink: v.stats.sink });

@@ -48,7 +48,7 @@ describe('loadConfigFile', () => {
         port: 0,
         headers_timeout: 10_000,
         request_timeout: 30_000,
-        collect: { enabled: true, durable: true, max_body_bytes: 1048576, max_items: 10000, max_json_depth: 8, allowed_hosts: [] },
+        collect: { enabled: true, durable: true, journal_max_bytes: 67108864, max_body_bytes: 1048576, max_items: 10000, max_json_depth: 8, allowed_hosts: [] },
       },
       limits: { max_series_per_metric: 10000, max_series: 200000, max_line_bytes: 65536, max_tags: 64, max_tag_value_bytes: 1024, max_event_text_bytes: 4096 },
       aggregation: { flush_interval: 90_000, timer_buckets: [0.01, 0.1, 1, 10], histogram_buckets: [0.01, 0.1, 1, 10], series_ttl: 0 },
@@ -355,7 +355,7 @@ describe('defaultConfig', () => {
         port: 9102,
         headers_timeout: 10_000,
         request_timeout: 30_000,
-        collect: { enabled: true, durable: true, max_body_bytes: 1048576, max_items: 10000, max_json_depth: 8, allowed_hosts: [] },
+        collect: { enabled: true, durable: true, journal_max_bytes: 67108864, max_body_bytes: 1048576, max_items: 10000, max_json_depth: 8, allowed_hosts: [] },
       },
       limits: { max_series_per_metric: 10000, max_series: 200000, max_line_bytes: 65536, max_tags: 64, max_tag_value_bytes: 1024, max_event_text_bytes: 4096 },
       aggregation: {

@@ -184,12 +184,15 @@ describe('SinkQueue limits', () => {
     await log.close();
   });
 
-  it('refuse_new keeps what is queued and counts each refused batch', async () => {
+  it('refuse_new keeps what is queued and counts each refused batch as refused, not dropped', async () => {
     const { log, stats, queue } = await setup(never, { maxBytes: 2500, whenFull: 'refuse_new' });
-    for (let i = 0; i < 5; i++) await queue.append([req('x'.repeat(900), i)]);
+    const outcomes = [];
+    for (let i = 0; i < 5; i++) outcomes.push(await queue.append([req('x'.repeat(900), i)]));
+    expect(outcomes).toEqual(['queued', 'queued', 'refused', 'refused', 'refused']);
     const kept = (await log.read(0)).map((r) => (decodeStoredRequest(r.payload) as StoredRequest).batchTimeMs - 1_700_000_000_000);
     expect(kept).toEqual([0, 1]);
-    expect(stats.dropped.get('refuse_new')).toBe(3);
+    expect(stats.refused.get('refuse_new')).toBe(3);
+    expect([...stats.dropped.values()].every((n) => n === 0)).toBe(true);
     await log.close();
   });
 
@@ -204,7 +207,7 @@ describe('SinkQueue limits', () => {
 });
 
 describe('PushSinks readiness', () => {
-  it('is not ready while a queue is over 90 % full, and ready again once it drains', async () => {
+  it('is not ready while a queue is over 90 % full or refuses a flush, and ready again once it drains and takes one', async () => {
     let up = false;
     const body = Buffer.alloc(900, 'x');
     const sink: Sink = {
@@ -221,16 +224,22 @@ describe('PushSinks readiness', () => {
     });
     try {
       const snapshot = (i: number) => ({ batchId: `b${i}`, timeMs: i, metrics: { resource: emptyResource(), scopeMetrics: [] }, events: [] });
-      await push.push(snapshot(1));
+      expect(await push.push(snapshot(1))).toBe(true);
       expect(push.ready()).toBe(true);
-      for (let i = 2; i <= 5; i++) await push.push(snapshot(i));
+      const taken = [];
+      for (let i = 2; i <= 5; i++) taken.push(await push.push(snapshot(i)));
+      expect(taken).toEqual([true, true, true, false]);
       const [view] = push.views();
       expect(view!.fill).toBeGreaterThan(0.9);
       expect(push.ready()).toBe(false);
-      expect(view!.stats.dropped.get('refuse_new')).toBe(1);
+      expect(push.refusing()).toEqual(['steady']);
+      expect(view!.stats.refused.get('refuse_new')).toBe(1);
       up = true;
-      await waitFor(() => expect(push.ready()).toBe(true), 5000);
-      expect(push.views()[0]!.queue.records).toBe(0);
+      await waitFor(() => expect(push.views()[0]!.queue.records).toBe(0), 5000);
+      // Still refusing until a flush is taken: the refused one's data rides on the next.
+      expect(push.ready()).toBe(false);
+      expect(await push.push(snapshot(6))).toBe(true);
+      expect(push.ready()).toBe(true);
     } finally {
       await push.stop();
     }

@@ -95,7 +95,13 @@ export interface FaultOptions {
   mode?: CrashMode;
   /** Chance that an operation yields to the event loop before completing, so concurrent callers interleave. Default 0.3. */
   yieldChance?: number;
+  /** Size of the disk: files take whole 4 KiB blocks, and a write that needs more blocks than are free writes what fits and fails with ENOSPC. Default: unbounded. */
+  capacityBytes?: number;
 }
+
+/** The allocation unit of the simulated disk. */
+export const BLOCK_BYTES = 4096;
+const blocks = (size: number): number => Math.ceil(size / BLOCK_BYTES);
 
 export class FaultFileAccess implements FileAccess {
   readonly random: () => number;
@@ -107,8 +113,11 @@ export class FaultFileAccess implements FileAccess {
   private crashAt = Infinity;
   private failures: Array<{ op: string; code: string }> = [];
   readonly counts = { writes: 0, fileSyncs: 0, dirSyncs: 0, opens: 0 };
+  /** The disk's size (changeable, as an operator freeing or adding space would); Infinity for none. */
+  capacityBytes: number;
 
   constructor(opts: FaultOptions = {}) {
+    this.capacityBytes = opts.capacityBytes ?? Infinity;
     this.random = seededRandom(opts.seed ?? 1);
     this.mode = opts.mode ?? 'drop';
     this.yieldChance = opts.yieldChance ?? 0.3;
@@ -175,7 +184,12 @@ export class FaultFileAccess implements FileAccess {
   /** The machine after the power comes back: a new instance holding what survived. */
   restart(opts: Omit<FaultOptions, 'seed'> = {}): FaultFileAccess {
     if (!this.crashedFlag) this.crash();
-    const next = new FaultFileAccess({ seed: Math.floor(this.random() * 2 ** 32), mode: opts.mode ?? this.mode, yieldChance: opts.yieldChance ?? this.yieldChance });
+    const next = new FaultFileAccess({
+      seed: Math.floor(this.random() * 2 ** 32),
+      mode: opts.mode ?? this.mode,
+      yieldChance: opts.yieldChance ?? this.yieldChance,
+      capacityBytes: opts.capacityBytes ?? this.capacityBytes,
+    });
     const copies = new Map<Inode, Inode>();
     for (const [path, dir] of this.dirs) {
       const d = new Dir();
@@ -284,6 +298,11 @@ export class FaultFileAccess implements FileAccess {
     if (!this.dirs.has(path)) this.dirs.set(path, new Dir());
   }
 
+  async freeBytes(_dir: string): Promise<number> {
+    this.check();
+    return this.capacityBytes === Infinity ? Infinity : Math.max(0, this.capacityBytes - this.usedBytes());
+  }
+
   async syncDir(path: string): Promise<void> {
     await this.maybeYield();
     this.step('syncDir');
@@ -292,6 +311,22 @@ export class FaultFileAccess implements FileAccess {
     dir.durable = new Map(dir.entries);
     dir.pending = [];
     this.counts.dirSyncs++;
+  }
+
+  /** Bytes the files now linked take, in whole blocks. */
+  usedBytes(): number {
+    const seen = new Set<Inode>();
+    for (const d of this.dirs.values()) for (const inode of d.entries.values()) seen.add(inode);
+    let n = 0;
+    for (const inode of seen) n += blocks(inode.size) * BLOCK_BYTES;
+    return n;
+  }
+
+  /** How far a file of `size` bytes may be written before the disk is full. */
+  writableEnd(size: number): number {
+    if (this.capacityBytes === Infinity) return Infinity;
+    const free = Math.max(0, Math.floor((this.capacityBytes - this.usedBytes()) / BLOCK_BYTES));
+    return (blocks(size) + free) * BLOCK_BYTES;
   }
 
   // --- internals --------------------------------------------------------------
@@ -368,6 +403,17 @@ class FaultFile implements SpoolFile {
       this.inode.apply(op);
       this.inode.pending.push(op);
       throw errno(code, 'injected write failure');
+    }
+    const room = this.fs.writableEnd(this.inode.size);
+    if (position + buf.length > room) {
+      // A full disk: what fits in the blocks left is written, then ENOSPC.
+      const part = Buffer.from(buf.subarray(0, Math.max(0, room - position)));
+      if (part.length > 0) {
+        const op: DataOp = { kind: 'write', pos: position, bytes: part };
+        this.inode.apply(op);
+        this.inode.pending.push(op);
+      }
+      throw errno('ENOSPC', 'no space left on device');
     }
     const op: DataOp = { kind: 'write', pos: position, bytes: Buffer.from(buf) };
     this.inode.apply(op);

@@ -109,5 +109,6 @@ export function watchFiles(inner: FileAccess, hooks: FileHooks): FileAccess {
       note(`syncDir ${dir}`);
       return inner.syncDir(dir);
     },
+    freeBytes: (dir) => inner.freeBytes(dir),
   };
 }

@@ -19,9 +19,9 @@ interface SeriesMemory {
   /** The previous batch's time: where the next delta begins. */
   endTime: HrTime;
   value: CumulativeValue;
-  /** The convert() call that last saw the series. */
-  batch: number;
 }
+
+type Memory = Map<string, Map<string, SeriesMemory>>;
 
 /**
  * Turns the agent's cumulative series into delta series for one sink, as the
@@ -37,6 +37,8 @@ interface SeriesMemory {
  *   series the agent holds.
  * - Gauges pass through unchanged. An unchanged counter is sent as a 0 delta:
  *   the series stays visible as long as the agent holds it.
+ * - abandon() takes the last batch back (its queue could not take it): the
+ *   next batch's deltas then start where the last queued one ended.
  *
  * State is per sink (each sink sees its own sequence of batches) and kept in
  * memory only: after a restart the aggregator starts from zero too, so every
@@ -44,21 +46,27 @@ interface SeriesMemory {
  */
 export class DeltaConverter {
   /** Per metric (scope, name and type), per series (sorted attributes): the last batch's point. */
-  private readonly memory = new Map<string, Map<string, SeriesMemory>>();
-  private batch = 0;
+  private memory: Memory = new Map();
+  /** The memory before the last convert(), for abandon(). */
+  private before: Memory | undefined;
 
   convert(rm: ResourceMetrics): ResourceMetrics {
-    const batch = ++this.batch;
+    // Built anew each batch: series this batch lacks are forgotten, and the old memory stays whole for abandon().
+    const next: Memory = new Map();
     const scopeMetrics = rm.scopeMetrics.map((sm) => ({
       scope: sm.scope,
-      metrics: sm.metrics.map((m) => this.convertMetric(m, `${sm.scope.name}\u0000${m.descriptor.name}\u0000${m.dataPointType}`, batch)),
+      metrics: sm.metrics.map((m) => this.convertMetric(m, `${sm.scope.name}\u0000${m.descriptor.name}\u0000${m.dataPointType}`, next)),
     }));
-    // Entries are updated in place; those this batch did not touch belong to vanished series.
-    for (const [metricKey, series] of this.memory) {
-      for (const [key, s] of series) if (s.batch !== batch) series.delete(key);
-      if (series.size === 0) this.memory.delete(metricKey);
-    }
+    this.before = this.memory;
+    this.memory = next;
     return { resource: rm.resource, scopeMetrics };
+  }
+
+  /** Forgets the last convert(): its batch never reached the queue. */
+  abandon(): void {
+    if (this.before === undefined) return;
+    this.memory = this.before;
+    this.before = undefined;
   }
 
   /** Series remembered from the last batch. */
@@ -68,28 +76,21 @@ export class DeltaConverter {
     return n;
   }
 
-  private convertMetric(m: MetricData, metricKey: string, batch: number): MetricData {
+  private convertMetric(m: MetricData, metricKey: string, next: Memory): MetricData {
     if (m.dataPointType === DataPointType.GAUGE || m.aggregationTemporality !== AggregationTemporality.CUMULATIVE) return m;
     const monotonic = m.dataPointType !== DataPointType.SUM || m.isMonotonic;
-    let found = this.memory.get(metricKey);
-    if (found === undefined) this.memory.set(metricKey, (found = new Map()));
-    const series = found;
+    const last = this.memory.get(metricKey);
+    let series = next.get(metricKey);
+    if (series === undefined) next.set(metricKey, (series = new Map()));
+    const seen = series;
     const points = (m.dataPoints as Array<DataPoint<CumulativeValue>>).map((p) => {
       const key = attributesKey(p.attributes);
-      const prev = series.get(key);
-      // Only a point of the previous batch is a base; a series met twice in one batch (never, from the producer) goes whole.
-      const change =
-        prev !== undefined && prev.batch === batch - 1 && sameTime(prev.startTime, p.startTime) ? difference(prev.value, p.value, monotonic) : undefined;
-      const prevEnd = prev?.endTime;
-      if (prev === undefined) series.set(key, { startTime: p.startTime, endTime: p.endTime, value: p.value, batch });
-      else {
-        prev.startTime = p.startTime;
-        prev.endTime = p.endTime;
-        prev.value = p.value;
-        prev.batch = batch;
-      }
+      // A series met twice in one batch (never, from the producer) goes whole.
+      const prev = seen.has(key) ? undefined : last?.get(key);
+      const change = prev !== undefined && sameTime(prev.startTime, p.startTime) ? difference(prev.value, p.value, monotonic) : undefined;
+      seen.set(key, { startTime: p.startTime, endTime: p.endTime, value: p.value });
       if (change === undefined) return p;
-      return { attributes: p.attributes, startTime: prevEnd!, endTime: p.endTime, value: change };
+      return { attributes: p.attributes, startTime: prev!.endTime, endTime: p.endTime, value: change };
     });
     return { ...m, aggregationTemporality: AggregationTemporality.DELTA, dataPoints: points } as MetricData;
   }

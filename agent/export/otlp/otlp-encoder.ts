@@ -84,6 +84,11 @@ export class OtlpEncoder {
     return bodies.map(({ path, body }, i) => this.request(path, body, snapshot.batchId, `${i + 1}/${bodies.length}`));
   }
 
+  /** The last encoded batch did not reach the queue: delta state goes back to before it. */
+  abandon(): void {
+    this.delta?.abandon();
+  }
+
   private request(path: string, body: Uint8Array, batchId: string, part: string): EncodedRequest {
     const headers: Record<string, string> = { 'content-type': contentTypeOf(this.opts.encoding), [BATCH_ID_HEADER]: batchId, [BATCH_PART_HEADER]: part };
     if (this.opts.compression === 'gzip') {

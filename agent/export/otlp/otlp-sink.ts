@@ -62,6 +62,7 @@ export function createOtlpSink(opts: OtlpSinkOptions): OtlpSink {
   return {
     name: opts.name,
     encode: (snapshot: FlushSnapshot) => encoder.encode(snapshot),
+    abandon: () => encoder.abandon(),
     send: (request, signal) => sender.send(request, signal),
     close: () => sender.close(),
   };

@@ -137,6 +137,23 @@ describe('DeltaConverter', () => {
     ]);
   });
 
+  it('takes an abandoned batch back: the next delta starts where the last queued batch ended, so nothing is skipped', () => {
+    const d = new DeltaConverter();
+    expect(deltas(d.convert(batch(counter('logins', [point(5, 0, 10)]))))).toEqual([[5, 0, 10]]);
+    // This batch never reached the queue (a full disk).
+    expect(deltas(d.convert(batch(counter('logins', [point(8, 0, 20)]))))).toEqual([[3, 10, 20]]);
+    d.abandon();
+    expect(deltas(d.convert(batch(counter('logins', [point(12, 0, 30)]))))).toEqual([[7, 10, 30]]);
+    // That one is taken back too; a second abandon() in a row takes back nothing more.
+    d.abandon();
+    d.abandon();
+    expect(deltas(d.convert(batch(counter('logins', [point(12, 0, 40)]))))).toEqual([[7, 10, 40]]);
+    // A series the abandoned batch forgot is remembered again.
+    d.convert(batch(counter('other', [point(1, 0, 50)])));
+    d.abandon();
+    expect(deltas(d.convert(batch(counter('logins', [point(13, 0, 60)]))))).toEqual([[1, 40, 60]]);
+  });
+
   it('passes gauges through untouched', () => {
     const d = new DeltaConverter();
     const gauge: MetricData = {
