@@ -15,6 +15,8 @@ import { lockDataDir, openPushSinks, type DataDir } from './export/open-push-sin
 import type { PushSinks } from './export/push-sinks.js';
 import { CollectJournal } from './ingest/collect-journal.js';
 import { registerSinkMetrics } from './telemetry/sink-metrics.js';
+import { registerSpoolMetrics } from './telemetry/spool-metrics.js';
+import { describeLoss } from './spool/recovery.js';
 import { appendToExposition } from './export/append-exposition.js';
 import { collectExponentialHistograms } from './export/exponential-data.js';
 import { collectSummaries } from './export/summary-data.js';
@@ -106,6 +108,8 @@ export async function startPipeline(
         maxRecordBytes: config.spool.max_record_bytes,
         maxBodyBytes: config.http.collect.max_body_bytes,
       });
+      const r = journal.recovery;
+      if (!r.clean) logger.warn({ recovery: r, lost: describeLoss(r) }, 'HTTP collect journal recovered with loss');
     } catch (err) {
       await dataDir.lock.release();
       throw err;
@@ -129,6 +133,13 @@ export async function startPipeline(
       await dataDir.lock.release();
       throw err;
     }
+  }
+  if (dataDir !== undefined) {
+    const [j, p] = [journal, push];
+    registerSpoolMetrics(meterProvider.getMeter('tally-agent', version), () => [
+      ...(j === undefined ? [] : [{ log: 'journal' as const, report: j.recovery }]),
+      ...(p?.recoveries().map(({ sink, report }) => ({ log: 'queue' as const, sink, report })) ?? []),
+    ]);
   }
   // Batches reach the sink queues in flush order, one after another.
   let pushing: Promise<void> = Promise.resolve();
