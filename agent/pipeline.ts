@@ -92,6 +92,7 @@ export async function startPipeline(
     counters,
     seriesCount: () => aggregator.seriesCount,
     openConnections: () => streams.map((l) => [l.kind, l.connections()]),
+    kernelDrops: () => (udp === undefined ? [] : [['udp', udp.kernelDrops()]]),
   });
 
   let dataDir: DataDir | undefined;
