@@ -23,6 +23,7 @@ import { collectSummaries } from './export/summary-data.js';
 import { summariesToPrometheusText } from './export/summary-text.js';
 import { startHttpServer, type HttpServer } from './export/http-server.js';
 import { createCollectHandler, readBearerToken, type CollectHandler } from './ingest/http-collect.js';
+import { makeHostCheck } from './ingest/collect-guards.js';
 import { registerHttpMetrics } from './telemetry/http-metrics.js';
 import { startStreamListener, type StreamListener } from './ingest/stream-listener.js';
 import { startUdpListener, type UdpListener } from './ingest/udp-listener.js';
@@ -284,6 +285,7 @@ export async function startPipeline(
       ready: () => ready && (push?.ready() ?? true),
       stalled: () => push?.stalled() ?? [],
       collect: collect?.handle,
+      hostCheck: makeHostCheck(config.http.address, config.http.collect.allowed_hosts),
       headersTimeoutMs: config.http.headers_timeout,
       requestTimeoutMs: config.http.request_timeout,
     });

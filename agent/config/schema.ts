@@ -110,7 +110,7 @@ const collectSchema = z
       .array(z.string().min(1))
       .default([])
       .describe(
-        'Host headers accepted ("name" for any port, "name:port"). Empty: on a loopback listener, localhost, 127.0.0.1, [::1] and the listen address on its port; on other listeners, any.',
+        'Host headers accepted on /v1/collect and /metrics ("name" for any port, "name:port"). Empty: on a loopback listener, localhost, 127.0.0.1, [::1] and the listen address on its port; on other listeners, any.',
       ),
   })
   .strict()
