@@ -28,7 +28,8 @@ export class DeadLetterFolder {
   constructor(readonly dir: string) {}
 
   async put(e: DeadLetterEntry): Promise<string> {
-    this.ready ??= mkdir(this.dir, { recursive: true }).then(() => undefined);
+    // Owner only, as the rest of the spool: refused batches hold what applications sent.
+    this.ready ??= mkdir(this.dir, { recursive: true, mode: 0o700 }).then(() => undefined);
     await this.ready;
     const base = `${String(e.seq).padStart(12, '0')}-${(e.request?.batchId ?? 'unreadable').replace(/[^\w-]/g, '_')}`;
     const meta = {
@@ -57,7 +58,7 @@ export class DeadLetterFolder {
 
 async function writeDurably(path: string, data: Uint8Array): Promise<void> {
   const tmp = `${path}.tmp`;
-  const f = await open(tmp, 'w');
+  const f = await open(tmp, 'w', 0o600);
   try {
     await f.writeFile(data);
     await f.sync();
