@@ -24,6 +24,7 @@ import { summariesToPrometheusText } from './export/summary-text.js';
 import { startHttpServer, type HttpServer } from './export/http-server.js';
 import { createCollectHandler, readBearerToken, type CollectHandler } from './ingest/http-collect.js';
 import { makeHostCheck } from './ingest/collect-guards.js';
+import { socketPath } from './ingest/socket-dir.js';
 import { registerHttpMetrics } from './telemetry/http-metrics.js';
 import { startStreamListener, type StreamListener } from './ingest/stream-listener.js';
 import { startUdpListener, type UdpListener } from './ingest/udp-listener.js';
@@ -214,7 +215,7 @@ export async function startPipeline(
     if (s.unixgram.enabled) {
       const parser = newParser();
       unixgram = await startUnixgramListener({
-        path: s.unixgram.path,
+        path: await socketPath(s.unixgram.path, 'dsd.sock'),
         socketMode: parseInt(s.unixgram.mode, 8),
         receiveBufferBytes: s.unixgram.receive_buffer_bytes,
         counters,
@@ -229,9 +230,9 @@ export async function startPipeline(
       streams.push(
         await startStreamListener({
           kind,
-          address: 'path' in c ? c.path : c.address,
-          port: 'port' in c ? c.port : undefined,
-          socketMode: 'mode' in c ? parseInt(c.mode, 8) : undefined,
+          address: kind === 'unix' ? await socketPath(s.unix.path, 'statsd.sock') : s.tcp.address,
+          port: kind === 'tcp' ? s.tcp.port : undefined,
+          socketMode: kind === 'unix' ? parseInt(s.unix.mode, 8) : undefined,
           maxConnections: c.max_connections,
           idleTimeoutMs: c.idle_timeout,
           maxLineBytes: config.limits.max_line_bytes,
