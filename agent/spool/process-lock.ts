@@ -15,11 +15,14 @@ import { hasCode } from './file-access.js';
  * a lock that silently weakens when the addon is missing is not a lock.
  * A bind works from plain Node everywhere the agent runs.
  *
- * Limits, both covered by the lock file's PID check that still runs after
- * this one: abstract names are per network namespace, so two agents in
+ * Limits. Abstract names are per network namespace, so two agents in
  * different network namespaces (containers with their own network sharing a
- * volume) do not see each other's socket; and other systems than Linux have
- * no abstract names, so there the lock file alone stands.
+ * volume) do not see each other's socket, and other systems than Linux have
+ * no abstract names: there the lock file's PID check, which still runs after
+ * this one, alone stands (and it refuses a holder on another host rather
+ * than guess). Abstract names have no permissions either: a local user who
+ * binds the name first keeps the agent from starting, which is a refusal
+ * with a message, never a second writer.
  */
 export class ProcessLock {
   private constructor(
