@@ -1,10 +1,11 @@
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { resourceFromAttributes } from '@opentelemetry/resources';
+import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { Logger } from 'pino';
 import { Aggregator } from './aggregate/aggregator.js';
 import { warmUpHotPath } from './aggregate/warm-up.js';
+import { globalTags } from './aggregate/global-tags.js';
 import type { TallyConfig } from './config/schema.js';
 import type { Mapper } from './mapping/mapper.js';
 import { randomUUID } from 'node:crypto';
@@ -22,6 +23,7 @@ import { collectExponentialHistograms } from './export/exponential-data.js';
 import { collectSummaries } from './export/summary-data.js';
 import { summariesToPrometheusText } from './export/summary-text.js';
 import { startHttpServer, type HttpServer } from './export/http-server.js';
+import { isStoringScraper } from './export/storing-scraper.js';
 import { createCollectHandler, readBearerToken, type CollectHandler } from './ingest/http-collect.js';
 import { makeHostCheck } from './ingest/collect-guards.js';
 import { socketPath } from './ingest/socket-dir.js';
@@ -32,6 +34,7 @@ import { startUnixgramListener, type UnixgramListener } from './ingest/unixgram-
 import { StatsdParser } from './parse/statsd-line.js';
 import { IngestCounters } from './telemetry/ingest-counters.js';
 import { registerSelfMetrics } from './telemetry/self-metrics.js';
+import { registerProcessMetrics } from './telemetry/process-metrics.js';
 
 export interface RunningAgent {
   udp: UdpListener | undefined;
@@ -59,7 +62,16 @@ export async function startPipeline(
   opts: PipelineOptions,
 ): Promise<RunningAgent> {
   const counters = new IngestCounters();
+  const tags = globalTags({
+    config: config.tags,
+    // The SDK's own reader of OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME, so both sides of the agent read them alike.
+    resource: detectResources({ detectors: [envDetector] }).attributes,
+    tallyTags: process.env.TALLY_TAGS,
+  });
+  if (tags.ignored.length > 0) logger.warn({ ignored: tags.ignored }, 'TALLY_TAGS entries that are not key:value were ignored');
+  if (tags.pairs.length > 0) logger.info({ tags: Object.fromEntries(tags.pairs) }, 'tags added to every series');
   const aggregator = new Aggregator({
+    globalTags: tags.pairs,
     timerBuckets: config.aggregation.timer_buckets,
     histogramBuckets: config.aggregation.histogram_buckets,
     mapper,
@@ -84,18 +96,27 @@ export async function startPipeline(
 
   const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: 'tally-agent', [ATTR_SERVICE_VERSION]: version });
   const scope = { name: 'tally-agent', version };
-  const exporter = new PrometheusExporter({
-    preventServerStart: true,
-    withoutScopeInfo: true,
-    metricProducers: [new AggregateProducer({ aggregator, resource, scope })],
-  });
-  const meterProvider = new MeterProvider({ resource, readers: [exporter] });
+  // Two readers of the same state: a scraper that stores samples gets new
+  // counters and histograms at zero first (see NEW_SERIES_HOLD_MS); a person
+  // with curl gets the values as they are.
+  const newExporter = (zeroNewSeries: boolean) =>
+    new PrometheusExporter({
+      preventServerStart: true,
+      withoutScopeInfo: true,
+      metricProducers: [new AggregateProducer({ aggregator, resource, scope, zeroNewSeries })],
+    });
+  const scrapeExporter = newExporter(true);
+  const plainExporter = newExporter(false);
+  const meterProvider = new MeterProvider({ resource, readers: [scrapeExporter, plainExporter] });
   const self = registerSelfMetrics(meterProvider.getMeter('tally-agent', version), {
     counters,
     seriesCount: () => aggregator.seriesCount,
+    largestMetricSeries: () => aggregator.largestFamilySeries(),
+    seriesLimits: { maxSeries: config.limits.max_series, maxSeriesPerMetric: config.limits.max_series_per_metric },
     openConnections: () => streams.map((l) => [l.kind, l.connections()]),
     kernelDrops: () => (udp === undefined ? [] : [['udp', udp.kernelDrops()]]),
   });
+  const processMetrics = registerProcessMetrics(meterProvider.getMeter('tally-agent', version));
 
   let dataDir: DataDir | undefined;
   let push: PushSinks | undefined;
@@ -280,7 +301,7 @@ export async function startPipeline(
       logger,
       // Summaries have no OpenTelemetry data point type: rendered by Tally, after the exporter's own text.
       metrics: appendToExposition(
-        (req, res) => exporter.getMetricsRequestHandler(req, res),
+        (req, res) => (isStoringScraper(req) ? scrapeExporter : plainExporter).getMetricsRequestHandler(req, res),
         () => summariesToPrometheusText(collectSummaries(aggregator)),
       ),
       ready: () => ready && (push?.ready() ?? true),
@@ -296,6 +317,7 @@ export async function startPipeline(
     await push?.stop();
     await journal?.close();
     await dataDir?.lock.release();
+    processMetrics.stop();
     await meterProvider.shutdown();
     throw err;
   }
@@ -318,7 +340,8 @@ export async function startPipeline(
       await push?.stop();
       await journal?.close();
       await dataDir?.lock.release();
-      await meterProvider.shutdown();
+      processMetrics.stop();
+    await meterProvider.shutdown();
     },
   };
 }

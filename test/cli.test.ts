@@ -323,7 +323,7 @@ describe('hot-shots in DogStatsD mode over a Unix stream socket', () => {
         const e = parsePromText(await agent.metricsText());
         expect(sampleValue(e, 'uds_hits_total', { env: 'test', route: '/a' })).toBe(2);
         expect(sampleValue(e, 'uds_size_count', { env: 'test', route: '/a' })).toBe(1);
-        expect(sampleValue(e, 'deploy_total', { env: 'test', team: 'core', value: 'v1.2.3' })).toBe(1);
+        expect(sampleValue(e, 'deploy_total', { alert_type: 'info', env: 'test', team: 'core' })).toBe(1);
         expect(sampleValue(e, 'service_check_status', { check: 'db.up', db: 'main', env: 'test' })).toBe(1);
       }, 5000);
     } finally {
@@ -375,7 +375,7 @@ describe.skipIf(unixDgramLoadError !== undefined)('hot-shots in DogStatsD mode o
         const e = parsePromText(await agent.metricsText());
         expect(sampleValue(e, 'udsg_hits_total', { env: 'test', route: '/a' })).toBe(2);
         expect(sampleValue(e, 'udsg_size_count', { env: 'test', route: '/a' })).toBe(1);
-        expect(sampleValue(e, 'udsg_deploy_total', { env: 'test', team: 'core', value: 'v1.2.3' })).toBe(1);
+        expect(sampleValue(e, 'udsg_deploy_total', { alert_type: 'info', env: 'test', team: 'core' })).toBe(1);
         expect(sampleValue(e, 'service_check_status', { check: 'udsg.up', db: 'main', env: 'test' })).toBe(1);
         return e;
       }, 5000);

@@ -48,6 +48,12 @@ export interface AggregatorOptions {
   mapper?: Mapper;
   /** Idle time after which a series not given a ttl by a mapping rule expires; 0 = never. */
   seriesTtlMs?: number;
+  /**
+   * Labels every series carries (service, version, env, ...), under names
+   * already sanitized; a tag of the same name on the line, or a mapping
+   * rule's label, wins.
+   */
+  globalTags?: ReadonlyArray<readonly [string, string]>;
   limits?: AggregatorLimits;
   counters: IngestCounters;
   logger: Logger;
@@ -86,6 +92,15 @@ export class Series {
   lastEpoch: number;
   /** When a flush last found the series updated; expiry counts from here. */
   lastSeenMs: number;
+  /**
+   * The flush interval in which a storing scraper first read the series; -1
+   * until one did. Until that interval ends a counter or histogram is shown
+   * at zero, because Prometheus' rate() and increase() take nothing from a
+   * series' first sample: a feature used once would otherwise count no use.
+   * An interval, not one read, so a scrape that times out after the agent
+   * answered does not use the zero up.
+   */
+  firstScrapedEpoch = -1;
 
   constructor(
     /** Index in the aggregator's series list; changes when expired series are compacted away. */
@@ -164,6 +179,13 @@ interface Route {
   scale: number;
 }
 
+/** DogStatsD event fields that say what kind of event it is, and the labels they become. */
+const EVENT_FIELD_LABELS: ReadonlyArray<readonly [string, string]> = [
+  ['alert_type', 'alert_type'],
+  ['priority', 'priority'],
+  ['source_type_name', 'source'],
+];
+
 /** Event spellings remembered at most; past it the memo starts afresh (it is only a shortcut). */
 const EVENT_SERIES_CACHE = 65_536;
 
@@ -203,6 +225,7 @@ export class Aggregator implements LineSink {
   private readonly limits: AggregatorLimits;
   private readonly mapper: Mapper | undefined;
   private readonly seriesTtlMs: number;
+  private readonly globalTags: ReadonlyArray<readonly [string, string]>;
   private readonly exponentialMode: ExponentialMode;
   /** Counts flushes; a series remembers the interval of its latest sample instead of a clock reading per line. */
   private epoch = 0;
@@ -222,6 +245,7 @@ export class Aggregator implements LineSink {
     this.limits = opts.limits ?? DEFAULT_LIMITS;
     this.mapper = opts.mapper;
     this.seriesTtlMs = opts.seriesTtlMs ?? 0;
+    this.globalTags = opts.globalTags ?? [];
     this.exponentialMode = opts.exponential ?? 'rules';
   }
 
@@ -229,10 +253,22 @@ export class Aggregator implements LineSink {
     return this.series.length;
   }
 
+  /** The current flush interval's number: it goes up by one at every flush. */
+  get flushEpoch(): number {
+    return this.epoch;
+  }
+
+  /** Series of the family that holds the most: how near max_series_per_metric the agent runs. */
+  largestFamilySeries(): number {
+    let most = 0;
+    for (const f of this.families.values()) if (f.series.length > most) most = f.series.length;
+    return most;
+  }
+
   line(p: ParsedLine): void {
     const id = this.aliases.get(p);
     // Everything but a clean hit leaves the hot path, which stays small enough for V8 to inline.
-    if (id < 0 || this.aliases.hitMalformedTags !== 0) {
+    if (id < 0 || this.aliases.hitMalformedTags !== 0 || p.unknownFields !== 0) {
       this.lineSlow(p, id);
       return;
     }
@@ -247,6 +283,7 @@ export class Aggregator implements LineSink {
     if (id === REJECTED) return;
     counters.metricsReceived++;
     if (this.aliases.hitMalformedTags > 0) counters.parseError('malformed_tag', this.aliases.hitMalformedTags);
+    if (p.unknownFields > 0) counters.parseError('unknown_field', p.unknownFields);
     if (id <= FIRST_ROUTE) {
       const route = this.routes[FIRST_ROUTE - id]!;
       this.applyRouted(route.series, p, route.scale);
@@ -357,19 +394,42 @@ export class Aggregator implements LineSink {
   /**
    * Something happened: counted per value in `<name>_total{value=...}`, and
    * its latest time kept in `<name>_last_seen_timestamp_seconds{value=...}`,
-   * which answer "how often" and "when last". DogStatsD events arrive here
-   * with their title as the name and their text as the value.
+   * which answer "how often" and "when last": `collect("feature-used",
+   * "Export PDF")` over HTTP, where the value is the point.
    */
   recordEvent(name: string, value: string, tags: DecodedTags, timestampMs: number): void {
     const pairs: Array<[string, string]> = [...tags.pairs, ['value', value]];
-    if (!this.admit(pairs, tags.malformed, () => `${name}: ${value.slice(0, 100)}`)) return;
+    this.countEvent(name, pairs, tags.malformed, { name, value, attributes: tags.pairs, timeMs: timestampMs }, () => `${name}: ${value.slice(0, 100)}`);
+  }
+
+  /**
+   * A DogStatsD event counts by its title, with its tags and its alert type,
+   * priority and source: its text is free prose (a deploy message, a stack
+   * trace), which as a label would make a series per message. The text
+   * travels only in the event kept for log-record sinks.
+   */
+  event(e: ParsedEvent): void {
+    for (const reason of e.ignored) this.counters.parseError(reason);
+    const tags = decodeTags(e.tags);
+    const labels: Array<[string, string]> = [...tags.pairs];
+    for (const [field, label] of EVENT_FIELD_LABELS) {
+      const v = e.fields[field];
+      if (v !== undefined && v !== '') labels.push([label, v]);
+    }
+    const timeMs = e.timestamp !== undefined ? e.timestamp * 1000 : this.now();
+    this.countEvent(e.title, labels, tags.malformed, { name: e.title, value: e.text, attributes: labels, timeMs }, () => e.title.slice(0, 100));
+  }
+
+  /** The `_total` and `_last_seen_timestamp_seconds` series of one event, and the event kept for log-record sinks. */
+  private countEvent(name: string, pairs: Array<[string, string]>, malformed: number, record: EventRecord, sample: () => string): void {
+    if (!this.admit(pairs, malformed, sample)) return;
     if (this.maxPendingEvents > 0) {
-      if (this.pendingEvents.length < this.maxPendingEvents) this.pendingEvents.push({ name, value, attributes: tags.pairs, timeMs: timestampMs });
+      if (this.pendingEvents.length < this.maxPendingEvents) this.pendingEvents.push(record);
       else this.counters.metricDrop('event_buffer_full');
     }
     // The same event as sent before finds its two series without building their canonical keys again.
-    let cacheKey = `${name}\u0001${value}`;
-    for (const [k, v] of tags.pairs) cacheKey += `\u0001${k}\u0002${v}`;
+    let cacheKey = name;
+    for (const [k, v] of pairs) cacheKey += `\u0001${k}\u0002${v}`;
     let ids = this.eventSeries.get(cacheKey);
     if (ids === undefined) {
       const count = this.seriesFor(COUNTER, name, pairs);
@@ -386,7 +446,7 @@ export class Aggregator implements LineSink {
     const last = this.series[seen]!;
     last.lastEpoch = this.epoch;
     // A late or replayed event never moves "last seen" backwards.
-    last.value = Math.max(last.value, timestampMs / 1000);
+    last.value = Math.max(last.value, record.timeMs / 1000);
     this.counters.metricsAggregated++;
   }
 
@@ -410,12 +470,9 @@ export class Aggregator implements LineSink {
     this.counters.metricsAggregated++;
   }
 
-  event(e: ParsedEvent): void {
-    this.recordEvent(e.title, e.text, decodeTags(e.tags), e.timestamp !== undefined ? e.timestamp * 1000 : this.now());
-  }
-
   /** A DogStatsD service check becomes `service_check_status{check=...}`: 0 OK, 1 warning, 2 critical, 3 unknown. */
   serviceCheck(sc: ParsedServiceCheck): void {
+    for (const reason of sc.ignored) this.counters.parseError(reason);
     const tags = decodeTags(sc.tags);
     const pairs: Array<[string, string]> = [...tags.pairs, ['check', sc.name]];
     if (!this.admit(pairs, tags.malformed, () => sc.name)) return;
@@ -668,7 +725,8 @@ export class Aggregator implements LineSink {
         ? `${base}_total`
         : base
       : familyNameOf(kind, base);
-    const labels = new Map<string, string>();
+    // Global tags first, so the line's tags (and the rule's labels, which come after them) replace them.
+    const labels = new Map<string, string>(this.globalTags);
     for (const [k, v] of pairs) labels.set(sanitizeLabelName(k), v);
     // The exposition adds `le` to buckets and `quantile` to quantiles; a tag of
     // that name would repeat the label and break the scrape, so it is renamed
@@ -777,13 +835,31 @@ function routed(s: Series, scale: number): boolean {
 }
 
 function observe(s: Series, v: number, weight: number): void {
-  const bounds = s.family.bounds;
-  let k = 0;
-  // Prometheus buckets are inclusive upper bounds: v lands in the first bucket with v <= le.
-  while (k < bounds.length && v > bounds[k]!) k++;
-  s.bucketCounts[k] += weight;
+  s.bucketCounts[bucketIndex(s.family.bounds, v)] += weight;
   s.sum += v * weight;
   s.count += weight;
+}
+
+/**
+ * The bucket v lands in: the first whose inclusive upper bound is >= v, or
+ * bounds.length (+Inf). A scan is quickest for the client libraries' dozen
+ * bounds; the default timer layout has 128, where halving takes 7 steps.
+ */
+export function bucketIndex(bounds: readonly number[], v: number): number {
+  const n = bounds.length;
+  if (n <= 16) {
+    let k = 0;
+    while (k < n && v > bounds[k]!) k++;
+    return k;
+  }
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (v > bounds[mid]!) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 const MAPPING_TYPES: Record<MetricKind, MappingMetricType> = {

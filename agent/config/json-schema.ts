@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bucketLayout, bucketBounds, exponentialLayout } from './bucket-bounds.js';
 import { configSchema } from './schema.js';
 
 /**
@@ -9,7 +10,19 @@ import { configSchema } from './schema.js';
  * scripts/gen-config-schema.mjs.
  */
 export function configJsonSchema(): Record<string, unknown> {
-  const generated = z.toJSONSchema(configSchema, { target: 'draft-2020-12', io: 'input' });
+  const generated = z.toJSONSchema(configSchema, {
+    target: 'draft-2020-12',
+    io: 'input',
+    override: (ctx) => {
+      // A preprocess step is opaque to zod's converter, which would describe only the list form.
+      if (ctx.zodSchema !== bucketLayout) return;
+      for (const key of Object.keys(ctx.jsonSchema)) delete ctx.jsonSchema[key];
+      ctx.jsonSchema.anyOf = [
+        z.toJSONSchema(bucketBounds.min(1), { target: 'draft-2020-12', io: 'input' }),
+        z.toJSONSchema(exponentialLayout, { target: 'draft-2020-12', io: 'input' }),
+      ].map(({ $schema, ...rest }) => rest);
+    },
+  });
   const { $schema, ...rest } = generated;
   return {
     $schema,

@@ -1,17 +1,26 @@
 import { z } from 'zod';
-import { bucketBounds } from './bucket-bounds.js';
+import { bucketLayout, exponentialBounds } from './bucket-bounds.js';
 import { duration, DURATION_PATTERN } from './duration-schema.js';
 import { resourceSchema, sinksSchema, spoolSchema } from './sinks-schema.js';
 
 export { DURATION_PATTERN };
 
-// Prometheus client libraries' default buckets: a good fit for request
-// latencies in seconds, which is what statsd timers become.
+// Prometheus client libraries' default buckets, for h and d metrics, whose
+// unit the agent cannot know.
 export const DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * Timers are seconds, so their default can be fine: 8 bounds per doubling
+ * from 1 ms to 60 s (128 bounds) keep any p50 or p99 in that range within
+ * 9.2 % once Prometheus interpolates it. With the client libraries' 11
+ * bounds a p99 of 0.283 s read 0.361 s and one of 0.423 s read 0.381 s
+ * (both in the (0.25, 0.5] bucket), so "is B slower than A" came out wrong.
+ */
+export const DEFAULT_TIMER_LAYOUT = { min: 0.001, max: 60, per_octave: 8 } as const;
+export const DEFAULT_TIMER_BUCKETS = exponentialBounds(DEFAULT_TIMER_LAYOUT.min, DEFAULT_TIMER_LAYOUT.max, DEFAULT_TIMER_LAYOUT.per_octave);
 
 const port = z.number().int().min(0).max(65535);
 
-const buckets = bucketBounds.min(1);
 
 const receiveBufferBytes = z
   .number()
@@ -157,8 +166,12 @@ const aggregationSchema = z
       .describe(
         'How often sets roll over and batches are cut. A duration such as "500ms", "10s", "1m" or "1h"; a bare number is seconds.',
       ),
-    timer_buckets: buckets.default(DEFAULT_BUCKETS).describe('Histogram bucket bounds for timers (ms), in seconds.'),
-    histogram_buckets: buckets.default(DEFAULT_BUCKETS).describe('Bucket bounds for h and d metrics, in the unit sent.'),
+    timer_buckets: bucketLayout
+      .prefault({ ...DEFAULT_TIMER_LAYOUT })
+      .describe('Histogram bucket bounds for timers (ms), in seconds: a list, or { min, max, per_octave } for a geometric layout.'),
+    histogram_buckets: bucketLayout
+      .prefault([...DEFAULT_BUCKETS])
+      .describe('Bucket bounds for h and d metrics, in the unit sent: a list, or { min, max, per_octave }.'),
     series_ttl: duration
       .prefault(0)
       .describe('A series idle this long is dropped at a flush (a departed pod); 0 keeps series for as long as the agent runs.'),
@@ -222,6 +235,12 @@ export const configSchema = z
       .strict()
       .prefault({}),
     http: httpSchema.prefault({}),
+    tags: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'a tag key: letters, digits, "_", "." and "-", not starting with a digit'), z.string().min(1))
+      .default({})
+      .describe(
+        'Tags added to every series (service, version, env, ...). TALLY_TAGS and OTEL_RESOURCE_ATTRIBUTES add to and override them; a tag sent on the line wins over all.',
+      ),
     aggregation: aggregationSchema.prefault({}),
     limits: limitsSchema.prefault({}),
     mapping: z

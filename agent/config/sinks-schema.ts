@@ -87,6 +87,16 @@ const remoteWriteSink = z
       .record(z.string(), z.string())
       .default({})
       .describe('Labels added to every series pushed (e.g. instance), so two agents writing to one receiver stay apart.'),
+    job: z
+      .string()
+      .optional()
+      .describe(
+        'The job label of every series pushed (a series\' own job tag wins). Default: the resource\'s service.namespace/service.name, as the OpenTelemetry Collector\'s remote-write exporter derives it; "" leaves it out.',
+      ),
+    instance: z
+      .string()
+      .optional()
+      .describe('The instance label of every series pushed. Default: the resource\'s service.instance.id, else host.name; "" leaves it out.'),
     max_series_per_request: z.number().int().min(1).default(2000).describe('A flush larger than this is sent as several requests.'),
   })
   .strict();

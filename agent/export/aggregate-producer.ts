@@ -18,7 +18,23 @@ export interface AggregateProducerOptions {
   resource: Resource;
   scope: { name: string; version: string };
   now?: () => number;
+  /**
+   * For the producer a storing scraper reads: a counter or histogram series
+   * younger than NEW_SERIES_HOLD_MS is shown at zero until the flush after
+   * the first such read, so the scraper stores its first increment as an
+   * increase from 0. Push sinks carry start times instead.
+   */
+  zeroNewSeries?: boolean;
 }
+
+/**
+ * Past this age a series is not held at zero for its first scrape: a scraper
+ * that starts late would see every old counter drop to 0 and jump back, and
+ * Prometheus would count the whole jump into the minutes it has just begun.
+ * It is the staleness window, beyond which Prometheus would not join the two
+ * samples anyway.
+ */
+export const NEW_SERIES_HOLD_MS = 5 * 60_000;
 
 /**
  * Hands Tally's own pre-aggregated series to an OpenTelemetry MetricReader.
@@ -29,10 +45,12 @@ export class AggregateProducer implements MetricProducer {
   constructor(private readonly opts: AggregateProducerOptions) {}
 
   async collect(): Promise<CollectionResult> {
-    const endTime = millisToHrTime((this.opts.now ?? Date.now)());
+    const nowMs = (this.opts.now ?? Date.now)();
+    const endTime = millisToHrTime(nowMs);
     const metrics: MetricData[] = [];
+    const hold = this.opts.zeroNewSeries ? { since: nowMs - NEW_SERIES_HOLD_MS, epoch: this.opts.aggregator.flushEpoch } : undefined;
     this.opts.aggregator.forEachFamily((family) => {
-      const data = toMetricData(family, endTime);
+      const data = toMetricData(family, endTime, hold);
       if (data !== undefined && data.dataPoints.length > 0) metrics.push(data);
     });
     return {
@@ -61,7 +79,20 @@ export function familyDescriptor(family: Family): MetricDescriptor {
   };
 }
 
-function toMetricData(family: Family, endTime: HrTime): MetricData | undefined {
+/** For a storing scraper's read: series younger than `since` are shown at 0 through the interval of their first such read. */
+interface ZeroHold {
+  since: number;
+  epoch: number;
+}
+
+/** Whether this read shows the series at zero; the first storing read of a series starts its zero interval. */
+function heldAtZero(s: Series, hold: ZeroHold | undefined): boolean {
+  if (hold === undefined || s.startTimeMs <= hold.since) return false;
+  if (s.firstScrapedEpoch === -1) s.firstScrapedEpoch = hold.epoch;
+  return s.firstScrapedEpoch === hold.epoch;
+}
+
+function toMetricData(family: Family, endTime: HrTime, hold: ZeroHold | undefined): MetricData | undefined {
   const descriptor = familyDescriptor(family);
   switch (family.type) {
     case 'counter':
@@ -70,7 +101,7 @@ function toMetricData(family: Family, endTime: HrTime): MetricData | undefined {
         aggregationTemporality: AggregationTemporality.CUMULATIVE,
         dataPointType: DataPointType.SUM,
         isMonotonic: true,
-        dataPoints: family.series.map((s) => point(s, endTime, s.value)),
+        dataPoints: family.series.map((s) => point(s, endTime, heldAtZero(s, hold) ? 0 : s.value)),
       };
     case 'gauge':
       return {
@@ -88,11 +119,13 @@ function toMetricData(family: Family, endTime: HrTime): MetricData | undefined {
         aggregationTemporality: AggregationTemporality.CUMULATIVE,
         dataPointType: DataPointType.HISTOGRAM,
         dataPoints: family.series.map((s) =>
-          point<Histogram>(s, endTime, {
-            buckets: { boundaries: family.bounds, counts: Array.from(s.bucketCounts) },
-            sum: s.sum,
-            count: s.count,
-          }),
+          point<Histogram>(
+            s,
+            endTime,
+            heldAtZero(s, hold)
+              ? { buckets: { boundaries: family.bounds, counts: new Array<number>(s.bucketCounts.length).fill(0) }, sum: 0, count: 0 }
+              : { buckets: { boundaries: family.bounds, counts: Array.from(s.bucketCounts) }, sum: s.sum, count: s.count },
+          ),
         ),
       };
     case 'summary':

@@ -42,11 +42,35 @@ export function builtInSinks(resource: Resource, version: string): SinkFactoryCo
         url: config.endpoint,
         headers: config.headers,
         timeoutMs: config.timeout,
-        externalLabels: config.external_labels,
+        externalLabels: { ...pushIdentity(resource, config.job, config.instance), ...config.external_labels },
         maxSeriesPerRequest: config.max_series_per_request,
         version,
         logger: ctx.logger.child({ sink: config.name }),
       });
     },
   };
+}
+
+/**
+ * The `job` and `instance` labels a remote-write sink adds, so two agents
+ * writing to one store stay apart as two scraped targets would: derived from
+ * the resource as the OpenTelemetry Collector's remote-write exporter does
+ * (job = service.namespace/service.name, instance = service.instance.id),
+ * with the host name where no instance id is known; a configured value wins,
+ * and "" leaves the label out.
+ */
+export function pushIdentity(resource: Resource, job: string | undefined, instance: string | undefined): Record<string, string> {
+  const attr = (key: string) => {
+    const v = resource.attributes[key];
+    return typeof v === 'string' && v !== '' ? v : undefined;
+  };
+  const service = attr('service.name');
+  const namespace = attr('service.namespace');
+  const derivedJob = service === undefined ? undefined : namespace === undefined ? service : `${namespace}/${service}`;
+  const out: Record<string, string> = {};
+  const j = job ?? derivedJob;
+  const i = instance ?? attr('service.instance.id') ?? attr('host.name');
+  if (j !== undefined && j !== '') out.job = j;
+  if (i !== undefined && i !== '') out.instance = i;
+  return out;
 }

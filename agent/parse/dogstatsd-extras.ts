@@ -8,6 +8,8 @@ export interface ParsedEvent {
   timestamp?: number;
   tags: string;
   fields: Record<string, string>;
+  /** Metadata fields left out while the event is kept: a bad `d:` (bad_timestamp), or a field this agent does not know. */
+  ignored: ParseErrorReason[];
 }
 
 /** A DogStatsD service check: `_sc|name|status|d:ts|h:host|#tags|m:message`. */
@@ -18,6 +20,8 @@ export interface ParsedServiceCheck {
   timestamp?: number;
   tags: string;
   message?: string;
+  /** As for events: fields left out while the check is kept. */
+  ignored: ParseErrorReason[];
 }
 
 const EVENT_FIELDS: Record<string, string> = { h: 'hostname', p: 'priority', t: 'alert_type', s: 'source_type_name', k: 'aggregation_key' };
@@ -41,16 +45,17 @@ export function parseEvent(line: Buffer, maxTextBytes: number): ParsedEvent | Pa
   }
   const decoded = decodeUtf8(line, titleStart, titleStart + titleLen, textStart, textEnd);
   if (decoded === undefined) return 'invalid_utf8';
-  const event: ParsedEvent = { title: decoded[0], text: decoded[1].replace(/\\n/g, '\n'), tags: '', fields: {} };
+  const event: ParsedEvent = { title: decoded[0], text: decoded[1].replace(/\\n/g, '\n'), tags: '', fields: {}, ignored: [] };
   if (textEnd < line.length) {
+    // The Datadog agent keeps an event whose metadata it cannot read: the title and text are the event.
     for (const section of line.toString('utf8', textEnd + 1).split('|')) {
       if (section.startsWith('#')) event.tags = section.slice(1);
       else if (section.startsWith('d:')) {
-        const ts = Number(section.slice(2));
-        if (!Number.isSafeInteger(ts) || ts < 0) return 'bad_event';
-        event.timestamp = ts;
+        const ts = timestampField(section);
+        if (ts === undefined) event.ignored.push('bad_timestamp');
+        else event.timestamp = ts;
       } else if (section[1] === ':' && EVENT_FIELDS[section[0]!] !== undefined) event.fields[EVENT_FIELDS[section[0]!]!] = section.slice(2);
-      else if (section.length > 0) return 'bad_event';
+      else if (section.length > 0) event.ignored.push('unknown_field');
     }
   }
   return event;
@@ -63,7 +68,7 @@ export function parseServiceCheck(line: Buffer): ParsedServiceCheck | ParseError
   const name = parts[1] ?? '';
   const status = Number(parts[2]);
   if (name.length === 0 || parts[2]?.length !== 1 || !(status >= 0 && status <= 3)) return 'bad_service_check';
-  const check: ParsedServiceCheck = { name, status, tags: '' };
+  const check: ParsedServiceCheck = { name, status, tags: '', ignored: [] };
   for (let i = 3; i < parts.length; i++) {
     const section = parts[i]!;
     if (section.startsWith('m:')) {
@@ -73,12 +78,19 @@ export function parseServiceCheck(line: Buffer): ParsedServiceCheck | ParseError
     }
     if (section.startsWith('#')) check.tags = section.slice(1);
     else if (section.startsWith('d:')) {
-      const ts = Number(section.slice(2));
-      if (!Number.isSafeInteger(ts) || ts < 0) return 'bad_service_check';
-      check.timestamp = ts;
-    } else if (!section.startsWith('h:') && section.length > 0) return 'bad_service_check';
+      const ts = timestampField(section);
+      if (ts === undefined) check.ignored.push('bad_timestamp');
+      else check.timestamp = ts;
+    } else if (!section.startsWith('h:') && section.length > 0) check.ignored.push('unknown_field');
   }
   return check;
+}
+
+/** The seconds of a `d:<ts>` field, or undefined when they are not a whole non-negative number. */
+function timestampField(section: string): number | undefined {
+  const digits = section.slice(2);
+  if (!/^\d{1,15}$/.test(digits)) return undefined;
+  return Number(digits);
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });

@@ -10,7 +10,8 @@ export const PARSE_ERROR_REASONS = [
   'bad_value', // "foo:abc|c", NaN, Inf, 1e309
   'negative_counter', // counters only go up
   'bad_sample_rate', // "@0", "@-1", "@abc", "@2"
-  'bad_field', // an unknown "|..." section
+  'bad_field', // a "|..." section that is not a DogStatsD field ("foo:1|c|bar")
+  'bad_timestamp', // "|T", "|TABCD", "|T-5": a DogStatsD timestamp that is not whole seconds
   'duplicate_field', // two "|@" or two "|#" sections
   'invalid_utf8', // name, tags or set member not valid UTF-8
   'line_too_long', // longer than limits.max_line_bytes
@@ -21,6 +22,7 @@ export const PARSE_ERROR_REASONS = [
   'bad_service_check', // a DogStatsD "_sc|..." line that does not follow the format
   'bad_tag_style', // tags in the name (InfluxDB, Librato, SignalFx) mixed or malformed
   'malformed_tag', // "#flag" or "#:v": counted, the metric is kept without that tag
+  'unknown_field', // "|x:..." a field this agent does not know: counted, the metric is kept (a newer client)
   'datagram_truncated', // a unix datagram longer than the receive slot (64 KiB): cut by the kernel, so not parsed
 ] as const;
 

@@ -38,6 +38,8 @@ export interface ParsedLine {
   hash2: number;
   /** Where the line ended: its newline, or the end of the packet. */
   lineEnd: number;
+  /** DogStatsD fields ("|x:...") the agent does not know, left out while the line is kept. */
+  unknownFields: number;
   /** Longer lines are rejected (an input, set by the parser's owner). */
   maxLineBytes: number;
   /** Scratch results of scanName/scanTags, kept here so the hot path allocates nothing. */
@@ -72,6 +74,7 @@ export function newParsedLine(): ParsedLine {
     hash: 0,
     hash2: 0,
     lineEnd: 0,
+    unknownFields: 0,
     maxLineBytes: 65536,
     scanEnd: 0,
     scanHash: 0,
@@ -330,7 +333,8 @@ export function parseLine(buf: Uint8Array, view: DataView, start: number, end: n
   hash = mixWord(hash, kind);
   hash2 = mixWord2(hash2, kind);
 
-  // Optional sections: |@rate, |#tags, and DogStatsD's |T<ts> and |c:<container>.
+  // Optional sections: |@rate, |#tags, and DogStatsD's |T<ts>, |c:<container>, |e:<external data>, |card:<cardinality>.
+  let unknownFields = 0;
   let rate = 1;
   let haveRate = false;
   let tagsStart = -1;
@@ -359,10 +363,15 @@ export function parseLine(buf: Uint8Array, view: DataView, start: number, end: n
       haveRate = true;
       rate = parseNumber(buf, sectionStart + 1, sectionEnd);
       if (!(rate > 0 && rate <= 1)) return 'bad_sample_rate';
-    } else if (s0 === 84 /* T */ || (s0 === 99 /* c */ && buf[sectionStart + 1] === COLON)) {
-      // Timestamps and container ids are accepted so DogStatsD clients work; they do not change the series.
+    } else if (s0 === 84 /* T */) {
+      // A timestamp is accepted so DogStatsD clients work; it does not change the series. The Datadog agent refuses a bad one.
+      if (!wholeSeconds(buf, sectionStart + 1, sectionEnd)) return 'bad_timestamp';
     } else {
-      return 'bad_field';
+      const field = dogstatsdField(buf, sectionStart, sectionEnd);
+      if (field === NOT_A_FIELD) return 'bad_field';
+      // Container id (c:), external data (e:) and cardinality (card:) name where a metric comes from, not which series it is.
+      // Any other field is a newer client's: the Datadog agent ignores it so that clients can move first, and so does Tally.
+      if (field === UNKNOWN_FIELD) unknownFields++;
     }
   }
 
@@ -395,6 +404,7 @@ export function parseLine(buf: Uint8Array, view: DataView, start: number, end: n
   out.buf = buf;
   out.view = view;
   out.lineEnd = lineEnd;
+  out.unknownFields = unknownFields;
   out.nameStart = start;
   out.nameEnd = nameEnd;
   out.valueStart = valueStart;
@@ -410,6 +420,36 @@ export function parseLine(buf: Uint8Array, view: DataView, start: number, end: n
   out.hash = finishHash(hash, identityLength);
   out.hash2 = finishHash(hash2, identityLength);
   return undefined;
+}
+
+/** Whether bytes [start, end) are a non-negative whole number of seconds, as a DogStatsD timestamp must be. */
+function wholeSeconds(buf: Uint8Array, start: number, end: number): boolean {
+  if (end === start || end - start > 15) return false;
+  for (let j = start; j < end; j++) {
+    const c = buf[j]!;
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+const KNOWN_FIELD = 0;
+const UNKNOWN_FIELD = 1;
+const NOT_A_FIELD = 2;
+
+/**
+ * A DogStatsD field is "key:value" with a short lower-case key: c (container
+ * id), e (external data) and card (cardinality) are known; other keys are a
+ * newer protocol's. A section without that shape is no field at all.
+ */
+function dogstatsdField(buf: Uint8Array, start: number, end: number): number {
+  let j = start;
+  while (j < end && j - start < 16 && buf[j]! >= 97 && buf[j]! <= 122) j++;
+  if (j === start || j === end || buf[j] !== COLON) return NOT_A_FIELD;
+  const keyLen = j - start;
+  const k0 = buf[start];
+  if (keyLen === 1 && (k0 === 99 /* c */ || k0 === 101) /* e */) return KNOWN_FIELD;
+  if (keyLen === 4 && k0 === 99 && buf[start + 1] === 97 && buf[start + 2] === 114 && buf[start + 3] === 100) return KNOWN_FIELD; // card
+  return UNKNOWN_FIELD;
 }
 
 /** Validates a value list "v1:v2:...": the sample count, or why the line is rejected. */

@@ -8,6 +8,10 @@ export interface SelfMetricsSources {
   seriesCount: () => number;
   /** Datagrams the kernel dropped on each datagram listener's socket. */
   kernelDrops: () => Array<[string, number]>;
+  /** Series held by the metric name that holds the most. */
+  largestMetricSeries: () => number;
+  /** The limits those two are held to. */
+  seriesLimits: { maxSeries: number; maxSeriesPerMetric: number };
 }
 
 export interface SelfMetrics {
@@ -70,6 +74,18 @@ export function registerSelfMetrics(meter: Meter, src: SelfMetricsSources): Self
   meter
     .createObservableGauge('tally_series', { description: 'Series held in memory.', valueType: ValueType.INT })
     .addCallback((r) => r.observe(src.seriesCount()));
+  meter
+    .createObservableGauge('tally_series_largest_metric', {
+      description: 'Series held by the metric name that holds the most; compare with tally_series_limit{limit="max_series_per_metric"}.',
+      valueType: ValueType.INT,
+    })
+    .addCallback((r) => r.observe(src.largestMetricSeries()));
+  meter
+    .createObservableGauge('tally_series_limit', { description: 'The configured series limits, by limit.', valueType: ValueType.INT })
+    .addCallback((r) => {
+      r.observe(src.seriesLimits.maxSeries, { limit: 'max_series' });
+      r.observe(src.seriesLimits.maxSeriesPerMetric, { limit: 'max_series_per_metric' });
+    });
 
   const flushDuration = meter.createHistogram('tally_flush_duration_seconds', {
     description: 'Time taken by one flush of the aggregation state.',

@@ -167,10 +167,12 @@ describe('Aggregator', () => {
     expect(agg.seriesCount).toBe(1);
   });
 
-  it('turns events into a per-value count and a last-seen time that never goes back', () => {
-    const { send, families, agg, counters } = setup();
-    send('_e{12,10}:feature-used|Export PDF|d:1700000100|#env:prod\n_e{12,10}:feature-used|Export PDF|d:1700000050|#env:prod');
-    agg.recordEvent('feature-used', 'Import CSV', { pairs: [['env', 'prod']], malformed: 0 }, 1_700_000_200_000);
+  it('turns HTTP events into a per-value count and a last-seen time that never goes back', () => {
+    const { families, agg, counters } = setup();
+    const env = { pairs: [['env', 'prod']] as Array<[string, string]>, malformed: 0 };
+    agg.recordEvent('feature-used', 'Export PDF', env, 1_700_000_100_000);
+    agg.recordEvent('feature-used', 'Export PDF', env, 1_700_000_050_000);
+    agg.recordEvent('feature-used', 'Import CSV', env, 1_700_000_200_000);
     const total = families().get('feature_used_total')!;
     expect(total.series.map((x) => [{ ...x.attributes }, x.value])).toEqual([
       [{ env: 'prod', value: 'Export PDF' }, 2],
@@ -180,6 +182,31 @@ describe('Aggregator', () => {
     expect(seen.type).toBe('gauge');
     expect(seen.series.map((x) => x.value)).toEqual([1700000100, 1700000200]);
     expect(counters.metricsAggregated).toBe(3);
+  });
+
+  it('keeps a line with a DogStatsD field it does not know, counting the field, on the hot path and off it', () => {
+    const { send, families, counters } = setup();
+    send('hits:1|c|zz:new\nhits:1|c|zz:new\nhits:1|c|#a:1|card:low|e:ext');
+    expect(families().get('hits_total')!.series.map((x) => x.value)).toEqual([2, 1]);
+    expect(counters.parseErrors.get('unknown_field')).toBe(2);
+    expect(counters.metricsAggregated).toBe(3);
+  });
+
+  it('counts DogStatsD events by title with their kind, never by their free text', () => {
+    const { send, families, counters } = setup();
+    send(
+      '_e{6,17}:deploy|v1.4.0 rolled out|d:1700000100|t:info|p:low|s:ci|#env:prod\n' +
+        '_e{6,17}:deploy|v1.4.1 rolled out|d:1700000200|t:info|p:low|s:ci|#env:prod\n' +
+        '_e{6,5}:deploy|oops!|t:error|zz|#env:prod',
+    );
+    const total = families().get('deploy_total')!;
+    expect(total.series.map((x) => [{ ...x.attributes }, x.value])).toEqual([
+      [{ alert_type: 'info', env: 'prod', priority: 'low', source: 'ci' }, 2],
+      [{ alert_type: 'error', env: 'prod' }, 1],
+    ]);
+    expect(families().get('deploy_last_seen_timestamp_seconds')!.series[0]!.value).toBe(1700000200);
+    // The unreadable field is counted; the event is kept.
+    expect(counters.parseErrors.get('unknown_field')).toBe(1);
   });
 
   it('turns service checks into service_check_status{check=...}', () => {

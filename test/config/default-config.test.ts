@@ -23,8 +23,8 @@ function yamlLeaves(map: YAMLMap, prefix = '', docComment?: string | null): { pa
   return map.items.flatMap((pair, index) => {
     const name = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
     const path = prefix ? `${prefix}.${name}` : name;
-    // An empty map (`attributes: {}`) is a leaf: its default is spelled out as it is.
-    if (isMap(pair.value) && pair.value.items.length > 0) return yamlLeaves(pair.value, path);
+    // An empty map (`attributes: {}`) or a flow map (`{ min: 0.001, ... }`) is a leaf: its default is spelled out as it is.
+    if (isMap(pair.value) && pair.value.items.length > 0 && !pair.value.flow) return yamlLeaves(pair.value, path);
     // yaml attaches a comment above a mapping's first entry to the mapping
     // (or the document) rather than to that entry's key.
     const first = index === 0 ? (map.commentBefore ?? docComment) : undefined;

@@ -12,6 +12,7 @@ import {
   parseYamlWithSchema,
   type ConfigIssue,
 } from '../../agent/config/load-config.js';
+import { DEFAULT_TIMER_BUCKETS } from '../../agent/config/schema.js';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const fixture = (name: string) => join(fixtures, name);
@@ -55,6 +56,7 @@ describe('loadConfigFile', () => {
       spool: { dir: '.tally-data', segment_bytes: 67108864, max_record_bytes: 16777216 },
       sinks: [],
       resource: { attributes: {} },
+      tags: {},
     });
   });
 
@@ -171,12 +173,12 @@ describe('loadConfigFile', () => {
         key: 'log.level',
         message: 'Invalid option: expected one of "fatal"|"error"|"warn"|"info"|"debug"|"trace"|"silent"',
       },
-      { line: 14, column: 1, key: 'metrics', message: 'unknown key (expected one of: statsd, http, aggregation, limits, mapping, mappings_file, log, spool, sinks, resource)' },
+      { line: 14, column: 1, key: 'metrics', message: 'unknown key (expected one of: statsd, http, tags, aggregation, limits, mapping, mappings_file, log, spool, sinks, resource)' },
     ]);
     const lines = err.message.split('\n');
     expect(lines).toHaveLength(9);
     expect(lines[0]).toBe(`${file}:3:14: statsd.udp.enabled: ${err.issues[0]!.message}`);
-    expect(lines[8]).toBe(`${file}:14:1: metrics: unknown key (expected one of: statsd, http, aggregation, limits, mapping, mappings_file, log, spool, sinks, resource)`);
+    expect(lines[8]).toBe(`${file}:14:1: metrics: unknown key (expected one of: statsd, http, tags, aggregation, limits, mapping, mappings_file, log, spool, sinks, resource)`);
   });
 
   it('reports an alias to an undefined anchor', () => {
@@ -267,6 +269,20 @@ describe('parseConfigText', () => {
     ]);
   });
 
+  it('expands { min, max, per_octave } into a geometric list of bounds', () => {
+    const b = parseConfigText('aggregation:\n  histogram_buckets: { min: 1, max: 1000, per_octave: 2 }\n', 'x').aggregation.histogram_buckets;
+    expect(b[0]).toBe(1);
+    expect(b.at(-1)).toBeGreaterThanOrEqual(1000);
+    expect(b).toHaveLength(21);
+    expect(b[1]).toBe(1.414);
+  });
+
+  it('reports a bad field of a geometric layout at its key', () => {
+    expect(located(textError('aggregation:\n  timer_buckets: { min: 0, max: 1, per_octave: 8 }\n'))).toEqual([
+      { line: 2, column: 25, key: 'aggregation.timer_buckets.min', message: 'Too small: expected number to be >0' },
+    ]);
+  });
+
   it('follows an alias to the anchored value it refers to', () => {
     const err = textError('aggregation:\n  timer_buckets: &b [1, 0]\n  histogram_buckets: *b\n');
     expect(located(err)).toEqual([
@@ -344,7 +360,7 @@ describe('defaultConfig', () => {
       limits: { max_series_per_metric: 10000, max_series: 200000, max_line_bytes: 65536, max_tags: 64, max_tag_value_bytes: 1024, max_event_text_bytes: 4096 },
       aggregation: {
         flush_interval: 10_000,
-        timer_buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        timer_buckets: DEFAULT_TIMER_BUCKETS,
         histogram_buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
         series_ttl: 0,
       },
@@ -352,6 +368,7 @@ describe('defaultConfig', () => {
       spool: { dir: '.tally-data', segment_bytes: 67108864, max_record_bytes: 16777216 },
       sinks: [],
       resource: { attributes: {} },
+      tags: {},
     });
   });
 

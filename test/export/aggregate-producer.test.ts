@@ -7,7 +7,7 @@ import { collectExponentialHistograms } from '../../agent/export/exponential-dat
 import { collectSummaries } from '../../agent/export/summary-data.js';
 import { Mapper } from '../../agent/mapping/mapper.js';
 import { parseMappingText } from '../../agent/mapping/mapping-config.js';
-import { AggregateProducer } from '../../agent/export/aggregate-producer.js';
+import { AggregateProducer, NEW_SERIES_HOLD_MS } from '../../agent/export/aggregate-producer.js';
 import { StatsdParser } from '../../agent/parse/statsd-line.js';
 import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';
 
@@ -137,5 +137,60 @@ describe('AggregateProducer', () => {
     const { send, aggregator } = setup();
     send('lat:250|ms\nsize:3|h');
     expect(collectExponentialHistograms(aggregator)).toEqual([]);
+  });
+});
+
+describe('AggregateProducer for a storing scraper (zeroNewSeries)', () => {
+  function scrapeSetup(startMs: number, nowMs: number) {
+    let clock = startMs;
+    const aggregator = new Aggregator({
+      timerBuckets: [0.1, 1],
+      histogramBuckets: [10],
+      counters: new IngestCounters(),
+      logger: pino({ level: 'silent' }),
+      now: () => clock,
+    });
+    const parser = new StatsdParser();
+    const producer = new AggregateProducer({ aggregator, resource: resourceFromAttributes({}), scope: { name: 't', version: '0' }, now: () => nowMs, zeroNewSeries: true });
+    const plain = new AggregateProducer({ aggregator, resource: resourceFromAttributes({}), scope: { name: 't', version: '0' }, now: () => nowMs });
+    const read = async (p: AggregateProducer) => {
+      const { resourceMetrics } = await p.collect();
+      return new Map<string, MetricData>(resourceMetrics.scopeMetrics[0]!.metrics.map((m) => [m.descriptor.name, m]));
+    };
+    return {
+      send: (t: string) => parser.parsePacket(Buffer.from(t), aggregator),
+      read: () => read(producer),
+      readPlain: () => read(plain),
+      flush: () => aggregator.flush(),
+      setClock: (ms: number) => (clock = ms),
+    };
+  }
+
+  it('shows a new counter and histogram at zero until the flush after their first scrape, then as they are; gauges and the plain reader never', async () => {
+    const t = scrapeSetup(1_700_000_000_000, 1_700_000_005_000);
+    t.send('feature:1|c\nlat:250|ms\ntemp:7|g');
+    expect((await t.readPlain()).get('feature')!.dataPoints[0]!.value).toBe(1);
+    const first = await t.read();
+    expect(first.get('feature')!.dataPoints[0]!.value).toBe(0);
+    expect(first.get('lat_seconds')!.dataPoints[0]!.value).toMatchObject({ count: 0, sum: 0, buckets: { counts: [0, 0, 0] } });
+    expect(first.get('temp')!.dataPoints[0]!.value).toBe(7);
+    // A scrape that timed out after the agent answered must not use the zero up: it holds through the interval.
+    expect((await t.read()).get('feature')!.dataPoints[0]!.value).toBe(0);
+    t.flush();
+    const after = await t.read();
+    expect(after.get('feature')!.dataPoints[0]!.value).toBe(1);
+    expect(after.get('lat_seconds')!.dataPoints[0]!.value).toMatchObject({ count: 1, sum: 0.25, buckets: { counts: [0, 1, 0] } });
+    // A series created later gets its own zero interval, from its own first scrape.
+    t.send('feature:1|c|#v:2');
+    t.flush();
+    expect((await t.read()).get('feature')!.dataPoints.map((p) => p.value)).toEqual([1, 0]);
+    t.flush();
+    expect((await t.read()).get('feature')!.dataPoints.map((p) => p.value)).toEqual([1, 1]);
+  });
+
+  it('does not hold a series older than the staleness window: a scraper that starts late sees the values', async () => {
+    const t = scrapeSetup(1_700_000_000_000, 1_700_000_000_000 + NEW_SERIES_HOLD_MS + 1);
+    t.send('feature:3|c');
+    expect((await t.read()).get('feature')!.dataPoints[0]!.value).toBe(3);
   });
 });

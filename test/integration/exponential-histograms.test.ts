@@ -119,7 +119,7 @@ describe('exponential histograms to OTLP sinks, explicit buckets on /metrics', (
     for (const p of ruled) expect((p.value as Expo).scale).toBe(7);
     expect(ruled.reduce((n, p) => n + total((p.value as Expo).positive.bucketCounts), 0)).toBe(ruledMs.length);
     // The explicit form keeps aggregation.timer_buckets.
-    expect(checkout.some((p) => ((p.value as { explicitBounds: number[] }).explicitBounds ?? []).includes(0.005))).toBe(true);
+    expect(checkout.some((p) => ((p.value as { explicitBounds: number[] }).explicitBounds ?? []).includes(0.1076))).toBe(true);
   });
 
   it('still shows explicit buckets for both on /metrics', async () => {
@@ -128,7 +128,7 @@ describe('exponential histograms to OTLP sinks, explicit buckets on /metrics', (
     expect(familyType(e, 'ruled_seconds')).toBe('histogram');
     const le = (name: string, bound: string, labels: Record<string, string> = {}) => sampleValue(e, `${name}_bucket`, { ...labels, le: bound });
     expect(le('checkout_latency_seconds', '+Inf', { route: '/cart' })).toBe(samplesMs.length);
-    expect(le('checkout_latency_seconds', '0.1', { route: '/cart' })).toBe(samplesMs.filter((ms) => ms / 1000 <= 0.1).length);
+    expect(le('checkout_latency_seconds', '0.1076', { route: '/cart' })).toBe(samplesMs.filter((ms) => ms / 1000 <= 0.1076).length);
     expect(le('ruled_seconds', '0.025')).toBe(ruledMs.filter((ms) => ms / 1000 <= 0.025).length);
     expect(le('ruled_seconds', '+Inf')).toBe(ruledMs.length);
   });

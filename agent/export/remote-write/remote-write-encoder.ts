@@ -67,9 +67,12 @@ export class RemoteWriteEncoder {
     const write = (g: SeriesGroup, asStale: boolean) => {
       const own = g.labels.map((l) => labels.bytes(l));
       const name = { name: NAME, bytes: labels.metricName(g.name) };
+      // A counter or histogram this sink has not sent before starts with a 0 at its start time:
+      // rate() and increase() take nothing from a series' first sample, so a feature used once would count no use.
+      const zeroAtMs = !asStale && g.startMs !== undefined && g.startMs < timeMs && !this.previous.has(g.key) ? Math.round(g.startMs) : undefined;
       for (const s of g.samples) {
         const adds = s.extra === undefined ? [name] : sortedPair(name, { name: s.extra.name, bytes: labels.bytes(s.extra) });
-        builder.add(mergeSorted(g.labels, own, adds), asStale ? 'stale' : s.value, timeMs);
+        builder.add(mergeSorted(g.labels, own, adds), asStale ? 'stale' : s.value, timeMs, zeroAtMs);
         if (builder.seriesCount === this.maxSeries) bodies.push(builder.finish());
       }
     };

@@ -1,4 +1,5 @@
 import type { Attributes } from '@opentelemetry/api';
+import { hrTimeToMilliseconds } from '@opentelemetry/core';
 import { DataPointType, type Histogram, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { SummaryMetricData } from '../summary-data.js';
 import { expositionLabelName, expositionLabelValue, expositionLe, expositionMetricName, expositionQuantile, familyName } from './exposition-names.js';
@@ -19,6 +20,8 @@ export interface SeriesGroup {
   labels: Label[];
   /** One per series: its value and, for buckets and quantiles, the label that sets it apart. */
   samples: Array<{ value: number; extra?: Label }>;
+  /** For counters and histograms: when the point's series began counting from zero (ms). */
+  startMs?: number;
 }
 
 export interface SeriesGroupOptions {
@@ -98,14 +101,14 @@ class GroupList {
    * earlier group of the batch has the same name and labels (a scrape keeps
    * the first sample of a repeated series too).
    */
-  group(name: string, labels: Label[], labelsKey: string, samples: Array<{ value: number; extra?: Label }>): void {
+  group(name: string, labels: Label[], labelsKey: string, samples: Array<{ value: number; extra?: Label }>, startMs?: number): void {
     const key = `${name}\u0000${labelsKey}`;
     if (this.seen.has(key)) {
       this.opts.onSkipped?.(name, 'a series of that name and labels came earlier in the batch');
       return;
     }
     this.seen.add(key);
-    this.groups.push({ key, name, labels, samples });
+    this.groups.push(startMs === undefined ? { key, name, labels, samples } : { key, name, labels, samples, startMs });
   }
 
   skipped(metric: string, reason: string): void {
@@ -131,14 +134,16 @@ function addMetric(out: GroupList, metric: MetricData): void {
   }
   switch (metric.dataPointType) {
     case DataPointType.SUM:
-    case DataPointType.GAUGE:
+    case DataPointType.GAUGE: {
+      const counting = metric.dataPointType === DataPointType.SUM && metric.isMonotonic;
       for (const p of metric.dataPoints) {
         const b = out.base(p.attributes);
-        out.group(name, b.labels, b.key, [{ value: p.value }]);
+        out.group(name, b.labels, b.key, [{ value: p.value }], counting ? hrTimeToMilliseconds(p.startTime) : undefined);
       }
       return;
+    }
     case DataPointType.HISTOGRAM:
-      for (const p of metric.dataPoints) addHistogramPoint(out, name, p.attributes, p.value);
+      for (const p of metric.dataPoints) addHistogramPoint(out, name, p.attributes, p.value, hrTimeToMilliseconds(p.startTime));
       return;
     default:
       // Remote write 1.0 has classic series only; /metrics leaves these out as well.
@@ -147,10 +152,10 @@ function addMetric(out: GroupList, metric: MetricData): void {
 }
 
 /** `_count`, `_sum` and the cumulative `_bucket` series, in the serializer's order and with its `le` strings. */
-function addHistogramPoint(out: GroupList, name: string, attributes: Attributes, h: Histogram): void {
+function addHistogramPoint(out: GroupList, name: string, attributes: Attributes, h: Histogram, startMs: number): void {
   const b = out.base(attributes);
-  if (h.count != null) out.group(`${name}_count`, b.labels, b.key, [{ value: h.count }]);
-  if (h.sum != null) out.group(`${name}_sum`, b.labels, b.key, [{ value: h.sum }]);
+  if (h.count != null) out.group(`${name}_count`, b.labels, b.key, [{ value: h.count }], startMs);
+  if (h.sum != null) out.group(`${name}_sum`, b.labels, b.key, [{ value: h.sum }], startMs);
   const buckets: Array<{ value: number; extra: Label }> = [];
   const { boundaries, counts } = h.buckets;
   let cumulative = 0;
@@ -163,7 +168,7 @@ function addHistogramPoint(out: GroupList, name: string, attributes: Attributes,
     if (bound === Infinity) infinityBound = true;
     buckets.push({ value: cumulative, extra: out.le(bound) });
   }
-  out.group(`${name}_bucket`, b.labels, b.key, buckets);
+  out.group(`${name}_bucket`, b.labels, b.key, buckets, startMs);
 }
 
 /** One sample per quantile (NaN while the window is empty, as /metrics shows), `_sum` and `_count`, in summary-text.ts's order. */

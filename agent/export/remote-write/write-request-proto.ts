@@ -71,11 +71,16 @@ export class WriteRequestBuilder {
     return this.count;
   }
 
-  /** A series of one sample; `value` 'stale' writes the spec's stale marker. Labels must be sorted by name already. */
-  add(labels: readonly Uint8Array[], value: number | 'stale', timestampMs: number): void {
+  /**
+   * A series of one sample; `value` 'stale' writes the spec's stale marker.
+   * With `zeroAtMs` (earlier than timestampMs) a sample of 0 at that time
+   * comes first. Labels must be sorted by name already.
+   */
+  add(labels: readonly Uint8Array[], value: number | 'stale', timestampMs: number, zeroAtMs?: number): void {
     const w = this.writer;
     w.uint32(TIMESERIES_TAG).fork();
     for (const l of labels) w.uint32(LABEL_TAG).bytes(l);
+    if (zeroAtMs !== undefined) w.uint32(SAMPLE_TAG).fork().uint32(VALUE_TAG).double(0).uint32(TIMESTAMP_TAG).int64(zeroAtMs).ldelim();
     w.uint32(SAMPLE_TAG).fork().uint32(VALUE_TAG);
     if (value === 'stale') w.fixed64(STALE_NAN_BITS);
     else w.double(value);

@@ -142,8 +142,8 @@ describe.each([
     const p1 = byKey(metricPoints(metrics[0]!.message));
     // The event's own two metrics travel too: how often (a counter, named without `_total`) and when last.
     expect([...p1.keys()].sort()).toEqual([
-      'deploy_web_last_seen_timestamp_seconds{"env":"prod","team":"web","value":"version 2"}',
-      'deploy_web{"env":"prod","team":"web","value":"version 2"}',
+      'deploy_web_last_seen_timestamp_seconds{"env":"prod","team":"web"}',
+      'deploy_web{"env":"prod","team":"web"}',
       'lat_seconds{}',
       'logins{"region":"eu"}',
       'logins{}',

@@ -77,10 +77,13 @@ export function pushedValues(bodies: Uint8Array[]): Map<string, number> {
   const out = new Map<string, number>();
   for (const body of bodies) {
     for (const s of decodeBody(body)) {
-      if (s.samples.length !== 1) throw new Error(`${seriesId(s.labels)} has ${s.samples.length} samples`);
       const id = seriesId(s.labels);
+      // A new counter or histogram series may lead with a 0 at its start time; the value is the last sample.
+      const [first, second] = s.samples;
+      const leadingZero = s.samples.length === 2 && first!.value === 0 && first!.timestamp < second!.timestamp;
+      if (s.samples.length !== 1 && !leadingZero) throw new Error(`${id} has ${s.samples.length} samples`);
       if (out.has(id)) throw new Error(`${id} is sent twice`);
-      out.set(id, s.samples[0]!.value);
+      out.set(id, s.samples[s.samples.length - 1]!.value);
     }
   }
   return out;

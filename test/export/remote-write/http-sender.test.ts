@@ -209,6 +209,7 @@ describe('createRemoteWriteSink', () => {
       const series = decodeBody(got.body);
       expect(series.map((s) => seriesId(s.labels))).toContain(seriesId([['__name__', 'jobs_total'], ['queue', 'mail']]));
       expect(series.find((s) => seriesId(s.labels) === seriesId([['__name__', 'jobs_total'], ['queue', 'mail']]))!.samples).toEqual([
+        { value: 0, timestamp: 1_700_000_000_000 },
         { value: 3, timestamp: 1_700_000_001_000 },
       ]);
       expect(series).toHaveLength(1 + 1 + 2 + 4);

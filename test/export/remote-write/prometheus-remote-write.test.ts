@@ -14,7 +14,7 @@ import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRemoteWriteSink } from '../../../agent/export/remote-write/remote-write-sink.js';
 import type { EncodedRequest, Sink } from '../../../agent/export/sink.js';
-import { DEFAULT_BUCKETS } from '../../../agent/config/schema.js';
+import { DEFAULT_TIMER_BUCKETS } from '../../../agent/config/schema.js';
 import { Mapper } from '../../../agent/mapping/mapper.js';
 import { parseMappingText } from '../../../agent/mapping/mapping-config.js';
 import { findOnPath, startAgent, waitFor } from '../../support/agent-process.js';
@@ -123,7 +123,7 @@ describe.skipIf(!prometheusBin)('remote write into a real Prometheus 2.42', () =
     pipeline = statsdPipeline({
       resource: resourceFromAttributes({ 'service.name': 'tally-agent', 'service.version': 'test', 'host.name': 'rw-test' }),
       now: () => clock,
-      timerBuckets: DEFAULT_BUCKETS,
+      timerBuckets: DEFAULT_TIMER_BUCKETS,
       histogramBuckets: [256, 1024, 4096],
       mapper: new Mapper(parseMappingText(fixture('prometheus-mapping.yaml'), 'prometheus-mapping.yaml')),
     });

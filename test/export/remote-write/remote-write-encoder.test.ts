@@ -49,8 +49,43 @@ describe('RemoteWriteEncoder', () => {
     expect(requests).toHaveLength(1);
     const series = decodeBody(requests[0]!.body);
     const expected = JSON.parse(readFileSync(join(FIXTURES, 'known-batch.expected.json'), 'utf8')) as Array<{ labels: Array<[string, string]>; value: number }>;
-    expect(series.map((s) => ({ labels: s.labels, value: s.samples[0]!.value }))).toEqual(expected);
-    for (const s of series) expect(s.samples).toEqual([{ value: expect.any(Number), timestamp: BATCH_MS }]);
+    expect(series.map((s) => ({ labels: s.labels, value: s.samples.at(-1)!.value }))).toEqual(expected);
+    for (const s of series) {
+      const name = s.labels.find(([k]) => k === '__name__')![1];
+      // Counters and histograms this encoder has not sent before start from 0 at their series' start.
+      const counting = /_(total|bucket|count|sum)$/.test(name);
+      expect(s.samples, name).toEqual([
+        ...(counting ? [{ value: 0, timestamp: T0 }] : []),
+        { value: expect.any(Number), timestamp: BATCH_MS },
+      ]);
+    }
+  });
+
+  it('starts a new counter or histogram series with a 0 at its start time, once, so increase() counts its first value', async () => {
+    let clock = T0;
+    const p = statsdPipeline({ resource: RESOURCE, now: () => clock });
+    const encoder = new RemoteWriteEncoder({ version: '0' });
+    p.send('feature:1|c\nlatency:120|ms\nmemory:5|g');
+    clock = BATCH_MS;
+    const first = decodeBody(encoder.encode(snapshot(await p.collect(clock)))[0]!.body);
+    const samples = (series: typeof first, name: string) => series.find((s) => s.labels.some(([k, v]) => k === '__name__' && v === name))!.samples;
+    expect(samples(first, 'feature_total')).toEqual([
+      { value: 0, timestamp: T0 },
+      { value: 1, timestamp: BATCH_MS },
+    ]);
+    expect(samples(first, 'latency_seconds_count')).toEqual([
+      { value: 0, timestamp: T0 },
+      { value: 1, timestamp: BATCH_MS },
+    ]);
+    expect(samples(first, 'memory')).toEqual([{ value: 5, timestamp: BATCH_MS }]);
+    p.send('feature:1|c\nlate:1|c');
+    clock = BATCH_MS + 10_000;
+    const second = decodeBody(encoder.encode(snapshot(await p.collect(clock), clock, 'batch-2'))[0]!.body);
+    expect(samples(second, 'feature_total')).toEqual([{ value: 2, timestamp: clock }]);
+    expect(samples(second, 'late_total')).toEqual([
+      { value: 0, timestamp: BATCH_MS },
+      { value: 1, timestamp: clock },
+    ]);
   });
 
   it("sends the spec's headers, the user agent, the batch id; path is the endpoint itself", async () => {
