@@ -139,6 +139,29 @@ describe('recovery: torn tail', () => {
     expect(report.lastSeq).toBe(RECORDS);
   });
 
+  it('counts every whole record in a cut tail of megabytes, frames straddling the chunks it is read in', async () => {
+    const t = tempDir();
+    work.push(t.cleanup);
+    const big = { segmentBytes: 64 << 20, maxRecordBytes: 200_000 };
+    const log = await SegmentLog.open({ dir: t.dir, ...big });
+    for (let id = 1; id <= 3; id++) await log.append(payload(id, 1000));
+    await log.close();
+    const seg = join(t.dir, segmentName(1));
+    const orig = readFileSync(seg);
+    const salt = orig.readUInt32LE(16);
+    const sizes = Array.from({ length: 30 }, (_, i) => 100_000 + ((i * 7919) % 90_000));
+    const foreign = Buffer.alloc(sizes.reduce((n, x) => n + FRAME_HEADER_BYTES + x, 0));
+    let at = 0;
+    // Out of sequence (numbers the log already used), so all of it is cut.
+    sizes.forEach((size, i) => (at = encodeFrame(foreign, at, salt, 1 + (i % 3), Date.now(), payload(500 + i, size))));
+    expect(at).toBeGreaterThan(3 << 20);
+    writeFileSync(seg, Buffer.concat([orig, foreign]));
+    const again = await SegmentLog.open({ dir: t.dir, ...big });
+    expect(again.recovery).toMatchObject({ truncatedBytes: at, truncatedRecords: 30, clean: false });
+    expect((await readAll(again)).map((r) => payloadId(r.payload))).toEqual([1, 2, 3]);
+    await again.close();
+  });
+
   it('whole records cut with the tail (a second writer\'s, out of sequence) are data lost: not clean, with the bytes and records counted', async () => {
     const dir = copy();
     const last = join(dir, segs[segs.length - 1]!);
