@@ -9,7 +9,9 @@ import type { PushSinks } from './export/push-sinks.js';
 import { CollectJournal } from './ingest/collect-journal.js';
 import { isDiskFull } from './spool/cursor-file.js';
 import { nodeFileAccess, type FileAccess } from './spool/file-access.js';
+import { describeLoss } from './spool/recovery.js';
 import { registerSinkMetrics } from './telemetry/sink-metrics.js';
+import { registerSpoolMetrics } from './telemetry/spool-metrics.js';
 
 /** How often opening the spool is tried again after a full disk refused it. */
 export const SPOOL_RETRY_MS = 2_000;
@@ -80,7 +82,12 @@ export class DurableSpool {
 
   /** Opens the spool if the config needs one; a full disk is logged and retried in the background, any other error thrown. */
   async start(): Promise<void> {
-    if (this.opts.config.sinks.length > 0 || this.durableCollect) await this.tryOpen();
+    if (this.opts.config.sinks.length === 0 && !this.durableCollect) return;
+    registerSpoolMetrics(this.opts.meter, () => [
+      ...(this.journal === undefined ? [] : [{ log: 'journal' as const, report: this.journal.recovery }]),
+      ...(this.push?.recoveries().map(({ sink, report }) => ({ log: 'queue' as const, sink, report })) ?? []),
+    ]);
+    await this.tryOpen();
   }
 
   /** Replays a journal that opens after start-up through `fn` before collect uses it. */
@@ -180,6 +187,8 @@ export class DurableSpool {
           maxBodyBytes: config.http.collect.max_body_bytes,
           files: this.opts.files,
         });
+        const r = journal.recovery;
+        if (!r.clean) logger.warn({ recovery: r, lost: describeLoss(r) }, 'HTTP collect journal recovered with loss');
       }
       if (config.sinks.length > 0) {
         const telemetry = { attempt: undefined as undefined | ReturnType<typeof registerSinkMetrics>['attempt'] };

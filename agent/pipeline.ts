@@ -21,6 +21,8 @@ import { summariesToPrometheusText } from './export/summary-text.js';
 import { startHttpServer, type HttpServer } from './export/http-server.js';
 import { isStoringScraper } from './export/storing-scraper.js';
 import { createCollectHandler, readBearerToken, type CollectHandler } from './ingest/http-collect.js';
+import { makeHostCheck } from './ingest/collect-guards.js';
+import { socketPath } from './ingest/socket-dir.js';
 import { registerHttpMetrics } from './telemetry/http-metrics.js';
 import { startStreamListener, type StreamListener } from './ingest/stream-listener.js';
 import { startUdpListener, type UdpListener } from './ingest/udp-listener.js';
@@ -110,6 +112,7 @@ export async function startPipeline(
     largestMetricSeries: () => aggregator.largestFamilySeries(),
     seriesLimits: { maxSeries: config.limits.max_series, maxSeriesPerMetric: config.limits.max_series_per_metric },
     openConnections: () => streams.map((l) => [l.kind, l.connections()]),
+    kernelDrops: () => (udp === undefined ? [] : [['udp', udp.kernelDrops()]]),
   });
   const processMetrics = registerProcessMetrics(meterProvider.getMeter('tally-agent', version));
 
@@ -199,7 +202,7 @@ export async function startPipeline(
     if (s.unixgram.enabled) {
       const parser = newParser();
       unixgram = await startUnixgramListener({
-        path: s.unixgram.path,
+        path: await socketPath(s.unixgram.path, 'dsd.sock'),
         socketMode: parseInt(s.unixgram.mode, 8),
         receiveBufferBytes: s.unixgram.receive_buffer_bytes,
         counters,
@@ -214,9 +217,9 @@ export async function startPipeline(
       streams.push(
         await startStreamListener({
           kind,
-          address: 'path' in c ? c.path : c.address,
-          port: 'port' in c ? c.port : undefined,
-          socketMode: 'mode' in c ? parseInt(c.mode, 8) : undefined,
+          address: kind === 'unix' ? await socketPath(s.unix.path, 'statsd.sock') : s.tcp.address,
+          port: kind === 'tcp' ? s.tcp.port : undefined,
+          socketMode: kind === 'unix' ? parseInt(s.unix.mode, 8) : undefined,
           maxConnections: c.max_connections,
           idleTimeoutMs: c.idle_timeout,
           maxLineBytes: config.limits.max_line_bytes,
@@ -279,6 +282,7 @@ export async function startPipeline(
       unready: () => spool.unready(),
       unhealthy: () => spool.push?.problems() ?? [],
       collect: collect?.handle,
+      hostCheck: makeHostCheck(config.http.address, config.http.collect.allowed_hosts),
       headersTimeoutMs: config.http.headers_timeout,
       requestTimeoutMs: config.http.request_timeout,
     });

@@ -15,6 +15,7 @@ import { MemberSet } from './member-set.js';
 import type { EventRecord } from './event-record.js';
 import { SummaryWindow, summaryShape, type SummaryShape } from './summary-window.js';
 import { finishHash, mixWord } from '../parse/word-scan.js';
+import { clip, WarnLimiter } from './warn-limiter.js';
 
 export interface AggregatorLimits {
   maxSeriesPerMetric: number;
@@ -228,8 +229,9 @@ export class Aggregator implements LineSink {
   private readonly exponentialMode: ExponentialMode;
   /** Counts flushes; a series remembers the interval of its latest sample instead of a clock reading per line. */
   private epoch = 0;
-  /** When each metric last logged a cardinality warning, so a flood logs once a minute. */
-  private readonly cardinalityWarnedAt = new Map<string, number>();
+  /** A metric warns about its cardinality once a minute, and all of them together once a second. */
+  private readonly cardinalityWarnings = new WarnLimiter(60_000, 1000, 1024);
+  private readonly conflictWarnings = new WarnLimiter(60_000, 1000, 1024);
   private lastErrorLogMs = 0;
   private suppressedErrorLogs = 0;
 
@@ -508,7 +510,7 @@ export class Aggregator implements LineSink {
       this.suppressedErrorLogs++;
       return;
     }
-    this.logger.debug({ reason, line: sample(), suppressed: this.suppressedErrorLogs }, 'statsd input rejected');
+    this.logger.debug({ reason, line: clip(sample()), suppressed: this.suppressedErrorLogs }, 'statsd input rejected');
     this.lastErrorLogMs = now;
     this.suppressedErrorLogs = 0;
   }
@@ -598,13 +600,12 @@ export class Aggregator implements LineSink {
 
   private refuseSeries(familyName: string): void {
     this.counters.seriesDrop('cardinality');
-    const now = this.now();
-    const last = this.cardinalityWarnedAt.get(familyName);
-    if (last !== undefined && now - last < 60_000) return;
-    this.cardinalityWarnedAt.set(familyName, now);
+    const suppressed = this.cardinalityWarnings.allow(familyName, this.now());
+    if (suppressed === undefined) return;
     this.logger.warn(
       {
-        metric: familyName,
+        metric: clip(familyName),
+        suppressed,
         series_in_metric: this.families.get(familyName)?.series.length ?? 0,
         series_total: this.series.length,
         max_series_per_metric: this.limits.maxSeriesPerMetric,
@@ -632,7 +633,8 @@ export class Aggregator implements LineSink {
     }
     const id = this.mappedSeries(p.kind, nameTags.name, [...nameTags.pairs, ...tags.pairs]);
     if (id === CONFLICT || id === MAPPED_DROP) {
-      this.aliases.set(p, id, tags.malformed);
+      // Remembering refused spellings saves the slow path on the next line, but a flood of distinct ones must not grow the table past its series' share.
+      if (this.aliases.size < 2 * this.limits.maxSeries + 65_536) this.aliases.set(p, id, tags.malformed);
     } else if (id >= 0) {
       const s = this.series[id]!;
       if (s.aliases < MAX_ALIASES_PER_SERIES) {
@@ -739,12 +741,20 @@ export class Aggregator implements LineSink {
 
     let family = this.families.get(familyName);
     if (family !== undefined && (!compatible(family.kind, kind) || family.type !== type)) {
-      this.logger.warn(
-        { metric: familyName, has: KIND_NAMES[family.kind], sent: KIND_NAMES[kind], has_type: family.type, sent_type: type, raw: rawName },
-        'metric type conflict: lines of the second type are dropped and counted in tally_metrics_dropped_total',
-      );
+      const suppressed = this.conflictWarnings.allow(familyName, this.now());
+      if (suppressed !== undefined) {
+        this.logger.warn(
+          { metric: clip(familyName), has: KIND_NAMES[family.kind], sent: KIND_NAMES[kind], has_type: family.type, sent_type: type, raw: clip(rawName), suppressed },
+          'metric type conflict: lines of the second type are dropped and counted in tally_metrics_dropped_total',
+        );
+      }
       this.counters.metricDrop('type_conflict');
       return CONFLICT;
+    }
+    // A refused name must leave nothing behind: no family is made for a series that cannot be.
+    if (family === undefined && this.series.length >= this.limits.maxSeries) {
+      this.refuseSeries(familyName);
+      return REJECTED;
     }
     if (family === undefined) {
       family = {

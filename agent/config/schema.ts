@@ -51,7 +51,11 @@ const udpSchema = z
 const unixgramSchema = z
   .object({
     enabled: z.boolean().default(false).describe('Listen for DogStatsD datagrams on a Unix datagram socket (needs the native addon).'),
-    path: z.string().min(1).default('/tmp/tally-dsd.sock').describe('Socket file; a stale one with no reader is replaced.'),
+    path: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Socket file; a stale one with no reader is replaced. Default: dsd.sock in $XDG_RUNTIME_DIR/tally-agent, else in /tmp/tally-agent-<uid> (a folder of this user\'s that no one else can write to).'),
     mode: socketMode,
     receive_buffer_bytes: receiveBufferBytes,
   })
@@ -79,7 +83,11 @@ const tcpSchema = z
 const unixSchema = z
   .object({
     enabled: z.boolean().default(false).describe('Accept newline-delimited statsd over a Unix stream socket.'),
-    path: z.string().min(1).default('/tmp/tally-statsd.sock').describe('Socket file; a stale one left by a dead agent is replaced.'),
+    path: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Socket file; a stale one left by a dead agent is replaced. Default: statsd.sock in the folder of unixgram.path\'s default.'),
     mode: socketMode,
     ...streamCommon,
   })
@@ -125,7 +133,7 @@ const collectSchema = z
       .array(z.string().min(1))
       .default([])
       .describe(
-        'Host headers accepted ("name" for any port, "name:port"). Empty: on a loopback listener, localhost, 127.0.0.1, [::1] and the listen address on its port; on other listeners, any.',
+        'Host headers accepted on /v1/collect and /metrics ("name" for any port, "name:port"). Empty: on a loopback listener, localhost, 127.0.0.1, [::1] and the listen address on its port; on other listeners, any.',
       ),
   })
   .strict()

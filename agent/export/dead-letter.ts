@@ -96,7 +96,8 @@ export class DeadLetterFolder {
 
   /** What earlier runs left in the folder, so the bound covers it too. */
   private async scan(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    // Owner only, as the rest of the spool: refused batches hold what applications sent.
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const sizes = new Map<string, number>();
     for (const name of (await readdir(this.dir)).sort()) {
       const m = /^(.+)\.(json|body)$/.exec(name);
@@ -113,7 +114,7 @@ export class DeadLetterFolder {
 
 async function writeDurably(path: string, data: Uint8Array): Promise<void> {
   const tmp = `${path}.tmp`;
-  const f = await open(tmp, 'w');
+  const f = await open(tmp, 'w', 0o600);
   try {
     await f.writeFile(data);
     await f.sync();

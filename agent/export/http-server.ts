@@ -1,6 +1,7 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import type { HostCheck } from '../ingest/collect-guards.js';
 import { listenError } from '../ingest/listen-error.js';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -17,6 +18,13 @@ export interface HttpServerOptions {
   unready?: () => string[];
   /** Why the agent is unhealthy (a sink stalled, refusing everything, dropping data); empty when healthy. */
   unhealthy?: () => string[];
+  /**
+   * The DNS-rebinding guard (see collect-guards.ts) for /metrics, which
+   * shows every series name and label a page could otherwise read through a
+   * rebound name; undefined when off. /v1/collect applies its own; /healthz
+   * and /readyz say nothing worth stealing and must answer any probe.
+   */
+  hostCheck?: HostCheck;
   /** POST /v1/collect; absent when the collect API is off. */
   collect?: RequestHandler;
   /** A client must have sent all its headers within this many ms. */
@@ -56,6 +64,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       }
       switch (path) {
         case '/metrics':
+          if (opts.hostCheck !== undefined && !opts.hostCheck(req.headers.host, req.socket.localPort)) {
+            res.writeHead(421, { 'content-type': 'text/plain' }).end('Host header not allowed (see http.collect.allowed_hosts)\n');
+            return;
+          }
           opts.metrics(req, res);
           return;
         case '/healthz': {
@@ -77,6 +89,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     },
   );
   server.keepAliveTimeout = 5_000;
+  // A client that shuts down its sending side after the request (nc -N, some
+  // HTTP/1.0 clients) still reads the answer. By default Node ends the
+  // connection on that FIN at once, so an answer that waits for the journal's
+  // fsync was never sent, and the client retried what had been applied. With
+  // this, the connection closes after the pending answer instead.
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => reject(listenError('HTTP', opts.address, opts.port, err));
     server.once('error', onError);

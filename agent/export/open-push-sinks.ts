@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { TallyConfig } from '../config/schema.js';
@@ -15,8 +15,11 @@ export interface DataDir {
 /** The data directory, created if missing and locked: one agent per directory, or exit naming the holder. */
 export async function lockDataDir(config: TallyConfig, baseDir: string, logger: Logger): Promise<DataDir> {
   const path = isAbsolute(config.spool.dir) ? config.spool.dir : resolve(baseDir, config.spool.dir);
-  await mkdir(path, { recursive: true });
+  await mkdir(path, { recursive: true, mode: 0o700 });
   const lock = await DirLock.acquire(path);
+  // A directory made before (by an older version, or by hand) keeps its mode: the operator's choice, but said.
+  const mode = (await stat(path)).mode & 0o777;
+  if ((mode & 0o077) !== 0) logger.warn({ data_dir: path, mode: mode.toString(8) }, 'data directory is readable by other users: chmod 700 it unless that is meant');
   if (lock.tookOver !== undefined) logger.warn({ data_dir: path, previous_holder: lock.tookOver }, 'took over the lock of an agent that is gone');
   return { path, lock };
 }

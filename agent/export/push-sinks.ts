@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { FileAccess } from '../spool/file-access.js';
+import { describeLoss, type RecoveryReport } from '../spool/recovery.js';
 import { SegmentLog } from '../spool/segment-log.js';
 import { SinkStats } from '../telemetry/sink-stats.js';
 import type { BackoffOptions } from './backoff.js';
@@ -84,7 +85,10 @@ export class PushSinks {
           files: opts.files,
         });
         const r = log.recovery;
-        opts.logger.info({ sink: name, queued_records: log.stats().records, queued_bytes: log.stats().bytes, recovery: r }, 'sink queue opened');
+        const opened = { sink: name, queued_records: log.stats().records, queued_bytes: log.stats().bytes, recovery: r };
+        // A recovery that lost records is a warning, saying what was lost; the message stays the same for log searches.
+        if (r.clean) opts.logger.info(opened, 'sink queue opened');
+        else opts.logger.warn({ ...opened, lost: describeLoss(r) }, 'sink queue opened');
         const stats = new SinkStats(name, opts.now);
         const queue = new SinkQueue({
           sink: name,
@@ -194,6 +198,11 @@ export class PushSinks {
   /** Per sink: its counts and its queue's state, for telemetry. */
   views(): Array<{ stats: SinkStats; queue: ReturnType<SegmentLog['stats']>; fill: number }> {
     return this.running.map((r) => ({ stats: r.stats, queue: r.log.stats(), fill: r.queue.fill() }));
+  }
+
+  /** What start-up recovery found in each queue. */
+  recoveries(): Array<{ sink: string; report: RecoveryReport }> {
+    return this.running.map((r) => ({ sink: r.spec.sink.name, report: r.log.recovery }));
   }
 
   /** False while a queue is over 90 % full (the agent is about to drop data) or refuses flushes. */

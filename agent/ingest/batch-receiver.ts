@@ -13,6 +13,8 @@ interface MmsgAddon {
     onBatch: (n: number) => void,
   ): object;
   info(handle: object): [port: number, receiveBufferBytes: number];
+  /** SO_RXQ_OVFL: the socket's kernel drop count as of the latest read (absent from builds before it). */
+  drops?(handle: object): number;
   close(handle: object): void;
 }
 
@@ -52,6 +54,8 @@ export interface BatchReceiverOptions {
 export interface BatchReceiver {
   port: number;
   receiveBufferBytes: number;
+  /** The kernel's count of datagrams it dropped on this socket (modulo 2^32), or undefined when the addon cannot tell. */
+  kernelDrops(): number | undefined;
   close(): void;
 }
 
@@ -79,6 +83,7 @@ export function bindBatchReceiver(addon: MmsgAddon, opts: BatchReceiverOptions):
   return {
     port,
     receiveBufferBytes,
+    kernelDrops: () => (closed ? undefined : addon.drops?.(handle)),
     close() {
       if (closed) return;
       closed = true;

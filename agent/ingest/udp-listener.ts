@@ -3,6 +3,7 @@ import { isIPv6 } from 'node:net';
 import type { Logger } from 'pino';
 import type { IngestCounters } from '../telemetry/ingest-counters.js';
 import { bindBatchReceiver, loadMmsgAddon } from './batch-receiver.js';
+import { KernelDrops, procUdpDrops } from './kernel-drops.js';
 import { listenError } from './listen-error.js';
 
 /** auto: recvmmsg where the native addon is built, node:dgram elsewhere. */
@@ -26,6 +27,8 @@ export interface UdpListener {
   receiveBufferBytes: number;
   /** Which receive path is in use. */
   receiver: 'recvmmsg' | 'dgram';
+  /** Datagrams the kernel dropped on the socket (receive buffer full) since it was bound. */
+  kernelDrops(): number;
   close(): Promise<void>;
 }
 
@@ -74,11 +77,14 @@ function startBatched(addon: Exclude<ReturnType<typeof loadMmsgAddon>, Error>, o
   } catch (err) {
     throw listenError('statsd UDP', opts.address, opts.port, err as NodeJS.ErrnoException);
   }
+  const port = receiver.port;
+  const drops = new KernelDrops([receiver.kernelDrops, () => procUdpDrops(opts.address, port)]);
   return {
     address: opts.address,
-    port: receiver.port,
+    port,
     receiveBufferBytes: receiver.receiveBufferBytes,
     receiver: 'recvmmsg',
+    kernelDrops: () => drops.read(),
     close: async () => receiver.close(),
   };
 }
@@ -106,11 +112,13 @@ async function startDgram(opts: UdpListenerOptions): Promise<UdpListener> {
     onDatagram(packet, 0, packet.length);
   });
   const bound = socket.address();
+  const drops = new KernelDrops([() => procUdpDrops(bound.address, bound.port)]);
   return {
     address: bound.address,
     port: bound.port,
     receiveBufferBytes: socket.getRecvBufferSize(),
     receiver: 'dgram',
+    kernelDrops: () => drops.read(),
     close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
   };
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hasCode } from './file-access.js';
 import { bootId, processCommandLine, processLiveness, processStat } from './process-info.js';
+import { ProcessLock } from './process-lock.js';
 
 export const LOCK_FILE_NAME = 'tally.lock';
 
@@ -26,22 +27,27 @@ export class DirLockHeldError extends Error {
   constructor(
     readonly lockPath: string,
     readonly holder: LockHolder,
-    reason: 'this-process' | 'alive' | 'other-host',
+    reason: 'this-process' | 'alive' | 'other-host' | 'socket',
   ) {
     const who =
       reason === 'this-process'
         ? `this process (pid ${holder.pid})`
-        : `process ${holder.pid}${holder.commandLine !== undefined ? ` (${holder.commandLine})` : ''}${reason === 'other-host' ? ` on host ${holder.hostname}` : ''}`;
+        : holder.pid === 0
+          ? 'a process this user cannot see'
+          : `process ${holder.pid}${holder.commandLine !== undefined ? ` (${holder.commandLine})` : ''}${reason === 'other-host' ? ` on host ${holder.hostname}` : ''}`;
     const hint =
       reason === 'other-host'
         ? `; its liveness cannot be checked from ${hostname()}: if that process is gone, remove ${lockPath}`
         : '; only one tally-agent may use a data directory';
-    super(`data directory is locked by ${who} since ${holder.acquiredAt}: ${lockPath}${hint}`);
+    // The socket is the kernel's lock: its holder is alive whatever the lock file says (or whether it exists).
+    const since = reason === 'socket' ? ', which holds its lock socket (the lock file is missing or names another)' : ` since ${holder.acquiredAt}`;
+    super(`data directory is locked by ${who}${since}: ${lockPath}${hint}`);
     this.name = 'DirLockHeldError';
   }
 }
 
-type Verdict = { stale: true } | { stale: false; reason: 'this-process' | 'alive' | 'other-host' };
+type Refusal = 'this-process' | 'alive' | 'other-host';
+type Verdict = { stale: true } | { stale: false; reason: Refusal };
 
 interface Seen {
   raw: string;
@@ -53,7 +59,13 @@ const ATTEMPTS = 5;
 const BREAK_WAIT_MS = 2000;
 
 /**
- * One writer per data directory. The lock is a file created whole and at
+ * One writer per data directory, in two layers. First the kernel's: an
+ * abstract Unix socket named after the directory (ProcessLock), held for the
+ * life of the process and gone with it, whatever happens to files. Then the
+ * lock file, which says who holds the directory and still guards where the
+ * socket cannot (another network namespace, another host, not Linux).
+ *
+ * The lock file is created whole and at
  * once: the holder's description is written to a temp file, fsynced, and
  * hard-linked to the lock name, which fails if the name exists, so a
  * reader never sees a half-written lock. A lock whose holder is dead (no
@@ -69,6 +81,7 @@ export class DirLock {
   private released = false;
 
   private constructor(
+    private readonly socket: ProcessLock | undefined,
     readonly path: string,
     /** This process, as written in the lock. */
     readonly holder: LockHolder,
@@ -80,8 +93,20 @@ export class DirLock {
 
   /** Takes the lock on `dir` (created if missing), or fails at once with DirLockHeldError naming the holder. */
   static async acquire(dir: string, fileName = LOCK_FILE_NAME): Promise<DirLock> {
-    await fsp.mkdir(dir, { recursive: true });
+    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
     const path = join(dir, fileName);
+    const bound = await ProcessLock.tryAcquire(dir, fileName);
+    if ('heldBy' in bound) throw await heldBySocket(path, bound.heldBy);
+    const socket = 'lock' in bound ? bound.lock : undefined;
+    try {
+      return await DirLock.takeFile(socket, dir, path, fileName);
+    } catch (err) {
+      await socket?.release();
+      throw err;
+    }
+  }
+
+  private static async takeFile(socket: ProcessLock | undefined, dir: string, path: string, fileName: string): Promise<DirLock> {
     const me = describeSelf();
     const temp = await writeTemp(path, me);
     let tookOver: LockHolder | 'unreadable' | undefined;
@@ -92,18 +117,14 @@ export class DirLock {
           const { ino } = await fsp.stat(path);
           await syncDir(dir);
           await removeOrphanTemps(dir, fileName);
-          return new DirLock(path, me, tookOver, ino, serialize(me));
+          return new DirLock(socket, path, me, tookOver, ino, serialize(me));
         } catch (err) {
           if (!hasCode(err, 'EEXIST')) throw err;
         }
         const seen = await readLock(path);
         if (seen === undefined) continue; // released meanwhile: try again
         const v = judge(seen.holder);
-        if (!v.stale) {
-          // Name the holder as /proc shows it now, when it can be seen from here.
-          const live = v.reason === 'alive' ? processCommandLine(seen.holder!.pid) : undefined;
-          throw new DirLockHeldError(path, live === undefined ? seen.holder! : { ...seen.holder!, commandLine: live }, v.reason);
-        }
+        if (!v.stale) throw refusal(path, seen.holder!, v.reason);
         await removeStale(path, seen);
         tookOver = seen.holder ?? 'unreadable';
       }
@@ -117,10 +138,37 @@ export class DirLock {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    // Inode numbers are reused at once on some file systems, so the content must match too.
-    const seen = await readLock(this.path);
-    if (seen !== undefined && seen.ino === this.ino && seen.raw === this.raw) await fsp.unlink(this.path);
+    try {
+      // Inode numbers are reused at once on some file systems, so the content must match too.
+      const seen = await readLock(this.path);
+      if (seen !== undefined && seen.ino === this.ino && seen.raw === this.raw) await fsp.unlink(this.path);
+    } finally {
+      // Last: until the file is gone, a newcomer must still be refused by the socket.
+      await this.socket?.release();
+    }
   }
+}
+
+/**
+ * The refusal when another socket holds the directory's name. The lock file
+ * names the holder when it is still that process's; when it was deleted or
+ * replaced, the holder is found from the socket instead.
+ */
+async function heldBySocket(path: string, pid: number | undefined): Promise<DirLockHeldError> {
+  const seen = await readLock(path).catch(() => undefined);
+  const v = judge(seen?.holder);
+  if (!v.stale && (pid === undefined || seen!.holder!.pid === pid)) return refusal(path, seen!.holder!, v.reason);
+  if (pid === process.pid) return new DirLockHeldError(path, describeSelf(), 'this-process');
+  const holder: LockHolder = { pid: pid ?? 0, hostname: hostname(), acquiredAt: 'unknown' };
+  const cmd = pid === undefined ? undefined : processCommandLine(pid);
+  if (cmd !== undefined) holder.commandLine = cmd;
+  return new DirLockHeldError(path, holder, 'socket');
+}
+
+function refusal(path: string, holder: LockHolder, reason: Refusal): DirLockHeldError {
+  // Name the holder as /proc shows it now, when it can be seen from here.
+  const live = reason === 'alive' ? processCommandLine(holder.pid) : undefined;
+  return new DirLockHeldError(path, live === undefined ? holder : { ...holder, commandLine: live }, reason);
 }
 
 function describeSelf(): LockHolder {
@@ -201,7 +249,7 @@ async function removeOrphanTemps(dir: string, fileName: string): Promise<void> {
 
 async function writeTemp(path: string, h: LockHolder): Promise<string> {
   const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const fh = await fsp.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+  const fh = await fsp.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   try {
     await fh.writeFile(serialize(h));
     await fh.sync();

@@ -95,14 +95,15 @@ class NodeSpoolFile implements SpoolFile {
 
 /** FileAccess on the real file system. */
 export const nodeFileAccess: FileAccess = {
+  // Owner only: queues and the journal hold what applications sent, which may be private.
   async open(path, mode) {
-    return new NodeSpoolFile(await fsp.open(path, FLAGS[mode], 0o644));
+    return new NodeSpoolFile(await fsp.open(path, FLAGS[mode], 0o600));
   },
   rename: (from, to) => fsp.rename(from, to),
   unlink: (path) => fsp.unlink(path),
   readdir: (dir) => fsp.readdir(dir),
   async mkdir(dir) {
-    await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
+    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
   },
   async syncDir(dir) {
     const fh = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { CURSOR_NAME, CURSOR_TEMP_NAME, readCursor, writeCursor } from './cursor-file.js';
 import type { FileAccess, SpoolFile } from './file-access.js';
 import { FrameScanner, NEEDS_READ, type ScanItem } from './frame-scanner.js';
-import type { FrameFault } from './record-frame.js';
+import { FRAME_HEADER_BYTES, FRAME_MAGIC_BYTES, type FrameFault, frameChecksumOk, readFrameHeader } from './record-frame.js';
 import { Segment } from './segment.js';
 import { decodeSegmentHeader, parseSegmentName, SEGMENT_HEADER_BYTES, type SegmentHeader } from './segment-file.js';
 
@@ -24,7 +24,18 @@ export interface RecoveryReport {
    * Bytes cut off the end of the last segment: normally a torn write whose
    * fsync never returned, so no append in it was acknowledged.
    */
-  truncated: Array<{ segment: string; offset: number; bytes: number; fault: FrameFault }>;
+  truncated: Array<{ segment: string; offset: number; bytes: number; fault: FrameFault; wholeRecords: number }>;
+  /** Sum of `truncated[].bytes`. */
+  truncatedBytes: number;
+  /**
+   * Whole, checksummed records among the bytes cut off (`truncated[].wholeRecords`).
+   * A torn write leaves none; records there were written after a record
+   * that is damaged or out of sequence (another writer on the same files,
+   * damage on disk), and are lost with the cut: the recovery is not clean.
+   */
+  truncatedRecords: number;
+  /** Sum of `skipped[].bytes`. */
+  skippedBytes: number;
   /** Damaged bytes stepped over, with the sequence numbers they held (still undelivered ones only). */
   skipped: Array<SeqRange & { segment: string; offset: number; bytes: number; fault: FrameFault }>;
   /** Undelivered sequence ranges that no file holds any more: a deleted or lost segment. */
@@ -116,6 +127,9 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveredLog> {
     removedSegments: [],
     removedTempFiles: [],
     ignoredFiles: [],
+    truncatedBytes: 0,
+    truncatedRecords: 0,
+    skippedBytes: 0,
     skippedRecords: 0,
     missingRecords: 0,
     segments: 0,
@@ -229,7 +243,8 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveredLog> {
       if (tail !== undefined || tornOnCreation) {
         if (last && (seg.appendable || tornOnCreation)) {
           const cut = tail ?? { offset: 0, bytes: f.size, fault: 'incomplete' as const };
-          report.truncated.push({ segment: f.name, ...cut });
+          const wholeRecords = await countWholeFrames(f.file!, cut.offset, cut.offset + cut.bytes, seg.salt, opts.maxRecordBytes);
+          report.truncated.push({ segment: f.name, ...cut, wholeRecords });
           if (seg.appendable) {
             await f.file!.truncate(cut.offset);
             // Durable before anything is appended after it, so new frames never sit beside stale ones.
@@ -285,7 +300,14 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveredLog> {
       await files.syncDir(dir);
     }
 
-    for (const s of report.skipped) report.skippedRecords += s.records;
+    for (const t of report.truncated) {
+      report.truncatedBytes += t.bytes;
+      report.truncatedRecords += t.wholeRecords;
+    }
+    for (const s of report.skipped) {
+      report.skippedRecords += s.records;
+      report.skippedBytes += s.bytes;
+    }
     for (const m of report.missing) report.missingRecords += m.records;
     report.segments = kept.length;
     if (head !== undefined) {
@@ -296,6 +318,7 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveredLog> {
     report.ackedSeq = ackedSeq;
     report.lastSeq = maxSeen;
     report.clean =
+      report.truncatedRecords === 0 &&
       report.skipped.length === 0 &&
       report.missing.length === 0 &&
       report.damagedHeaders.length === 0 &&
@@ -305,6 +328,54 @@ export async function recoverLog(opts: RecoveryOptions): Promise<RecoveredLog> {
     for (const f of found) await f.file?.close().catch(() => {});
     throw err;
   }
+}
+
+/** One line for the log of what an unclean recovery lost. */
+export function describeLoss(r: RecoveryReport): string {
+  const parts: string[] = [];
+  if (r.truncatedRecords > 0) parts.push(`${r.truncatedRecords} whole records cut off with the tail (${r.truncatedBytes} bytes truncated)`);
+  if (r.skipped.length > 0) parts.push(`${r.skippedRecords} records in ${r.skippedBytes} damaged bytes skipped`);
+  if (r.missingRecords > 0) parts.push(`${r.missingRecords} records missing (a segment file gone)`);
+  if (r.damagedHeaders.length > 0) parts.push(`${r.damagedHeaders.length} damaged segment headers`);
+  if (r.cursor === 'missing' || r.cursor === 'corrupt') parts.push(`cursor ${r.cursor}: delivered records are sent again`);
+  return parts.join('; ');
+}
+
+const COUNT_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Frames with a good checksum (in any sequence) in [from, end) of a file:
+ * what a cut there would throw away. Read in chunks that overlap by one
+ * largest frame, so every frame starting in a chunk is whole in it.
+ */
+async function countWholeFrames(file: SpoolFile, from: number, end: number, salt: number, maxRecordBytes: number): Promise<number> {
+  let count = 0;
+  let pos = from;
+  while (pos < end) {
+    const want = Math.min(end - pos, COUNT_CHUNK_BYTES + FRAME_HEADER_BYTES + maxRecordBytes);
+    const buf = Buffer.allocUnsafe(want);
+    const got = await file.read(buf, 0, want, pos);
+    if (got === 0) break;
+    const view = buf.subarray(0, got);
+    // Frames starting before `limit` are this chunk's; the overlap after it only completes them.
+    const limit = pos + got >= end ? got : COUNT_CHUNK_BYTES;
+    let resumeAt = limit;
+    let i = view.indexOf(FRAME_MAGIC_BYTES);
+    while (i !== -1 && i < limit) {
+      const h = i + FRAME_HEADER_BYTES <= got ? readFrameHeader(view, i) : 'incomplete';
+      const frameEnd = typeof h === 'string' ? 0 : i + FRAME_HEADER_BYTES + h.length;
+      if (typeof h !== 'string' && h.length <= maxRecordBytes && frameEnd <= got && frameChecksumOk(view, i, h, salt)) {
+        count++;
+        // Its payload may hold the magic: look again after it.
+        resumeAt = Math.max(limit, frameEnd);
+        i = view.indexOf(FRAME_MAGIC_BYTES, frameEnd);
+      } else {
+        i = view.indexOf(FRAME_MAGIC_BYTES, i + 1);
+      }
+    }
+    pos += resumeAt;
+  }
+  return count;
 }
 
 function range(fromSeq: number, toSeq: number): SeqRange {

@@ -6,6 +6,8 @@ export interface SelfMetricsSources {
   /** Open stream connections by listener. */
   openConnections: () => Array<[string, number]>;
   seriesCount: () => number;
+  /** Datagrams the kernel dropped on each datagram listener's socket. */
+  kernelDrops: () => Array<[string, number]>;
   /** Series held by the metric name that holds the most. */
   largestMetricSeries: () => number;
   /** The limits those two are held to. */
@@ -28,6 +30,12 @@ export function registerSelfMetrics(meter: Meter, src: SelfMetricsSources): Self
 
   counter('tally_packets_received', 'Datagrams and stream reads received, by listener.').addCallback((r) => {
     for (const [listener, n] of Object.entries(c.packets)) r.observe(n, { listener });
+  });
+  counter(
+    'tally_packets_dropped',
+    'Datagrams lost before the agent read them, by listener and reason (kernel_buffer: the socket receive buffer was full).',
+  ).addCallback((r) => {
+    for (const [listener, n] of src.kernelDrops()) r.observe(n, { listener, reason: 'kernel_buffer' });
   });
   counter('tally_bytes_received', 'Payload bytes received, by listener.').addCallback((r) => {
     for (const [listener, n] of Object.entries(c.bytes)) r.observe(n, { listener });

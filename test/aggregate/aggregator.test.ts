@@ -111,6 +111,54 @@ describe('Aggregator', () => {
     expect(counters.metricsReceived).toBe(counters.metricsAggregated);
   });
 
+  it('a flood of distinct long names past max_series leaves nothing behind per name, and logs a line or two', () => {
+    const lines: string[] = [];
+    let nowMs = 1_700_000_000_000;
+    const counters = new IngestCounters();
+    const agg = new Aggregator({
+      timerBuckets: DEFAULT_BUCKETS,
+      histogramBuckets: [1],
+      limits: { ...DEFAULT_LIMITS, maxSeries: 5 },
+      counters,
+      logger: pino({ level: 'debug' }, { write: (l: string) => lines.push(l) }),
+      now: () => nowMs,
+    });
+    const parser = new StatsdParser();
+    for (let i = 0; i < 5; i++) parser.parsePacket(Buffer.from(`kept${i}:1|c`), agg);
+    const pad = 'x'.repeat(4000);
+    for (let i = 0; i < 5000; i++) {
+      parser.parsePacket(Buffer.from(`flood.${i}.${pad}:1|c\nflood.${i}.${pad}:1|g|#a:${'y'.repeat(300)}`), agg);
+      // Two minutes pass over the flood: a few warnings, not one per name.
+      nowMs += 25;
+    }
+    let familyCount = 0;
+    agg.forEachFamily(() => familyCount++);
+    expect(familyCount).toBe(5);
+    expect(counters.seriesDropped.get('cardinality')).toBe(10_000);
+    const warnings = lines.map((l) => JSON.parse(l) as { level: number; metric?: string; suppressed?: number });
+    expect(warnings.length).toBeGreaterThan(0);
+    expect(warnings.length).toBeLessThanOrEqual(130);
+    for (const l of lines) expect(l.length).toBeLessThan(1200);
+    expect(warnings[1]!.suppressed).toBeGreaterThan(0);
+  });
+
+  it('type conflicts are warned about once a minute per metric, however many lines conflict', () => {
+    const lines: string[] = [];
+    const counters = new IngestCounters();
+    const agg = new Aggregator({
+      timerBuckets: DEFAULT_BUCKETS,
+      histogramBuckets: [1],
+      counters,
+      logger: pino({ level: 'warn' }, { write: (l: string) => lines.push(l) }),
+      now: () => 1_700_000_000_000,
+    });
+    const parser = new StatsdParser();
+    parser.parsePacket(Buffer.from('dual:1|c'), agg);
+    for (let i = 0; i < 1000; i++) parser.parsePacket(Buffer.from(`dual_total:1|g|#i:${i}`), agg);
+    expect(counters.metricsDropped.get('type_conflict')).toBe(1000);
+    expect(lines).toHaveLength(1);
+  });
+
   it('rejects lines with too many tags or too long a tag value, every time they arrive', () => {
     const { send, counters, agg } = setup({ ...DEFAULT_LIMITS, maxTags: 2, maxTagValueBytes: 4 });
     send('t:1|c|#a:1,b:2,c:3\nt:1|c|#a:1,b:2,c:3\nt,x=1:1|c|#a:1,b:2\nv:1|c|#a:12345\nv:1|c|#a:üü1\nok:1|c|#a:1234');

@@ -45,7 +45,7 @@ describe('config/tally.yaml', () => {
     expect(isMap(doc.contents)).toBe(true);
     const leaves = yamlLeaves(doc.contents as YAMLMap, '', doc.commentBefore);
     // Keys that are off unless set have no default to spell out: they appear as a commented example.
-    const unsetByDefault = ['mappings_file', 'http.collect.bearer_token', 'http.collect.bearer_token_file'];
+    const unsetByDefault = ['mappings_file', 'http.collect.bearer_token', 'http.collect.bearer_token_file', 'statsd.unix.path', 'statsd.unixgram.path'];
     // Whole sections unset by default, shown as a commented example block.
     const unsetSections = ['mapping'];
     const expected = schemaLeafPaths(configJsonSchema() as SchemaNode).filter(

@@ -40,8 +40,8 @@ describe('loadConfigFile', () => {
       statsd: {
         udp: { enabled: true, address: '0.0.0.0', port: 9125, receive_buffer_bytes: 8388608, receiver: 'auto' },
         tcp: { enabled: false, address: '127.0.0.1', port: 8125, max_connections: 1024, idle_timeout: 300_000 },
-        unix: { enabled: false, path: '/tmp/tally-statsd.sock', mode: '0660', max_connections: 1024, idle_timeout: 300_000 },
-        unixgram: { enabled: false, path: '/tmp/tally-dsd.sock', mode: '0660', receive_buffer_bytes: 33554432 },
+        unix: { enabled: false, mode: '0660', max_connections: 1024, idle_timeout: 300_000 },
+        unixgram: { enabled: false, mode: '0660', receive_buffer_bytes: 33554432 },
       },
       http: {
         address: '127.0.0.1',
@@ -347,8 +347,8 @@ describe('defaultConfig', () => {
       statsd: {
         udp: { enabled: true, address: '127.0.0.1', port: 8125, receive_buffer_bytes: 33554432, receiver: 'auto' },
         tcp: { enabled: false, address: '127.0.0.1', port: 8125, max_connections: 1024, idle_timeout: 300_000 },
-        unix: { enabled: false, path: '/tmp/tally-statsd.sock', mode: '0660', max_connections: 1024, idle_timeout: 300_000 },
-        unixgram: { enabled: false, path: '/tmp/tally-dsd.sock', mode: '0660', receive_buffer_bytes: 33554432 },
+        unix: { enabled: false, mode: '0660', max_connections: 1024, idle_timeout: 300_000 },
+        unixgram: { enabled: false, mode: '0660', receive_buffer_bytes: 33554432 },
       },
       http: {
         address: '127.0.0.1',

@@ -122,6 +122,24 @@ describe('POST /v1/collect', () => {
     expect(sampleValue(await agent.metricsText(), 'hc_single_total', { env: 'prod' })).toBe(3);
   });
 
+  it('answers a client that half-closes after its request (nc -N): the journaled request gets its 202', async () => {
+    const body = json({ name: 'hc half closed', value: 1 });
+    const r = await rawExchange(
+      port,
+      (sock) => {
+        sock.write(`POST /v1/collect HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+        // Shut down our write side only, as nc -N does after stdin ends.
+        sock.end();
+      },
+      5000,
+    );
+    expect(r.text).toMatch(/^HTTP\/1\.1 202 /);
+    expect(r.text).toContain('{"accepted":1}');
+    // And the connection is closed after the answer, not left open.
+    expect(r.closed).toBe(true);
+    expect(sampleValue(await agent.metricsText(), 'hc_half_closed_total')).toBe(1);
+  });
+
   it('answers every request on a keep-alive connection with the same JSON headers', async () => {
     const agentPool = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
@@ -308,6 +326,17 @@ describe('POST /v1/collect', () => {
     expect(sampleValue(m, 'tally_http_collect_request_errors_total', { reason: 'host_not_allowed' })).toBe(2);
     expect(sampleValue(m, 'tally_http_collect_request_errors_total', { reason: 'origin_not_allowed' })).toBe(1);
     expect(sampleValue(m, 'hc_host_total')).toBe(2);
+  });
+
+  it('holds /metrics to the same Host check (a rebound page could read every series); the probes answer any Host', async () => {
+    const get = (path: string, host: string) => post(port, '', { method: 'GET', path, headers: { host } });
+    const rebound = await get('/metrics', `evil.example:${port}`);
+    expect(rebound.status).toBe(421);
+    expect(rebound.text).not.toContain('tally_');
+    expect((await get('/metrics', `localhost:${port}`)).status).toBe(200);
+    expect((await get('/metrics', `127.0.0.1:${port}`)).status).toBe(200);
+    expect((await get('/healthz', `evil.example:${port}`)).status).toBe(200);
+    expect((await get('/readyz', `evil.example:${port}`)).status).toBe(200);
   });
 
   it('never reads bytes past Content-Length as body: they are a broken next request, answered 400', async () => {

@@ -5,7 +5,9 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadMmsgAddon } from '../../agent/ingest/batch-receiver.js';
+import { spawnSync } from 'node:child_process';
+import { bindBatchReceiver, loadMmsgAddon } from '../../agent/ingest/batch-receiver.js';
+import { procUdpDrops } from '../../agent/ingest/kernel-drops.js';
 import { startUdpListener, type UdpListener } from '../../agent/ingest/udp-listener.js';
 import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';
 import { waitFor } from '../support/agent-process.js';
@@ -17,6 +19,62 @@ describe('the native recvmmsg addon', () => {
   it.runIf(process.env.CI === 'true')('is built in CI, so the fast path is what the tests exercise', () => {
     const addon = loadMmsgAddon();
     expect(addon instanceof Error ? addon.message : 'loaded').toBe('loaded');
+  });
+});
+
+/** Sends `n` datagrams to a port from another process while this one's event loop is blocked (spawnSync): none is read meanwhile. */
+function floodWhileBlocked(port: number, n: number, address = '127.0.0.1'): void {
+  const code = `
+    const s = require('node:dgram').createSocket(${JSON.stringify(address.includes(':') ? 'udp6' : 'udp4')});
+    let left = ${n};
+    const next = () => (left-- > 0 ? s.send('x:1|c', ${port}, ${JSON.stringify(address)}, next) : s.close());
+    next();`;
+  const r = spawnSync(process.execPath, ['-e', code], { stdio: 'inherit', timeout: 20_000 });
+  expect(r.status).toBe(0);
+}
+
+describe('kernel drop counts', () => {
+  it.skipIf(loadMmsgAddon() instanceof Error)('the addon reads SO_RXQ_OVFL: every datagram is read or counted as dropped', async () => {
+    const addon = loadMmsgAddon();
+    if (addon instanceof Error) throw addon;
+    let got = 0;
+    const r = bindBatchReceiver(addon, {
+      family: 'udp4',
+      address: '127.0.0.1',
+      port: 0,
+      receiveBufferBytes: 4096,
+      onDatagram: () => got++,
+      onError: (err) => {
+        throw err;
+      },
+    });
+    try {
+      expect(r.kernelDrops()).toBe(0);
+      floodWhileBlocked(r.port, 500);
+      await waitFor(() => got > 0, 5000);
+      // The count comes with each datagram: one read after the flood carries all of it (sent again while the buffer may still be full).
+      const s = sender();
+      let sent = 500;
+      await waitFor(async () => {
+        await new Promise<void>((res, rej) => s.send('after:1|c', r.port, '127.0.0.1', (e) => (e ? rej(e) : res())));
+        sent++;
+        await new Promise((res) => setTimeout(res, 20));
+        expect(got + r.kernelDrops()!).toBe(sent);
+      }, 5000, 50);
+      expect(r.kernelDrops()).toBeGreaterThan(250);
+    } finally {
+      r.close();
+    }
+  });
+
+  it.each(['127.0.0.1', '::1'])('/proc/net/udp shows the drops of the socket on %s', async (address) => {
+    const s = createSocket({ type: address.includes(':') ? 'udp6' : 'udp4', recvBufferSize: 4096 });
+    open.push(s);
+    await new Promise<void>((res) => s.bind(0, address, () => res()));
+    const port = s.address().port;
+    expect(procUdpDrops(address, port)).toBe(0);
+    floodWhileBlocked(port, 300, address);
+    expect(procUdpDrops(address, port)).toBeGreaterThan(150);
   });
 });
 

@@ -200,6 +200,34 @@ describe('DirLock', () => {
     expect(readdirSync(d)).toEqual([]);
   });
 
+  it('a deleted or replaced lock file does not admit a second holder while the first lives; its death frees the directory', async () => {
+    const d = dir();
+    const { child, answer } = lockChild(d, 'forever');
+    expect((await answer).ok).toBe(true);
+    rmSync(join(d, LOCK_FILE_NAME));
+    const err = await DirLock.acquire(d).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DirLockHeldError);
+    expect((err as Error).message).toMatch(new RegExp(`locked by process ${child.pid} \\([\\s\\S]*\\), which holds its lock socket`));
+    // A stale-looking file in its place (a dead PID) changes nothing either.
+    writeLock(d, { pid: await deadPid() });
+    await expect(DirLock.acquire(d)).rejects.toBeInstanceOf(DirLockHeldError);
+    // Another process is refused the same way.
+    const other = lockChild(d, 0);
+    expect(await other.answer).toMatchObject({ ok: false, code: 'ELOCKED' });
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    const lock = await DirLock.acquire(d);
+    await lock.release();
+  });
+
+  it('a directory it creates is private (0700) and the lock file 0600', async () => {
+    const d = join(dir(), 'made');
+    const lock = await DirLock.acquire(d);
+    expect(statSync(d).mode & 0o777).toBe(0o700);
+    expect(statSync(join(d, LOCK_FILE_NAME)).mode & 0o777).toBe(0o600);
+    await lock.release();
+  });
+
   it('release leaves a lock alone that is no longer this one', async () => {
     const d = dir();
     const lock = await DirLock.acquire(d);

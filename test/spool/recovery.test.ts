@@ -113,7 +113,7 @@ describe('recovery: torn tail', () => {
         expect(report.truncated).toEqual([]);
       } else {
         const torn = frames.find((f) => f.offset < cut && f.offset + f.bytes > cut)!;
-        expect(report.truncated).toEqual([{ segment: segs[segs.length - 1], offset: torn.offset, bytes: cut - torn.offset, fault: expect.any(String) }]);
+        expect(report.truncated).toEqual([{ segment: segs[segs.length - 1], offset: torn.offset, bytes: cut - torn.offset, fault: expect.any(String), wholeRecords: 0 }]);
       }
       // A torn tail is what a crash leaves: it is not reported as loss.
       expect(report.clean).toBe(true);
@@ -133,10 +133,48 @@ describe('recovery: torn tail', () => {
     const next = segmentName(RECORDS + 1);
     writeFileSync(join(dir, next), Buffer.from('TALLYSEG\x01\x02'));
     const report = await expectRecovers(dir, undelivered);
-    expect(report.truncated).toEqual([{ segment: next, offset: 0, bytes: 10, fault: 'incomplete' }]);
+    expect(report.truncated).toEqual([{ segment: next, offset: 0, bytes: 10, fault: 'incomplete', wholeRecords: 0 }]);
     expect(report.removedSegments).toEqual([{ segment: next, reason: 'no-records' }]);
     expect(report.clean).toBe(true);
     expect(report.lastSeq).toBe(RECORDS);
+  });
+
+  it('counts every whole record in a cut tail of megabytes, frames straddling the chunks it is read in', async () => {
+    const t = tempDir();
+    work.push(t.cleanup);
+    const big = { segmentBytes: 64 << 20, maxRecordBytes: 200_000 };
+    const log = await SegmentLog.open({ dir: t.dir, ...big });
+    for (let id = 1; id <= 3; id++) await log.append(payload(id, 1000));
+    await log.close();
+    const seg = join(t.dir, segmentName(1));
+    const orig = readFileSync(seg);
+    const salt = orig.readUInt32LE(16);
+    const sizes = Array.from({ length: 30 }, (_, i) => 100_000 + ((i * 7919) % 90_000));
+    const foreign = Buffer.alloc(sizes.reduce((n, x) => n + FRAME_HEADER_BYTES + x, 0));
+    let at = 0;
+    // Out of sequence (numbers the log already used), so all of it is cut.
+    sizes.forEach((size, i) => (at = encodeFrame(foreign, at, salt, 1 + (i % 3), Date.now(), payload(500 + i, size))));
+    expect(at).toBeGreaterThan(3 << 20);
+    writeFileSync(seg, Buffer.concat([orig, foreign]));
+    const again = await SegmentLog.open({ dir: t.dir, ...big });
+    expect(again.recovery).toMatchObject({ truncatedBytes: at, truncatedRecords: 30, clean: false });
+    expect((await readAll(again)).map((r) => payloadId(r.payload))).toEqual([1, 2, 3]);
+    await again.close();
+  });
+
+  it('whole records cut with the tail (a second writer\'s, out of sequence) are data lost: not clean, with the bytes and records counted', async () => {
+    const dir = copy();
+    const last = join(dir, segs[segs.length - 1]!);
+    const orig = readFileSync(last);
+    const salt = orig.readUInt32LE(16);
+    // What a second agent on the same files appends: good frames, numbered from where its own (older) view ended.
+    const foreign = Buffer.alloc(3 * (FRAME_HEADER_BYTES + 60));
+    let at = 0;
+    for (let i = 0; i < 3; i++) at = encodeFrame(foreign, at, salt, RECORDS - 10 + i, Date.now(), payload(900 + i, 60));
+    writeFileSync(last, Buffer.concat([orig, foreign.subarray(0, at)]));
+    const report = await expectRecovers(dir, undelivered);
+    expect(report.truncated).toEqual([{ segment: segs[segs.length - 1], offset: orig.length, bytes: at, fault: 'bad-sequence', wholeRecords: 3 }]);
+    expect(report).toMatchObject({ truncatedBytes: at, truncatedRecords: 3, clean: false });
   });
 });
 

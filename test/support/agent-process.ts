@@ -35,6 +35,8 @@ export interface StartAgentOptions {
 }
 
 export interface AgentHandle {
+  /** The agent's process id (for reading /proc/<pid>/status and the like). */
+  pid: number;
   udpPort: number;
   httpPort: number;
   /** Every stdout line so far (pino JSON), in order. */
@@ -212,6 +214,7 @@ export async function startAgent(opts: StartAgentOptions = {}): Promise<AgentHan
     fetch(`http://127.0.0.1:${ports.http}${path}`, { signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) });
 
   return {
+    pid: child.pid!,
     udpPort: ports.udp,
     httpPort: ports.http,
     stdout,

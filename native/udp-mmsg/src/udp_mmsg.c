@@ -7,6 +7,10 @@
 // readable, recvmmsg(2) fills many fixed slots of one JavaScript-owned buffer
 // per system call, and JavaScript is called once per batch with the count.
 // Everything runs on the main thread, so there is no locking.
+//
+// SO_RXQ_OVFL makes the kernel attach to each datagram the socket's count of
+// datagrams it dropped for want of buffer space, so the agent can count the
+// loss UDP is known for (read with drops()).
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -46,7 +50,13 @@ typedef struct {
   size_t slot_bytes;
   struct mmsghdr *msgs;
   struct iovec *iovs;
+  // One control buffer per slot, for the SO_RXQ_OVFL count.
+  uint8_t *controls;
+  // The kernel's cumulative drop count (a wrapping 32-bit number) as of the latest datagram read.
+  uint32_t drops;
 } receiver_t;
+
+#define CONTROL_BYTES CMSG_SPACE(sizeof(uint32_t))
 
 #define CHECK(call)                                                   \
   do {                                                                \
@@ -99,6 +109,8 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     return;
   }
   for (int round = 0; round < MAX_ROUNDS && !r->closing; round++) {
+    // The kernel writes back how much control data it filled in.
+    for (size_t i = 0; i < r->slots; i++) r->msgs[i].msg_hdr.msg_controllen = CONTROL_BYTES;
     int n = recvmmsg(r->fd, r->msgs, (unsigned int)r->slots, MSG_DONTWAIT, NULL);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -109,6 +121,18 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       int32_t len = (int32_t)r->msgs[i].msg_len;
       // A datagram longer than its slot is cut by the kernel: say so rather than parse a torn packet.
       r->lengths[i] = (r->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -len - 1 : len;
+    }
+    // Counts only grow (modulo 2^32), so the last datagram's is the latest.
+    for (int i = n - 1; i >= 0; i--) {
+      struct msghdr *h = &r->msgs[i].msg_hdr;
+      struct cmsghdr *c;
+      for (c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR(h, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) break;
+      }
+      if (c != NULL) {
+        memcpy(&r->drops, CMSG_DATA(c), sizeof r->drops);
+        break;
+      }
     }
     deliver(r, n);
     if ((size_t)n < r->slots) return;
@@ -124,8 +148,10 @@ static void on_close(uv_handle_t *handle) {
   napi_async_destroy(r->env, r->async_context);
   free(r->msgs);
   free(r->iovs);
+  free(r->controls);
   r->msgs = NULL;
   r->iovs = NULL;
+  r->controls = NULL;
   r->closed = 1;
   if (r->orphaned) free(r);
 }
@@ -219,6 +245,9 @@ static napi_value bind_receiver(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_errno(env, -err, "setsockopt", address);
   }
+  // Best effort: without it (an old kernel, a unix socket, which never drops) the count just stays 0.
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
   if (bind(fd, (struct sockaddr *)&storage, addr_len) != 0) {
     int err = errno;
     close(fd);
@@ -228,10 +257,12 @@ static napi_value bind_receiver(napi_env env, napi_callback_info info) {
   receiver_t *r = calloc(1, sizeof *r);
   struct mmsghdr *msgs = calloc(slots, sizeof *msgs);
   struct iovec *iovs = calloc(slots, sizeof *iovs);
-  if (r == NULL || msgs == NULL || iovs == NULL) {
+  uint8_t *controls = calloc(slots, CONTROL_BYTES);
+  if (r == NULL || msgs == NULL || iovs == NULL || controls == NULL) {
     free(r);
     free(msgs);
     free(iovs);
+    free(controls);
     close(fd);
     return throw_errno(env, -ENOMEM, "bind", address);
   }
@@ -243,11 +274,14 @@ static napi_value bind_receiver(napi_env env, napi_callback_info info) {
   r->slot_bytes = (size_t)slot_bytes;
   r->msgs = msgs;
   r->iovs = iovs;
+  r->controls = controls;
   for (size_t i = 0; i < slots; i++) {
     iovs[i].iov_base = data + i * (size_t)slot_bytes;
     iovs[i].iov_len = (size_t)slot_bytes;
     msgs[i].msg_hdr.msg_iov = &iovs[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_control = controls + i * CONTROL_BYTES;
+    msgs[i].msg_hdr.msg_controllen = CONTROL_BYTES;
   }
   // The references keep the buffer, the lengths and the callback alive for as long as the socket is.
   napi_value resource_name;
@@ -259,6 +293,7 @@ static napi_value bind_receiver(napi_env env, napi_callback_info info) {
     close(fd);
     free(msgs);
     free(iovs);
+    free(controls);
     free(r);
     napi_throw_error(env, NULL, "udp-mmsg: could not hold the receive buffers");
     return NULL;
@@ -276,6 +311,7 @@ static napi_value bind_receiver(napi_env env, napi_callback_info info) {
     napi_async_destroy(env, r->async_context);
     free(msgs);
     free(iovs);
+    free(controls);
     free(r);
     return throw_errno(env, rc, "uv_poll_init", address);
   }
@@ -327,6 +363,15 @@ static napi_value receiver_info(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// drops(handle): the kernel's count of datagrams it dropped on this socket (wraps at 2^32), as of the latest read.
+static napi_value receiver_drops(napi_env env, napi_callback_info info) {
+  receiver_t *r = unwrap(env, info);
+  if (r == NULL) return NULL;
+  napi_value result;
+  CHECK(napi_create_uint32(env, r->drops, &result));
+  return result;
+}
+
 // close(handle): stops receiving at once; the socket is closed on the loop's next turn.
 static napi_value receiver_close(napi_env env, napi_callback_info info) {
   receiver_t *r = unwrap(env, info);
@@ -341,6 +386,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"bind", NULL, bind_receiver, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, receiver_info, NULL, NULL, NULL, napi_default, NULL},
+      {"drops", NULL, receiver_drops, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, receiver_close, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
