@@ -6,8 +6,20 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-// tsc rewrites every output on each build, so the entry point's mtime is the build time.
-const stamp = join(root, 'dist', 'agent', 'main.js');
+const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+
+// tsc rewrites every output on each build, so an entry point's mtime is the build time.
+// The agent (agent/ → dist/agent/) and the client (client/ → dist/client/, with
+// declarations) are separate compilations, each rebuilt when its own sources change.
+const builds = [
+  { sources: join(root, 'agent'), config: join(root, 'tsconfig.json'), stamp: join(root, 'dist', 'agent', 'main.js'), configs: [join(root, 'tsconfig.json')] },
+  {
+    sources: join(root, 'client'),
+    config: join(root, 'client', 'tsconfig.json'),
+    stamp: join(root, 'dist', 'client', 'index.d.ts'),
+    configs: [join(root, 'tsconfig.json'), join(root, 'client', 'tsconfig.json')],
+  },
+];
 
 function newestMtime(dir) {
   let newest = 0;
@@ -19,8 +31,10 @@ function newestMtime(dir) {
   return newest;
 }
 
-const sources = Math.max(newestMtime(join(root, 'agent')), statSync(join(root, 'tsconfig.json')).mtimeMs);
-if (!existsSync(stamp) || statSync(stamp).mtimeMs < sources) {
-  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+for (const b of builds) {
+  if (!existsSync(b.sources)) continue;
+  const sources = Math.max(newestMtime(b.sources), ...b.configs.map((c) => statSync(c).mtimeMs));
+  if (!existsSync(b.stamp) || statSync(b.stamp).mtimeMs < sources) {
+    execFileSync(process.execPath, [tsc, '-p', b.config], { stdio: 'inherit' });
+  }
 }
