@@ -6,15 +6,20 @@ import { pino } from 'pino';
 import { ConfigError, defaultConfig, loadConfigFile } from './config/load-config.js';
 import type { TallyConfig } from './config/schema.js';
 import { createMapper, loadMapper } from './mapping/load-mapper.js';
-import { loadMappingFile, parseInlineMapping, type MappingConfig } from './mapping/mapping-config.js';
+import { checkConfig } from './cli/check-config.js';
+import { resolveMapping } from './cli/mapping-source.js';
 import type { StreamListener } from './ingest/stream-listener.js';
 import { startPipeline } from './pipeline.js';
 
 const USAGE = `Usage:
-  tally-agent [--config FILE] [--statsd-exporter-mapping FILE]
+  tally-agent [--config FILE] [--mapping FILE]
                                      run the agent (embedded defaults when no file is given);
                                      the mapping file is statsd_exporter's format, read unchanged
-  tally-agent check-config FILE      validate a config file; exits 1 with file:line:column messages on error
+                                     (--statsd-exporter-mapping is the same flag)
+  tally-agent check-config [FILE] [--mapping FILE]
+                                     validate a config file, a statsd_exporter mapping file
+                                     (recognised by its keys), or both; exits 1 with
+                                     file:line:column messages on error, warnings on stderr
   tally-agent --help | --version
 
 Defaults: statsd on UDP 127.0.0.1:8125; HTTP on 127.0.0.1:9102 serving /metrics, /healthz, /readyz.
@@ -23,30 +28,6 @@ The default config, every key commented: config/tally.yaml in the package.`;
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
-}
-
-type MappingSource = { kind: 'none' } | { kind: 'file'; path: string } | { kind: 'inline'; config: MappingConfig };
-
-/**
- * Where the mapping rules come from: the flag wins, then `mappings_file`
- * (relative to the config file's folder), then rules inline under `mapping:`.
- * Throws ConfigError for inline rules that do not validate, or for both keys at once.
- */
-function resolveMapping(flag: string | undefined, config: TallyConfig, configFile: string | undefined): MappingSource {
-  if (configFile !== undefined && config.mapping !== undefined && config.mappings_file !== undefined) {
-    throw new ConfigError([
-      { file: configFile, line: 1, column: 1, key: 'mapping', message: 'set mapping or mappings_file, not both' },
-    ]);
-  }
-  if (flag !== undefined) return { kind: 'file', path: flag };
-  if (config.mappings_file !== undefined) {
-    return { kind: 'file', path: resolve(configFile === undefined ? '.' : dirname(configFile), config.mappings_file) };
-  }
-  if (config.mapping !== undefined && configFile !== undefined) {
-    const inline = parseInlineMapping(readFileSync(configFile, 'utf8'), configFile);
-    if (inline !== undefined) return { kind: 'inline', config: inline };
-  }
-  return { kind: 'none' };
 }
 
 function describeStream(l: StreamListener | undefined): string {
@@ -67,6 +48,7 @@ async function main(argv: string[]): Promise<number> {
       options: {
         config: { type: 'string', short: 'c' },
         'statsd-exporter-mapping': { type: 'string' },
+        mapping: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -87,23 +69,15 @@ async function main(argv: string[]): Promise<number> {
 
   if (positionals[0] === 'check-config') {
     const file = positionals[1] ?? values.config;
-    if (file === undefined || positionals.length > 2) {
-      process.stderr.write(`tally-agent: check-config takes one FILE\n\n${USAGE}\n`);
+    const mappingFlag = values.mapping ?? values['statsd-exporter-mapping'];
+    if ((file === undefined && mappingFlag === undefined) || positionals.length > 2) {
+      process.stderr.write(`tally-agent: check-config takes one FILE, or --mapping FILE\n\n${USAGE}\n`);
       return 2;
     }
-    try {
-      const checked = loadConfigFile(file);
-      const mapping = resolveMapping(values['statsd-exporter-mapping'], checked, file);
-      if (mapping.kind === 'file') loadMappingFile(mapping.path);
-    } catch (err) {
-      if (err instanceof ConfigError) {
-        process.stderr.write(`${err.message}\n`);
-        return 1;
-      }
-      throw err;
-    }
-    process.stdout.write(`${file}: ok\n`);
-    return 0;
+    const checked = checkConfig(file, mappingFlag);
+    for (const line of checked.err) process.stderr.write(`${line}\n`);
+    for (const line of checked.out) process.stdout.write(`${line}\n`);
+    return checked.code;
   }
   if (positionals.length > 0) {
     process.stderr.write(`tally-agent: unknown command "${positionals[0]}"\n\n${USAGE}\n`);
@@ -125,7 +99,7 @@ async function main(argv: string[]): Promise<number> {
   const version = packageVersion();
   let mapper;
   try {
-    const mapping = resolveMapping(values['statsd-exporter-mapping'], config, values.config);
+    const mapping = resolveMapping(values.mapping ?? values['statsd-exporter-mapping'], config, values.config);
     if (mapping.kind === 'file') mapper = loadMapper(mapping.path, logger);
     else if (mapping.kind === 'inline') mapper = createMapper(mapping.config, `${values.config} (mapping:)`, logger);
   } catch (err) {
