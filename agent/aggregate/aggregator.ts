@@ -64,6 +64,11 @@ export interface AggregatorOptions {
    * tally_metrics_dropped_total{reason="event_buffer_full"}). 0 keeps none.
    */
   maxPendingEvents?: number;
+  /**
+   * Which statsd counter names (as sent, before mapping) are up-down
+   * counters, whose negative counts are added; other counters refuse them.
+   */
+  upDownCounters?: (statsdName: string) => boolean;
 }
 
 /** One time series: its identity (fixed at creation) and its running state. */
@@ -141,6 +146,9 @@ export interface Family {
   series: Series[];
 }
 
+/** Metrics a negative count was last refused for are remembered at most; past it the memo starts afresh. */
+const NEGATIVE_WARNED_CACHE = 10_000;
+
 export interface ExponentialShape extends ExponentialOptions {
   /**
    * The mapping file asked for it (a rule, or the defaults for unmapped
@@ -164,6 +172,8 @@ interface SeriesShape {
   summary?: { quantiles: readonly Quantile[]; maxAgeMs: number; ageBuckets: number };
   /** The mapping's native histogram options: a histogram keeps an exponential one too. */
   exponential?: ExponentialOptions;
+  /** A counter that may go down (aggregation.up_down_counters). */
+  upDown?: boolean;
 }
 
 /**
@@ -230,6 +240,9 @@ export class Aggregator implements LineSink {
   private epoch = 0;
   /** When each metric last logged a cardinality warning, so a flood logs once a minute. */
   private readonly cardinalityWarnedAt = new Map<string, number>();
+  /** When each statsd name last logged a refused negative count, so a decrementing client logs once a minute. */
+  private readonly negativeWarnedAt = new Map<string, number>();
+  private readonly upDownCounters: ((statsdName: string) => boolean) | undefined;
   private lastErrorLogMs = 0;
   private suppressedErrorLogs = 0;
 
@@ -245,6 +258,7 @@ export class Aggregator implements LineSink {
     this.seriesTtlMs = opts.seriesTtlMs ?? 0;
     this.globalTags = opts.globalTags ?? [];
     this.exponentialMode = opts.exponential ?? 'rules';
+    this.upDownCounters = opts.upDownCounters;
   }
 
   get seriesCount(): number {
@@ -307,6 +321,10 @@ export class Aggregator implements LineSink {
     }
     switch (p.kind) {
       case COUNTER:
+        if (p.value < 0 && s.family.type === 'counter') {
+          this.refuseNegative(p);
+          return;
+        }
         s.value += p.value / p.rate;
         break;
       case GAUGE:
@@ -355,8 +373,8 @@ export class Aggregator implements LineSink {
       return false;
     }
     if (kind === COUNTER) {
-      if (x < 0) {
-        this.counters.parseError('negative_counter');
+      if (x < 0 && s.family.type === 'counter') {
+        this.warnNegative(s.family.name, undefined);
         return false;
       }
       s.value += x;
@@ -379,6 +397,17 @@ export class Aggregator implements LineSink {
   /** The rare DogStatsD value list: each sample is applied in order, as separate lines would be. */
   private applyValueList(s: Series, p: ParsedLine): void {
     const kind = p.kind;
+    if (kind === COUNTER && s.family.type === 'counter') {
+      let negative = false;
+      forEachValue(p, (v) => {
+        if (v < 0) negative = true;
+      });
+      // The whole line, as the parser refuses a value list with a bad value.
+      if (negative) {
+        this.refuseNegative(p);
+        return;
+      }
+    }
     const weight = 1 / p.rate;
     forEachValue(p, (v, delta) => applyNumber(s, kind, v, weight, delta));
     this.counters.metricsReceived += p.valueCount - 1;
@@ -386,6 +415,10 @@ export class Aggregator implements LineSink {
   }
 
   error(reason: ParseErrorReason, buf: Uint8Array, start: number, end: number): void {
+    if (reason === 'negative_counter') {
+      this.refuseNegativeLine(buf, start, end);
+      return;
+    }
     this.reject(reason, () => Buffer.from(buf.buffer, buf.byteOffset + start, Math.min(end - start, 200)).toString('latin1'));
   }
 
@@ -614,6 +647,35 @@ export class Aggregator implements LineSink {
     );
   }
 
+  private refuseNegative(p: ParsedLine): void {
+    this.refuseNegativeLine(p.buf, p.nameStart, p.lineEnd);
+  }
+
+  private refuseNegativeLine(buf: Uint8Array, start: number, end: number): void {
+    let nameEnd = start;
+    while (nameEnd < end && buf[nameEnd] !== 0x3a /* : */) nameEnd++;
+    this.warnNegative(undefined, Buffer.from(buf.buffer, buf.byteOffset + start, Math.min(nameEnd - start, 200)).toString('utf8'));
+  }
+
+  /**
+   * A negative count for a counter is refused (a Prometheus counter cannot go
+   * down), but decrement() is an ordinary client call, so the refusal is
+   * said at warn level, once a minute per metric, with the way to keep them.
+   */
+  private warnNegative(metric: string | undefined, statsdName: string | undefined): void {
+    this.counters.parseError('negative_counter');
+    const key = metric ?? statsdName ?? '';
+    const now = this.now();
+    const last = this.negativeWarnedAt.get(key);
+    if (last !== undefined && now - last < 60_000) return;
+    if (this.negativeWarnedAt.size >= NEGATIVE_WARNED_CACHE) this.negativeWarnedAt.clear();
+    this.negativeWarnedAt.set(key, now);
+    this.logger.warn(
+      { metric, statsd_name: statsdName },
+      'negative count for a counter refused (a counter only goes up; counted in tally_parse_errors_total{reason="negative_counter"}): list the name under aggregation.up_down_counters to keep decrements',
+    );
+  }
+
   /** The slow path: first sight of a raw spelling. Finds or creates the canonical series. */
   private resolve(p: ParsedLine): number {
     const buf = Buffer.from(p.buf.buffer, p.buf.byteOffset, p.buf.byteLength);
@@ -662,10 +724,12 @@ export class Aggregator implements LineSink {
   private mappedSeries(kind: MetricKind, name: string, pairs: Array<[string, string]>): number {
     this.resolvedScale = 1;
     const observer = MAPPING_TYPES[kind] === 'observer';
+    const upDown = kind === COUNTER && this.upDownCounters !== undefined && this.upDownCounters(name);
     const mapping = this.mapper?.map(name, MAPPING_TYPES[kind]);
     if (mapping === undefined) {
       // statsd_exporter gives unmapped observers the file's default observer type and histogram options too.
       const d = this.mapper?.defaults;
+      if (upDown) return this.seriesFor(kind, name, pairs, { mapped: false, upDown });
       if (d === undefined || !observer) return this.seriesFor(kind, name, pairs);
       if (d.observerType === 'summary') {
         return this.seriesFor(kind, name, pairs, {
@@ -695,6 +759,7 @@ export class Aggregator implements LineSink {
           ? { quantiles: mapping.quantiles ?? [], maxAgeMs: mapping.maxAgeMs, ageBuckets: mapping.ageBuckets }
           : undefined,
       exponential: observer ? mapping.exponential : undefined,
+      upDown,
     });
   }
 
@@ -715,14 +780,14 @@ export class Aggregator implements LineSink {
    */
   private seriesFor(kind: MetricKind, rawName: string, pairs: Array<[string, string]>, shape?: SeriesShape): number {
     const ttlMs = shape?.ttlMs;
-    const type: FamilyType = shape?.summary !== undefined ? 'summary' : familyTypeOf(kind);
+    const type: FamilyType = shape?.summary !== undefined ? 'summary' : shape?.upDown ? 'up_down_counter' : familyTypeOf(kind);
     // A mapped name is the user's choice: only the counter suffix the exposition format requires is added.
     const base = sanitizeMetricName(rawName);
     const familyName = shape?.mapped
-      ? kind === COUNTER && !base.endsWith('_total')
+      ? type === 'counter' && !base.endsWith('_total')
         ? `${base}_total`
         : base
-      : familyNameOf(kind, base);
+      : familyNameOf(type === 'up_down_counter' ? GAUGE : kind, base);
     // Global tags first, so the line's tags (and the rule's labels, which come after them) replace them.
     const labels = new Map<string, string>(this.globalTags);
     for (const [k, v] of pairs) labels.set(sanitizeLabelName(k), v);

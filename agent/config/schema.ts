@@ -167,6 +167,12 @@ const aggregationSchema = z
     series_ttl: duration
       .prefault(0)
       .describe('A series idle this long is dropped at a flush (a departed pod); 0 keeps series for as long as the agent runs.'),
+    up_down_counters: z
+      .array(z.string().regex(/^[^\s|:@#]+$/, 'a statsd name pattern: no spaces, "|", ":", "@" or "#"'))
+      .default([])
+      .describe(
+        'statsd counters (by the name sent; "*" stands for any part of one dot-separated component) kept as up-down counters: negative counts (decrement()) are added, and the metric is an OpenTelemetry non-monotonic sum, a gauge without "_total" in Prometheus. Other counters refuse negative counts as negative_counter, with a warning.',
+      ),
   })
   .strict();
 
