@@ -685,8 +685,9 @@ export class Aggregator implements LineSink {
       return REJECTED;
     }
     const tags = decodeTags(p.tagsStart === -1 ? '' : buf.toString('utf8', p.tagsStart, p.tagsEnd));
+    const malformed = tags.malformed + nameTags.malformed;
     // Read by line() for this line, as a table hit would set it.
-    this.aliases.hitMalformedTags = tags.malformed;
+    this.aliases.hitMalformedTags = malformed;
     const tagLimitBreach = this.checkTagLimits(nameTags.pairs, tags.pairs);
     if (tagLimitBreach !== undefined) {
       this.error(tagLimitBreach, p.buf, p.nameStart, p.lineEnd);
@@ -694,7 +695,7 @@ export class Aggregator implements LineSink {
     }
     const id = this.mappedSeries(p.kind, nameTags.name, [...nameTags.pairs, ...tags.pairs]);
     if (id === CONFLICT || id === MAPPED_DROP) {
-      this.aliases.set(p, id, tags.malformed);
+      this.aliases.set(p, id, malformed);
     } else if (id >= 0) {
       const s = this.series[id]!;
       if (s.aliases < MAX_ALIASES_PER_SERIES) {
@@ -706,7 +707,7 @@ export class Aggregator implements LineSink {
           alias = FIRST_ROUTE - this.routes.length;
           this.routes.push({ series: s, scale });
         }
-        this.aliases.set(p, alias, tags.malformed);
+        this.aliases.set(p, alias, malformed);
       }
     }
     return id;
