@@ -292,6 +292,7 @@ export async function startPipeline(
       address: config.http.address,
       port: config.http.port,
       logger,
+      metricsPath: config.http.metrics_path,
       // Summaries have no OpenTelemetry data point type: rendered by Tally, after the exporter's own text.
       metrics: appendToExposition(
         (req, res) => (isStoringScraper(req) ? scrapeExporter : plainExporter).getMetricsRequestHandler(req, res),

@@ -9,8 +9,10 @@ export interface HttpServerOptions {
   address: string;
   port: number;
   logger: Logger;
-  /** GET /metrics: the Prometheus exposition. */
+  /** GET of metricsPath: the Prometheus exposition. */
   metrics: RequestHandler;
+  /** Where the exposition is served; /metrics unless http.metrics_path (--web.telemetry-path) says otherwise. */
+  metricsPath?: string;
   /** Readiness: true once every listener is bound. */
   ready: () => boolean;
   /** Health: the names of sinks stuck with a full queue and no delivery; empty when healthy. */
@@ -32,6 +34,7 @@ export interface HttpServer {
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const headersTimeout = opts.headersTimeoutMs ?? 10_000;
   const requestTimeout = opts.requestTimeoutMs ?? 30_000;
+  const metricsPath = opts.metricsPath ?? '/metrics';
   const server = createServer(
     {
       headersTimeout,
@@ -52,10 +55,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
         res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
         return;
       }
+      if (path === metricsPath) {
+        opts.metrics(req, res);
+        return;
+      }
       switch (path) {
-        case '/metrics':
-          opts.metrics(req, res);
-          return;
+        // statsd_exporter's probe paths too, so a pod spec written for it keeps working.
+        case '/-/healthy':
         case '/healthz': {
           // A stuck agent must not look healthy: a sink that delivers nothing while data waits fails the check.
           const stalled = opts.stalled?.() ?? [];
@@ -63,13 +69,14 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
           else res.writeHead(503, { 'content-type': 'text/plain' }).end(`sink stalled (nothing delivered within stall_timeout): ${stalled.join(', ')}\n`);
           return;
         }
+        case '/-/ready':
         case '/readyz': {
           const ready = opts.ready();
           res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
           return;
         }
         default:
-          res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz or /readyz\n');
+          res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: try ${metricsPath}, /healthz or /readyz\n`);
       }
     },
   );

@@ -46,6 +46,7 @@ describe('loadConfigFile', () => {
       http: {
         address: '127.0.0.1',
         port: 0,
+        metrics_path: '/metrics',
         headers_timeout: 10_000,
         request_timeout: 30_000,
         collect: { enabled: true, durable: true, max_body_bytes: 1048576, max_items: 10000, max_json_depth: 8, allowed_hosts: [] },
@@ -353,6 +354,7 @@ describe('defaultConfig', () => {
       http: {
         address: '127.0.0.1',
         port: 9102,
+        metrics_path: '/metrics',
         headers_timeout: 10_000,
         request_timeout: 30_000,
         collect: { enabled: true, durable: true, max_body_bytes: 1048576, max_items: 10000, max_json_depth: 8, allowed_hosts: [] },
