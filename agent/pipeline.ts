@@ -3,6 +3,7 @@ import { detectResources, envDetector, resourceFromAttributes } from '@opentelem
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { Logger } from 'pino';
+import { compileNamePatterns } from './aggregate/name-patterns.js';
 import { Aggregator } from './aggregate/aggregator.js';
 import { warmUpHotPath } from './aggregate/warm-up.js';
 import { globalTags } from './aggregate/global-tags.js';
@@ -74,6 +75,7 @@ export async function startPipeline(
     histogramBuckets: config.aggregation.histogram_buckets,
     mapper,
     seriesTtlMs: config.aggregation.series_ttl,
+    upDownCounters: compileNamePatterns(config.aggregation.up_down_counters),
     limits: {
       maxSeriesPerMetric: config.limits.max_series_per_metric,
       maxSeries: config.limits.max_series,
@@ -171,7 +173,12 @@ export async function startPipeline(
   let ready = false;
   // One parser per listener: a parser's scratch buffer must not be shared by interleaved inputs.
   const newParser = () =>
-    new StatsdParser({ maxLineBytes: config.limits.max_line_bytes, maxEventTextBytes: config.limits.max_event_text_bytes });
+    new StatsdParser({
+      maxLineBytes: config.limits.max_line_bytes,
+      maxEventTextBytes: config.limits.max_event_text_bytes,
+      // Only then can a name need them; otherwise the parser refuses them before any series is made.
+      negativeCounters: config.aggregation.up_down_counters.length > 0,
+    });
   const closeListeners = async () => {
     await udp?.close();
     await unixgram?.close();
@@ -273,6 +280,7 @@ export async function startPipeline(
       address: config.http.address,
       port: config.http.port,
       logger,
+      metricsPath: config.http.metrics_path,
       // Summaries have no OpenTelemetry data point type: rendered by Tally, after the exporter's own text.
       metrics: appendToExposition(
         (req, res) => (isStoringScraper(req) ? scrapeExporter : plainExporter).getMetricsRequestHandler(req, res),

@@ -261,6 +261,42 @@ describe('statsd_exporter mapping file', () => {
     }
   });
 
+  const deprecated = join(ROOT, 'test/mapping/fixtures/valid/deprecated-keys.yaml');
+
+  it('check-config takes a mapping file by --mapping or recognises one, and prints its deprecation warnings', async () => {
+    for (const args of [['check-config', '--mapping', deprecated], ['check-config', deprecated]]) {
+      const r = await runAgent(args);
+      expectExited(r);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout).toContain(`${deprecated}: ok (statsd_exporter mapping file, 4 rules)`);
+      expect(r.stderr).toContain(`${deprecated}:6:3: defaults.timer_type: deprecated: timer_type is the old name of observer_type`);
+      expect(r.stderr).toContain(`${deprecated}:22:3: mappings[1].buckets: deprecated: using the top level buckets is deprecated`);
+    }
+    const both = await runAgent(['check-config', GOOD_CONFIG, '--mapping', deprecated]);
+    expect(both.code).toBe(0);
+    expect(both.stdout).toContain(`${GOOD_CONFIG}: ok`);
+    expect(both.stdout).toContain(`${deprecated}: ok`);
+    const invalid = await runAgent(['check-config', '--mapping', bad]);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toContain(`${bad}:4:5: mappings[0].labelz: unknown key`);
+  });
+
+  it('starts with a mapping file written with the deprecated keys and logs each warning', async () => {
+    const agent = await startAgent({ args: ['--mapping', deprecated] });
+    try {
+      const warnings = agent.stdout.map((l) => JSON.parse(l) as { level: number; key?: string; msg: string }).filter((o) => o.level === 40);
+      expect(warnings.map((w) => w.key)).toEqual(expect.arrayContaining(['defaults.timer_type', 'defaults.buckets', 'mappings[2].quantiles']));
+      await agent.sendUdp('api.timing.cart:30|ms');
+      await waitFor(async () => {
+        const e = parsePromText(await agent.metricsText());
+        expect(sampleValue(e, 'api_timer_bucket', { route: 'cart', le: '0.025' })).toBe(0);
+        expect(sampleValue(e, 'api_timer_bucket', { route: 'cart', le: '0.05' })).toBe(1);
+      }, 5000);
+    } finally {
+      await agent.stop();
+    }
+  });
+
   it('rejects an invalid mapping file with file:line:column: key: message', async () => {
     const r = await runAgent(['check-config', GOOD_CONFIG, '--statsd-exporter-mapping', bad]);
     expect(r.code).toBe(1);

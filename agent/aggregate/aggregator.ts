@@ -65,6 +65,11 @@ export interface AggregatorOptions {
    * tally_metrics_dropped_total{reason="event_buffer_full"}). 0 keeps none.
    */
   maxPendingEvents?: number;
+  /**
+   * Which statsd counter names (as sent, before mapping) are up-down
+   * counters, whose negative counts are added; other counters refuse them.
+   */
+  upDownCounters?: (statsdName: string) => boolean;
 }
 
 /** One time series: its identity (fixed at creation) and its running state. */
@@ -142,6 +147,7 @@ export interface Family {
   series: Series[];
 }
 
+
 export interface ExponentialShape extends ExponentialOptions {
   /**
    * The mapping file asked for it (a rule, or the defaults for unmapped
@@ -165,6 +171,8 @@ interface SeriesShape {
   summary?: { quantiles: readonly Quantile[]; maxAgeMs: number; ageBuckets: number };
   /** The mapping's native histogram options: a histogram keeps an exponential one too. */
   exponential?: ExponentialOptions;
+  /** A counter that may go down (aggregation.up_down_counters). */
+  upDown?: boolean;
 }
 
 /**
@@ -232,6 +240,9 @@ export class Aggregator implements LineSink {
   /** A metric warns about its cardinality once a minute, and all of them together once a second. */
   private readonly cardinalityWarnings = new WarnLimiter(60_000, 1000, 1024);
   private readonly conflictWarnings = new WarnLimiter(60_000, 1000, 1024);
+  /** A decrementing client warns once a minute per metric, and all of them together once a second, however many names it uses. */
+  private readonly negativeWarnings = new WarnLimiter(60_000, 1000, 1024);
+  private readonly upDownCounters: ((statsdName: string) => boolean) | undefined;
   private lastErrorLogMs = 0;
   private suppressedErrorLogs = 0;
 
@@ -247,6 +258,7 @@ export class Aggregator implements LineSink {
     this.seriesTtlMs = opts.seriesTtlMs ?? 0;
     this.globalTags = opts.globalTags ?? [];
     this.exponentialMode = opts.exponential ?? 'rules';
+    this.upDownCounters = opts.upDownCounters;
   }
 
   get seriesCount(): number {
@@ -309,6 +321,10 @@ export class Aggregator implements LineSink {
     }
     switch (p.kind) {
       case COUNTER:
+        if (p.value < 0 && s.family.type === 'counter') {
+          this.refuseNegative(p);
+          return;
+        }
         s.value += p.value / p.rate;
         break;
       case GAUGE:
@@ -357,8 +373,8 @@ export class Aggregator implements LineSink {
       return false;
     }
     if (kind === COUNTER) {
-      if (x < 0) {
-        this.counters.parseError('negative_counter');
+      if (x < 0 && s.family.type === 'counter') {
+        this.warnNegative(s.family.name, undefined);
         return false;
       }
       s.value += x;
@@ -381,6 +397,17 @@ export class Aggregator implements LineSink {
   /** The rare DogStatsD value list: each sample is applied in order, as separate lines would be. */
   private applyValueList(s: Series, p: ParsedLine): void {
     const kind = p.kind;
+    if (kind === COUNTER && s.family.type === 'counter') {
+      let negative = false;
+      forEachValue(p, (v) => {
+        if (v < 0) negative = true;
+      });
+      // The whole line, as the parser refuses a value list with a bad value.
+      if (negative) {
+        this.refuseNegative(p);
+        return;
+      }
+    }
     const weight = 1 / p.rate;
     forEachValue(p, (v, delta) => applyNumber(s, kind, v, weight, delta));
     this.counters.metricsReceived += p.valueCount - 1;
@@ -388,6 +415,10 @@ export class Aggregator implements LineSink {
   }
 
   error(reason: ParseErrorReason, buf: Uint8Array, start: number, end: number): void {
+    if (reason === 'negative_counter') {
+      this.refuseNegativeLine(buf, start, end);
+      return;
+    }
     this.reject(reason, () => Buffer.from(buf.buffer, buf.byteOffset + start, Math.min(end - start, 200)).toString('latin1'));
   }
 
@@ -615,6 +646,31 @@ export class Aggregator implements LineSink {
     );
   }
 
+  private refuseNegative(p: ParsedLine): void {
+    this.refuseNegativeLine(p.buf, p.nameStart, p.lineEnd);
+  }
+
+  private refuseNegativeLine(buf: Uint8Array, start: number, end: number): void {
+    let nameEnd = start;
+    while (nameEnd < end && buf[nameEnd] !== 0x3a /* : */) nameEnd++;
+    this.warnNegative(undefined, Buffer.from(buf.buffer, buf.byteOffset + start, Math.min(nameEnd - start, 200)).toString('utf8'));
+  }
+
+  /**
+   * A negative count for a counter is refused (a Prometheus counter cannot go
+   * down), but decrement() is an ordinary client call, so the refusal is
+   * said at warn level, once a minute per metric, with the way to keep them.
+   */
+  private warnNegative(metric: string | undefined, statsdName: string | undefined): void {
+    this.counters.parseError('negative_counter');
+    const suppressed = this.negativeWarnings.allow(metric ?? statsdName ?? '', this.now());
+    if (suppressed === undefined) return;
+    this.logger.warn(
+      { metric: metric === undefined ? undefined : clip(metric), statsd_name: statsdName === undefined ? undefined : clip(statsdName), suppressed },
+      'negative count for a counter refused (a counter only goes up; counted in tally_parse_errors_total{reason="negative_counter"}): list the name under aggregation.up_down_counters to keep decrements',
+    );
+  }
+
   /** The slow path: first sight of a raw spelling. Finds or creates the canonical series. */
   private resolve(p: ParsedLine): number {
     const buf = Buffer.from(p.buf.buffer, p.buf.byteOffset, p.buf.byteLength);
@@ -624,8 +680,9 @@ export class Aggregator implements LineSink {
       return REJECTED;
     }
     const tags = decodeTags(p.tagsStart === -1 ? '' : buf.toString('utf8', p.tagsStart, p.tagsEnd));
+    const malformed = tags.malformed + nameTags.malformed;
     // Read by line() for this line, as a table hit would set it.
-    this.aliases.hitMalformedTags = tags.malformed;
+    this.aliases.hitMalformedTags = malformed;
     const tagLimitBreach = this.checkTagLimits(nameTags.pairs, tags.pairs);
     if (tagLimitBreach !== undefined) {
       this.error(tagLimitBreach, p.buf, p.nameStart, p.lineEnd);
@@ -634,7 +691,7 @@ export class Aggregator implements LineSink {
     const id = this.mappedSeries(p.kind, nameTags.name, [...nameTags.pairs, ...tags.pairs]);
     if (id === CONFLICT || id === MAPPED_DROP) {
       // Remembering refused spellings saves the slow path on the next line, but a flood of distinct ones must not grow the table past its series' share.
-      if (this.aliases.size < 2 * this.limits.maxSeries + 65_536) this.aliases.set(p, id, tags.malformed);
+      if (this.aliases.size < 2 * this.limits.maxSeries + 65_536) this.aliases.set(p, id, malformed);
     } else if (id >= 0) {
       const s = this.series[id]!;
       if (s.aliases < MAX_ALIASES_PER_SERIES) {
@@ -646,7 +703,7 @@ export class Aggregator implements LineSink {
           alias = FIRST_ROUTE - this.routes.length;
           this.routes.push({ series: s, scale });
         }
-        this.aliases.set(p, alias, tags.malformed);
+        this.aliases.set(p, alias, malformed);
       }
     }
     return id;
@@ -664,10 +721,12 @@ export class Aggregator implements LineSink {
   private mappedSeries(kind: MetricKind, name: string, pairs: Array<[string, string]>): number {
     this.resolvedScale = 1;
     const observer = MAPPING_TYPES[kind] === 'observer';
+    const upDown = kind === COUNTER && this.upDownCounters !== undefined && this.upDownCounters(name);
     const mapping = this.mapper?.map(name, MAPPING_TYPES[kind]);
     if (mapping === undefined) {
       // statsd_exporter gives unmapped observers the file's default observer type and histogram options too.
       const d = this.mapper?.defaults;
+      if (upDown) return this.seriesFor(kind, name, pairs, { mapped: false, upDown });
       if (d === undefined || !observer) return this.seriesFor(kind, name, pairs);
       if (d.observerType === 'summary') {
         return this.seriesFor(kind, name, pairs, {
@@ -697,6 +756,7 @@ export class Aggregator implements LineSink {
           ? { quantiles: mapping.quantiles ?? [], maxAgeMs: mapping.maxAgeMs, ageBuckets: mapping.ageBuckets }
           : undefined,
       exponential: observer ? mapping.exponential : undefined,
+      upDown,
     });
   }
 
@@ -717,14 +777,14 @@ export class Aggregator implements LineSink {
    */
   private seriesFor(kind: MetricKind, rawName: string, pairs: Array<[string, string]>, shape?: SeriesShape): number {
     const ttlMs = shape?.ttlMs;
-    const type: FamilyType = shape?.summary !== undefined ? 'summary' : familyTypeOf(kind);
+    const type: FamilyType = shape?.summary !== undefined ? 'summary' : shape?.upDown ? 'up_down_counter' : familyTypeOf(kind);
     // A mapped name is the user's choice: only the counter suffix the exposition format requires is added.
     const base = sanitizeMetricName(rawName);
     const familyName = shape?.mapped
-      ? kind === COUNTER && !base.endsWith('_total')
+      ? type === 'counter' && !base.endsWith('_total')
         ? `${base}_total`
         : base
-      : familyNameOf(kind, base);
+      : familyNameOf(type === 'up_down_counter' ? GAUGE : kind, base);
     // Global tags first, so the line's tags (and the rule's labels, which come after them) replace them.
     const labels = new Map<string, string>(this.globalTags);
     for (const [k, v] of pairs) labels.set(sanitizeLabelName(k), v);

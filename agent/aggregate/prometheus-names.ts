@@ -24,7 +24,8 @@ export function sanitizeLabelName(name: string): string {
  * be claimed twice. Observers are histograms unless a mapping rule asks for a
  * summary, which familyTypeOf cannot know.
  */
-export type FamilyType = 'counter' | 'gauge' | 'histogram' | 'summary';
+/** `up_down_counter`: statsd counters that may go down (aggregation.up_down_counters), a gauge to Prometheus. */
+export type FamilyType = 'counter' | 'up_down_counter' | 'gauge' | 'histogram' | 'summary';
 
 export function familyTypeOf(kind: MetricKind): FamilyType {
   if (kind === COUNTER) return 'counter';

@@ -141,10 +141,19 @@ const collectSchema = z
     message: 'set bearer_token or bearer_token_file, not both',
   });
 
+// Paths the HTTP server answers itself, which the exposition cannot take over.
+const RESERVED_PATHS = ['/healthz', '/readyz', '/-/healthy', '/-/ready', '/v1/collect'];
+
 const httpSchema = z
   .object({
     address: z.string().min(1).default('127.0.0.1').describe('Address of the HTTP server (/metrics, /healthz, /readyz, /v1/collect).'),
     port: port.default(9102).describe('HTTP port; 0 picks a free one.'),
+    metrics_path: z
+      .string()
+      .regex(/^\/[^\s?#]*$/, 'a path starting with "/"')
+      .refine((p) => !RESERVED_PATHS.includes(p), { message: `not one of ${RESERVED_PATHS.join(', ')}` })
+      .default('/metrics')
+      .describe('Path of the Prometheus exposition (statsd_exporter\'s --web.telemetry-path).'),
     headers_timeout: duration
       .refine((ms) => ms >= 100, { message: 'headers_timeout must be at least 100ms' })
       .prefault('10s')
@@ -181,6 +190,12 @@ const aggregationSchema = z
     series_ttl: duration
       .prefault(0)
       .describe('A series idle this long is dropped at a flush (a departed pod); 0 keeps series for as long as the agent runs.'),
+    up_down_counters: z
+      .array(z.string().regex(/^[^\s|:@#]+$/, 'a statsd name pattern: no spaces, "|", ":", "@" or "#"'))
+      .default([])
+      .describe(
+        'statsd counters (by the name sent; "*" stands for any part of one dot-separated component) kept as up-down counters: negative counts (decrement()) are added, and the metric is an OpenTelemetry non-monotonic sum, a gauge without "_total" in Prometheus. Other counters refuse negative counts as negative_counter, with a warning.',
+      ),
   })
   .strict();
 

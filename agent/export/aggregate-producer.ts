@@ -103,6 +103,15 @@ function toMetricData(family: Family, endTime: HrTime, hold: ZeroHold | undefine
         isMonotonic: true,
         dataPoints: family.series.map((s) => point(s, endTime, heldAtZero(s, hold) ? 0 : s.value)),
       };
+    case 'up_down_counter':
+      // A gauge to Prometheus and remote write; no zero hold, as rate() is not what a level is read with.
+      return {
+        descriptor,
+        aggregationTemporality: AggregationTemporality.CUMULATIVE,
+        dataPointType: DataPointType.SUM,
+        isMonotonic: false,
+        dataPoints: family.series.map((s) => point(s, endTime, s.value)),
+      };
     case 'gauge':
       return {
         descriptor,

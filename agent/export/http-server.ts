@@ -10,8 +10,10 @@ export interface HttpServerOptions {
   address: string;
   port: number;
   logger: Logger;
-  /** GET /metrics: the Prometheus exposition. */
+  /** GET of metricsPath: the Prometheus exposition. */
   metrics: RequestHandler;
+  /** Where the exposition is served; /metrics unless http.metrics_path (--web.telemetry-path) says otherwise. */
+  metricsPath?: string;
   /** Readiness: true once every listener is bound. */
   ready: () => boolean;
   /** Why the agent cannot take data durably now (collect not durable, a queue refusing flushes); empty when it can. */
@@ -42,6 +44,7 @@ export interface HttpServer {
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const headersTimeout = opts.headersTimeoutMs ?? 10_000;
   const requestTimeout = opts.requestTimeoutMs ?? 30_000;
+  const metricsPath = opts.metricsPath ?? '/metrics';
   const server = createServer(
     {
       headersTimeout,
@@ -62,14 +65,17 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
         res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
         return;
       }
-      switch (path) {
-        case '/metrics':
-          if (opts.hostCheck !== undefined && !opts.hostCheck(req.headers.host, req.socket.localPort)) {
-            res.writeHead(421, { 'content-type': 'text/plain' }).end('Host header not allowed (see http.collect.allowed_hosts)\n');
-            return;
-          }
-          opts.metrics(req, res);
+      if (path === metricsPath) {
+        if (opts.hostCheck !== undefined && !opts.hostCheck(req.headers.host, req.socket.localPort)) {
+          res.writeHead(421, { 'content-type': 'text/plain' }).end('Host header not allowed (see http.collect.allowed_hosts)\n');
           return;
+        }
+        opts.metrics(req, res);
+        return;
+      }
+      switch (path) {
+        // statsd_exporter's probe paths too, so a pod spec written for it keeps working.
+        case '/-/healthy':
         case '/healthz': {
           // A stuck agent, or one losing data, must not look healthy.
           const problems = opts.unhealthy?.() ?? [];
@@ -77,6 +83,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
           else res.writeHead(503, { 'content-type': 'text/plain' }).end(problems.join('\n') + '\n');
           return;
         }
+        case '/-/ready':
         case '/readyz': {
           const problems = opts.ready() ? (opts.unready?.() ?? []) : ['starting or stopping'];
           if (problems.length === 0) res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
@@ -84,7 +91,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
           return;
         }
         default:
-          res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz or /readyz\n');
+          res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: try ${metricsPath}, /healthz or /readyz\n`);
       }
     },
   );

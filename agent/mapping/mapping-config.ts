@@ -186,17 +186,13 @@ const matchType = z.enum(['glob', 'regex', '']).transform((v) => (v === '' ? 'gl
 const action = z.enum(['map', 'drop', '']).transform((v) => (v === '' ? 'map' : v));
 const metricType = z.enum(['counter', 'gauge', 'observer']);
 
-// Removed from statsd_exporter in 2026 ("Remove deprecated fields"); it now
-// rejects them as unknown. Naming the replacement beats "unknown key".
-const removed = (replacement: string) =>
-  z
-    .unknown()
-    .refine(() => false, { message: `no longer part of statsd_exporter's mapping format; use ${replacement}` })
-    .optional();
-const removedKeys = {
-  timer_type: removed('observer_type'),
-  buckets: removed('histogram_options.buckets'),
-  quantiles: removed('summary_options.quantiles'),
+// statsd_exporter's older spellings, which its latest release (v0.30.0)
+// still reads with a deprecation warning: files written from its README
+// examples use them. Their meaning is folded into the newer keys in resolve().
+const deprecatedKeys = {
+  timer_type: nullable(observerType),
+  buckets: nullable(buckets),
+  quantiles: nullable(z.array(quantile)),
 };
 
 const defaultsSchema = z
@@ -207,7 +203,7 @@ const defaultsSchema = z
     ttl: nullable(durationMs),
     summary_options: nullable(summaryOptions),
     histogram_options: nullable(histogramOptions),
-    ...removedKeys,
+    ...deprecatedKeys,
   })
   .strict();
 
@@ -226,7 +222,7 @@ const mappingSchema = z
     summary_options: nullable(summaryOptions),
     histogram_options: nullable(histogramOptions),
     scale: nullable(z.number().finite()),
-    ...removedKeys,
+    ...deprecatedKeys,
   })
   .strict();
 
@@ -277,7 +273,21 @@ export const mappingFileSchema = z
           ctx.addIssue({ code: 'custom', path: at('match'), message: `invalid regex "${match}": ${err.message}` });
         }
       }
-      const observer = m.observer_type ?? defaults?.observer_type;
+      if (m.buckets !== undefined && m.histogram_options?.buckets !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('buckets'),
+          message: 'cannot use buckets in both the top level and histogram_options at the same time',
+        });
+      }
+      if (m.quantiles !== undefined && m.summary_options?.quantiles !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('quantiles'),
+          message: 'cannot use quantiles in both the top level and summary_options at the same time',
+        });
+      }
+      const observer = m.observer_type ?? m.timer_type ?? defaults?.observer_type ?? defaults?.timer_type;
       if (observer === 'histogram' && m.summary_options !== undefined) {
         ctx.addIssue({
           code: 'custom',
@@ -331,18 +341,41 @@ export function scaleForBucketFactor(factor: number): number {
   return Math.min(DEFAULT_MAX_SCALE, Math.max(MIN_SCALE, 0 - floor));
 }
 
+type Defaults = NonNullable<RawFile['defaults']>;
+
+/**
+ * The defaults' histogram and summary options as statsd_exporter v0.30.0
+ * reads them: a top-level `buckets` (or `quantiles`) stands in for the
+ * options block only when the block has none, and then replaces the whole
+ * block, so the block's other keys are dropped, as there.
+ */
+function defaultsOptions(d: RawFile['defaults']): { histogram: Defaults['histogram_options']; summary: Defaults['summary_options'] } {
+  const legacyBuckets = nonEmpty(d?.buckets);
+  const legacyQuantiles = nonEmpty(d?.quantiles);
+  const histogram =
+    nonEmpty(d?.histogram_options?.buckets) === undefined && legacyBuckets
+      ? { buckets: [...legacyBuckets], native_histogram_bucket_factor: undefined, native_histogram_max_buckets: undefined }
+      : d?.histogram_options;
+  const summary =
+    nonEmpty(d?.summary_options?.quantiles) === undefined && legacyQuantiles
+      ? { quantiles: [...legacyQuantiles], max_age: undefined, age_buckets: undefined, buf_cap: undefined }
+      : d?.summary_options;
+  return { histogram, summary };
+}
+
 function resolve(file: RawFile): Omit<MappingConfig, 'warnings'> {
   const d = file.defaults;
+  const { histogram, summary } = defaultsOptions(d);
   const defaults: MappingDefaults = {
-    observerType: d?.observer_type,
+    observerType: d?.observer_type ?? d?.timer_type,
     matchType: d?.match_type ?? 'glob',
     globDisableOrdering: d?.glob_disable_ordering ?? false,
     ttlMs: d?.ttl ?? 0,
-    buckets: nonEmpty(d?.histogram_options?.buckets) ?? DEFAULT_MAPPING_BUCKETS,
-    quantiles: nonEmpty(d?.summary_options?.quantiles) ?? DEFAULT_MAPPING_QUANTILES,
-    maxAgeMs: d?.summary_options?.max_age || DEFAULT_SUMMARY_MAX_AGE_MS,
-    ageBuckets: d?.summary_options?.age_buckets || DEFAULT_SUMMARY_AGE_BUCKETS,
-    exponential: resolveExponential(undefined, d?.histogram_options),
+    buckets: nonEmpty(histogram?.buckets) ?? DEFAULT_MAPPING_BUCKETS,
+    quantiles: nonEmpty(summary?.quantiles) ?? DEFAULT_MAPPING_QUANTILES,
+    maxAgeMs: summary?.max_age || DEFAULT_SUMMARY_MAX_AGE_MS,
+    ageBuckets: summary?.age_buckets || DEFAULT_SUMMARY_AGE_BUCKETS,
+    exponential: resolveExponential(undefined, histogram),
   };
   const mappings = (file.mappings ?? []).map(
     (m): MappingRule => ({
@@ -352,9 +385,11 @@ function resolve(file: RawFile): Omit<MappingConfig, 'warnings'> {
       labels: Object.entries(m.labels ?? {}),
       action: m.action ?? 'map',
       matchMetricType: m.match_metric_type,
-      observerType: m.observer_type ?? defaults.observerType,
-      buckets: nonEmpty(m.histogram_options?.buckets) ?? defaults.buckets,
-      quantiles: nonEmpty(m.summary_options?.quantiles) ?? defaults.quantiles,
+      observerType: m.observer_type ?? m.timer_type ?? defaults.observerType,
+      // statsd_exporter reads a rule's top-level buckets only for histograms and
+      // its quantiles only for summaries; each is unused by the other type here.
+      buckets: nonEmpty(m.histogram_options?.buckets) ?? nonEmpty(m.buckets) ?? defaults.buckets,
+      quantiles: nonEmpty(m.summary_options?.quantiles) ?? nonEmpty(m.quantiles) ?? defaults.quantiles,
       maxAgeMs: m.summary_options?.max_age || defaults.maxAgeMs,
       ageBuckets: m.summary_options?.age_buckets || defaults.ageBuckets,
       // As statsd_exporter: an explicit "ttl: 0" on a rule still takes the default.
@@ -362,7 +397,7 @@ function resolve(file: RawFile): Omit<MappingConfig, 'warnings'> {
       help: m.help,
       honorLabels: m.honor_labels ?? false,
       scale: m.scale,
-      exponential: resolveExponential(m.histogram_options, d?.histogram_options),
+      exponential: resolveExponential(m.histogram_options, histogram),
     }),
   );
   return { defaults, mappings };
@@ -373,9 +408,17 @@ const UNIMPLEMENTED: Record<string, string> = {
   buf_cap: "Tally's summaries add each value to their sketch at once; there is no stream buffer to size",
 };
 
+// Read with their old meaning, as statsd_exporter v0.30.0 does; its later
+// versions reject them, so the file should move on.
+const DEPRECATED: Record<string, string> = {
+  timer_type: 'deprecated: timer_type is the old name of observer_type; please use observer_type',
+  buckets: 'deprecated: using the top level buckets is deprecated; please use buckets in the histogram_options hierarchy',
+  quantiles: 'deprecated: using the top level quantiles is deprecated; please use quantiles in the summary_options hierarchy',
+};
+
 export function parseMappingText(source: string, file: string): MappingConfig {
   const raw = parseYamlWithSchema(mappingFileSchema, source, file) as RawFile;
-  return { ...resolve(raw), warnings: unimplementedKeyWarnings(source, file) };
+  return { ...resolve(raw), warnings: mappingWarnings(source, file, []) };
 }
 
 /**
@@ -386,7 +429,7 @@ export function parseMappingText(source: string, file: string): MappingConfig {
 export function parseInlineMapping(source: string, file: string): MappingConfig | undefined {
   const inline = z.object({ mapping: mappingFileSchema.optional() }).passthrough();
   const raw = parseYamlWithSchema(inline, source, file) as { mapping?: RawFile };
-  return raw.mapping === undefined ? undefined : { ...resolve(raw.mapping), warnings: [] };
+  return raw.mapping === undefined ? undefined : { ...resolve(raw.mapping), warnings: mappingWarnings(source, file, ['mapping']) };
 }
 
 export function loadMappingFile(path: string): MappingConfig {
@@ -401,30 +444,36 @@ export function loadMappingFile(path: string): MappingConfig {
   return parseMappingText(source, path);
 }
 
-/** Runs only on a file the schema accepted, so the shape is known. */
-function unimplementedKeyWarnings(source: string, file: string): ConfigIssue[] {
+/**
+ * Keys that load but deserve a word: deprecated spellings and options Tally
+ * does not act on. Runs only on text the schema accepted, so the shape is
+ * known; `under` is the path of the rules inside the document.
+ */
+function mappingWarnings(source: string, file: string, under: string[]): ConfigIssue[] {
   const lineCounter = new LineCounter();
   const doc = parseDocument(source, { lineCounter });
   const warnings: ConfigIssue[] = [];
-  const inOptions = (options: unknown, path: string) => {
-    if (!isMap(options)) return;
-    for (const pair of options.items) {
+  const warnKeys = (map: unknown, path: string, messages: Record<string, string>, prefix: string) => {
+    if (!isMap(map)) return;
+    for (const pair of map.items) {
       const key = isScalar(pair.key) ? String(pair.key.value) : '';
-      const why = UNIMPLEMENTED[key];
-      if (why === undefined || (isScalar(pair.value) && pair.value.value === null)) continue;
+      const message = Object.hasOwn(messages, key) ? messages[key] : undefined;
+      if (message === undefined || (isScalar(pair.value) && pair.value.value === null)) continue;
       const { line, col } = lineCounter.linePos((pair.key as Node).range?.[0] ?? 0);
-      warnings.push({ file, line, column: col, key: `${path}.${key}`, message: `ignored: ${why}` });
+      warnings.push({ file, line, column: col, key: `${path}.${key}`, message: `${prefix}${message}` });
     }
   };
   const inRule = (rule: unknown, path: string) => {
     if (!isMap(rule)) return;
-    inOptions(rule.get('summary_options', true), `${path}.summary_options`);
-    inOptions(rule.get('histogram_options', true), `${path}.histogram_options`);
+    warnKeys(rule, path, DEPRECATED, '');
+    warnKeys(rule.get('summary_options', true), `${path}.summary_options`, UNIMPLEMENTED, 'ignored: ');
+    warnKeys(rule.get('histogram_options', true), `${path}.histogram_options`, UNIMPLEMENTED, 'ignored: ');
   };
-  const root = doc.contents;
+  const root = under.length === 0 ? doc.contents : doc.getIn(under, true);
   if (!isMap(root)) return warnings;
-  inRule(root.get('defaults', true), 'defaults');
+  const prefix = under.length === 0 ? '' : `${under.join('.')}.`;
+  inRule(root.get('defaults', true), `${prefix}defaults`);
   const mappings = root.get('mappings', true);
-  if (isSeq(mappings)) mappings.items.forEach((rule, i) => inRule(rule, `mappings[${i}]`));
+  if (isSeq(mappings)) mappings.items.forEach((rule, i) => inRule(rule, `${prefix}mappings[${i}]`));
   return warnings;
 }

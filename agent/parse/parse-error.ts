@@ -21,7 +21,7 @@ export const PARSE_ERROR_REASONS = [
   'event_too_long', // event text over limits.max_event_text_bytes
   'bad_service_check', // a DogStatsD "_sc|..." line that does not follow the format
   'bad_tag_style', // tags in the name (InfluxDB, Librato, SignalFx) mixed or malformed
-  'malformed_tag', // "#flag" or "#:v": counted, the metric is kept without that tag
+  'malformed_tag', // "#flag", "#:v" or "name.[flag]": counted, the metric is kept without that tag
   'unknown_field', // "|x:..." a field this agent does not know: counted, the metric is kept (a newer client)
   'datagram_truncated', // a unix datagram longer than the receive slot (64 KiB): cut by the kernel, so not parsed
 ] as const;

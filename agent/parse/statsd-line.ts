@@ -42,6 +42,11 @@ export interface ParsedLine {
   unknownFields: number;
   /** Longer lines are rejected (an input, set by the parser's owner). */
   maxLineBytes: number;
+  /**
+   * Whether negative counts pass (an input): the aggregator then decides per
+   * name, keeping them for up-down counters. Otherwise negative_counter.
+   */
+  negativeCounters: boolean;
   /** Scratch results of scanName/scanTags, kept here so the hot path allocates nothing. */
   scanEnd: number;
   scanHash: number;
@@ -76,6 +81,7 @@ export function newParsedLine(): ParsedLine {
     lineEnd: 0,
     unknownFields: 0,
     maxLineBytes: 65536,
+    negativeCounters: false,
     scanEnd: 0,
     scanHash: 0,
     scanHash2: 0,
@@ -120,8 +126,9 @@ export class StatsdParser {
 
   private readonly maxEventTextBytes: number;
 
-  constructor(opts: { maxLineBytes?: number; maxEventTextBytes?: number } = {}) {
+  constructor(opts: { maxLineBytes?: number; maxEventTextBytes?: number; negativeCounters?: boolean } = {}) {
     if (opts.maxLineBytes !== undefined) this.out.maxLineBytes = opts.maxLineBytes;
+    this.out.negativeCounters = opts.negativeCounters ?? false;
     this.maxEventTextBytes = opts.maxEventTextBytes ?? 4096;
   }
 
@@ -388,11 +395,11 @@ export function parseLine(buf: Uint8Array, view: DataView, start: number, end: n
     value = parseNumber(buf, valueStart, valueEnd);
     if (!Number.isFinite(value)) {
       // DogStatsD packs several samples of one metric as "name:1:2:3|h".
-      const checked = checkValueList(buf, valueStart, valueEnd, kind);
+      const checked = checkValueList(buf, valueStart, valueEnd, kind, out.negativeCounters);
       if (typeof checked === 'string') return checked;
       valueCount = checked;
       value = NaN;
-    } else if (kind === COUNTER && value < 0) {
+    } else if (kind === COUNTER && value < 0 && !out.negativeCounters) {
       return 'negative_counter';
     }
   }
@@ -453,14 +460,14 @@ function dogstatsdField(buf: Uint8Array, start: number, end: number): number {
 }
 
 /** Validates a value list "v1:v2:...": the sample count, or why the line is rejected. */
-function checkValueList(buf: Uint8Array, start: number, end: number, kind: MetricKind): number | ParseErrorReason {
+function checkValueList(buf: Uint8Array, start: number, end: number, kind: MetricKind, negativeCounters: boolean): number | ParseErrorReason {
   let count = 0;
   let from = start;
   for (let j = start; j <= end; j++) {
     if (j < end && buf[j] !== COLON) continue;
     const v = parseNumber(buf, from, j);
     if (!Number.isFinite(v)) return 'bad_value';
-    if (kind === COUNTER && v < 0) return 'negative_counter';
+    if (kind === COUNTER && v < 0 && !negativeCounters) return 'negative_counter';
     count++;
     from = j + 1;
   }

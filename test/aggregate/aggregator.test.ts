@@ -301,6 +301,18 @@ describe('Aggregator', () => {
     expect(counters.parseErrors.get('malformed_tag')).toBe(4);
   });
 
+  it('reads SignalFx brackets as statsd_exporter does: empty is no tags, entries not key=value are counted and skipped', () => {
+    const { send, families, counters } = setup();
+    send('foo.[]test:1|c\nfoo.[tag1,tag2]test:1|c\nfoo.[tag1,tag2]test:1|c\nfoo.[env=prod,flag]test:1|c');
+    const f = families().get('foo_test_total')!;
+    expect(f.series.map((s) => [{ ...s.attributes }, s.value])).toEqual([
+      [{}, 3],
+      [{ env: 'prod' }, 1],
+    ]);
+    expect(counters.parseErrors.get('malformed_tag')).toBe(5);
+    expect(counters.parseErrors.get('bad_tag_style')).toBe(0);
+  });
+
   it('survives names that are object keys in JavaScript', () => {
     const { send, families } = setup();
     send('__proto__:1|c|#__proto__:x,constructor:y\nconstructor:2|g\nhasOwnProperty:3|g');

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeTags, splitNameTags } from '../../agent/aggregate/tags.js';
 
 describe('splitNameTags', () => {
-  const ok: Array<[string, string, Array<[string, string]>]> = [
+  const ok: Array<[string, string, Array<[string, string]>, number?]> = [
     ['plain.name', 'plain.name', []],
     ['req,env=prod,code=200', 'req', [['env', 'prod'], ['code', '200']]],
     ['req#env=prod,code=200', 'req', [['env', 'prod'], ['code', '200']]],
@@ -10,9 +10,14 @@ describe('splitNameTags', () => {
     ['req.[env=prod].count', 'req..count', [['env', 'prod']]],
     ['req,url=http://x/?a', 'req', [['url', 'http://x/?a']]],
     ['req,empty=', 'req', [['empty', '']]],
+    // As statsd_exporter: an empty bracket is no tags, and an entry that is not key=value is skipped and counted.
+    ['foo.[]test', 'foo.test', []],
+    ['req[]', 'req', []],
+    ['foo.[tag1,tag2]test', 'foo.test', [], 2],
+    ['foo.[a=1,flag,,=x,b=2]test', 'foo.test', [['a', '1'], ['b', '2']], 3],
   ];
-  for (const [raw, name, pairs] of ok) {
-    it(`reads ${raw}`, () => expect(splitNameTags(raw)).toEqual({ name, pairs }));
+  for (const [raw, name, pairs, malformed = 0] of ok) {
+    it(`reads ${raw}`, () => expect(splitNameTags(raw)).toEqual({ name, pairs, malformed }));
   }
 
   const bad = [
@@ -24,7 +29,8 @@ describe('splitNameTags', () => {
     'req#a=b#c=d', // two Librato lists
     'req,a=b#c=d', // InfluxDB mixed with Librato
     ',a=b', // no name
-    'req[]', // empty SignalFx list
+    '[a=b]', // no name outside the bracket
+    '[]', // nor here
     'req,,a=b', // empty InfluxDB tag
   ];
   for (const raw of bad) {

@@ -146,6 +146,32 @@ describe('mapping-config', () => {
     expect(mappings[1]).toMatchObject({ maxAgeMs: 300_000, ageBuckets: 2 });
   });
 
+  it('reads the deprecated timer_type, buckets and quantiles with a warning at each, in a file and inline', () => {
+    const file = loadMappingFile(join(validDir, 'deprecated-keys.yaml'));
+    expect(file.warnings.map((w) => `${w.line}:${w.column}: ${w.key}`)).toEqual([
+      '6:3: defaults.timer_type',
+      '7:3: defaults.buckets',
+      '21:3: mappings[1].timer_type',
+      '22:3: mappings[1].buckets',
+      '28:3: mappings[2].timer_type',
+      '29:3: mappings[2].quantiles',
+      '37:3: mappings[3].timer_type',
+    ]);
+    for (const w of file.warnings) expect(w.message).toMatch(/^deprecated: .*please use (observer_type|buckets in the histogram_options|quantiles in the summary_options)/);
+    expect(file.defaults).toMatchObject({ observerType: 'histogram', buckets: [0.005, 0.05, 0.5, 5] });
+
+    const inline = parseInlineMapping('statsd: {}\nmapping:\n  defaults:\n    timer_type: summary\n', 'tally.yaml')!;
+    expect(inline.defaults.observerType).toBe('summary');
+    expect(inline.warnings.map((w) => `${w.file}:${w.line}:${w.column}: ${w.key}`)).toEqual(['tally.yaml:4:5: mapping.defaults.timer_type']);
+  });
+
+  it('drops the defaults\' other histogram options when top-level buckets stand in for them, as statsd_exporter v0.30.0 does', () => {
+    const text = 'defaults:\n  buckets: [1, 2]\n  histogram_options:\n    native_histogram_bucket_factor: 1.5\n';
+    expect(parseMappingText(text, 'm.yaml').defaults).toMatchObject({ buckets: [1, 2], exponential: undefined });
+    const modern = 'defaults:\n  buckets: [1, 2]\n  histogram_options:\n    buckets: [3]\n    native_histogram_bucket_factor: 1.5\n';
+    expect(parseMappingText(modern, 'm.yaml').defaults).toMatchObject({ buckets: [3], exponential: { maxScale: 1 } });
+  });
+
   it("picks the exponential scale from native_histogram_bucket_factor as client_golang's pickSchema does", () => {
     // The coarsest scale whose bucket ratio 2^(2^-scale) is at most the factor.
     const cases: Array<[number, number]> = [

@@ -29,6 +29,8 @@ export interface StartAgentOptions {
   config?: object | string;
   /** Extra arguments after `--config FILE`. */
   args?: string[];
+  /** Start without `--config` (args must then choose the ports), as a swapped-in statsd_exporter command line does. */
+  noConfig?: boolean;
   /** Added to (and overriding) the test process's environment. */
   env?: NodeJS.ProcessEnv;
   startTimeoutMs?: number;
@@ -126,7 +128,7 @@ export async function startAgent(opts: StartAgentOptions = {}): Promise<AgentHan
   assertBuilt();
   installExitHook();
   const cfg = await writeTempConfig(opts.config);
-  const child = spawn(process.execPath, [AGENT_MAIN, '--config', cfg.file, ...(opts.args ?? [])], {
+  const child = spawn(process.execPath, [AGENT_MAIN, ...(opts.noConfig ? [] : ['--config', cfg.file]), ...(opts.args ?? [])], {
     cwd: ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
