@@ -8,19 +8,27 @@ import { HttpTransport, type HttpTransportOptions } from './http-transport.js';
 import { startRuntimeMetrics, type RuntimeOptions } from './runtime-metrics.js';
 import type { ClientStats, DropListener, Duration, Kind, Tags, TimeUnit, Transport } from './types.js';
 import { UdpTransport, type UdpTransportOptions } from './udp-transport.js';
+import { defaultUnixgramPath, UnixgramTransport, type UnixgramTransportOptions } from './unixgram-transport.js';
 
 export interface ClientOptions extends GlobalTagOptions {
   /**
    * `udp` (default, or `TALLY_TRANSPORT`): statsd datagrams, never blocking,
-   * lossy when the agent is away. `http`: JSON to /v1/collect, acknowledged,
-   * retried, bounded. (Unix datagram sockets are not offered: Node.js has no
-   * AF_UNIX datagram socket in core, see client/README.md.)
+   * lossy when the agent is away. `unixgram`: the same over the agent's Unix
+   * datagram socket; needs the native package `unix-dgram` installed by the
+   * application (see client/README.md). `http`: JSON to /v1/collect,
+   * acknowledged, retried, bounded.
    */
-  transport?: 'udp' | 'http';
+  transport?: 'udp' | 'unixgram' | 'http';
   /** UDP: agent host (default `TALLY_HOST`, else 127.0.0.1). */
   host?: string;
   /** UDP: agent statsd port (default `TALLY_PORT`, else 8125). */
   port?: number;
+  /**
+   * Unix socket: the agent's `statsd.unixgram.path` (default `TALLY_SOCKET`,
+   * else the agent's default, dsd.sock in $XDG_RUNTIME_DIR/tally-agent or in
+   * tally-agent-<uid> in the temp directory).
+   */
+  path?: string;
   /** HTTP: agent base URL (default `TALLY_URL`, else http://127.0.0.1:9102, or `TALLY_HOST` with port 9102). */
   url?: string;
   /** Put before every name except the runtime metrics' (e.g. `shop.`). */
@@ -28,7 +36,7 @@ export interface ClientOptions extends GlobalTagOptions {
   /**
    * Default sample rate for counters, timers and histograms (0 < r ≤ 1): that
    * share of calls is sent, marked `|@r` so the agent scales counts back up.
-   * UDP only: the HTTP transport, there for calls that must not be lost, sends all.
+   * UDP and Unix socket only: the HTTP transport, there for calls that must not be lost, sends all.
    */
   sampleRate?: number;
   /** false: send no service/version/env tags (default true). */
@@ -38,6 +46,7 @@ export interface ClientOptions extends GlobalTagOptions {
   /** Told of every call that will not reach the agent, with why. */
   onDrop?: DropListener;
   udp?: Pick<UdpTransportOptions, 'maxDatagramBytes' | 'flushIntervalMs' | 'maxQueuedBytes'>;
+  unixgram?: Pick<UnixgramTransportOptions, 'maxDatagramBytes' | 'flushIntervalMs' | 'maxQueuedBytes'>;
   http?: Omit<HttpTransportOptions, 'url' | 'prefix' | 'globalTags' | 'onDrop'>;
 }
 
@@ -73,11 +82,8 @@ export class Client {
     if (!(rate > 0 && rate <= 1)) throw new RangeError(`tally client: sampleRate must be in (0, 1], got ${rate}`);
     this.rate = rate;
     const kind = opts.transport ?? env.TALLY_TRANSPORT ?? 'udp';
-    if (kind !== 'udp' && kind !== 'http') {
-      throw new RangeError(
-        `tally client: transport must be "udp" or "http", got "${kind}"` +
-          (kind === 'unix' || kind === 'unixgram' ? ' (Node.js has no Unix datagram sockets in core; see client/README.md)' : ''),
-      );
+    if (kind !== 'udp' && kind !== 'unixgram' && kind !== 'http') {
+      throw new RangeError(`tally client: transport must be "udp", "unixgram" or "http", got "${kind}"` + (kind === 'unix' || kind === 'uds' ? ' (the Unix datagram socket is "unixgram")' : ''));
     }
     this.globalTags = Object.freeze(opts.globalTags === false ? { ...opts.tags } : resolveGlobalTags(opts));
     const host = opts.host ?? (env.TALLY_HOST || '127.0.0.1');
@@ -86,6 +92,14 @@ export class Client {
         ...opts.udp,
         host,
         port: opts.port ?? envPort(env.TALLY_PORT, 8125),
+        prefix: opts.prefix,
+        globalTags: this.globalTags,
+        onDrop: opts.onDrop,
+      });
+    } else if (kind === 'unixgram') {
+      this.transport = new UnixgramTransport({
+        ...opts.unixgram,
+        path: opts.path ?? (env.TALLY_SOCKET || defaultUnixgramPath(env)),
         prefix: opts.prefix,
         globalTags: this.globalTags,
         onDrop: opts.onDrop,
@@ -197,7 +211,7 @@ export class Client {
     return remove;
   }
 
-  /** Resolves when what was sent before reached the kernel (UDP) or was answered 2xx (HTTP). */
+  /** Resolves when what was sent before reached the kernel (UDP, Unix socket) or was answered 2xx (HTTP). */
   flush(opts?: { timeoutMs?: number }): Promise<void> {
     return this.transport.flush(opts);
   }

@@ -21,7 +21,11 @@ export type Kind = 'c' | 'g' | 'ms' | 'h' | 'd' | 'e';
 export type DropReason =
   /** The value cannot be sent (NaN, Infinity, a negative counter, an empty name). */
   | 'invalid'
-  /** The agent's port refused the datagram (ICMP port unreachable: nothing listens). */
+  /**
+   * Nobody received the datagram: UDP, the agent's port refused it (ICMP
+   * port unreachable: nothing listens); Unix socket, the socket file is
+   * missing (ENOENT) or no process reads it (ECONNREFUSED).
+   */
   | 'refused'
   /** The socket or the client's bounded buffer had no room. */
   | 'buffer_full'
@@ -36,25 +40,27 @@ export type DropReason =
 
 export const DROP_REASONS: readonly DropReason[] = ['invalid', 'refused', 'buffer_full', 'too_large', 'send_error', 'rejected', 'closed'];
 
+export type TransportName = 'udp' | 'unixgram' | 'http';
+
 export interface ClientStats {
-  transport: 'udp' | 'http';
+  transport: TransportName;
   /** Calls taken (sampled out ones included). */
   calls: number;
   /** Calls skipped by their sample rate (the agent scales the rest up). */
   sampledOut: number;
-  /** UDP: lines the kernel accepted. HTTP: items the agent answered 2xx for. */
+  /** UDP, Unix socket: lines the kernel accepted. HTTP: items the agent answered 2xx for. */
   sent: number;
-  /** UDP: datagrams the kernel accepted. HTTP: requests answered 2xx. */
+  /** UDP, Unix socket: datagrams the kernel accepted. HTTP: requests answered 2xx. */
   packets: number;
   /** Calls that will not reach the agent, by reason. */
   dropped: Record<DropReason, number>;
-  /** HTTP: items held (queued or in flight) and not yet acknowledged; UDP: lines not yet handed to the kernel. */
+  /** HTTP: items held (queued or in flight) and not yet acknowledged; UDP, Unix socket: lines not yet handed to the kernel. */
   pending: number;
   /** HTTP: attempts that failed and were retried. */
   retries: number;
 }
 
-export function emptyStats(transport: 'udp' | 'http'): ClientStats {
+export function emptyStats(transport: TransportName): ClientStats {
   const dropped = {} as Record<DropReason, number>;
   for (const r of DROP_REASONS) dropped[r] = 0;
   return { transport, calls: 0, sampledOut: 0, sent: 0, packets: 0, dropped, pending: 0, retries: 0 };

@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as viaRoot from 'tally-agent';
@@ -15,6 +16,15 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   exports: Record<string, { types: string; import: string }>;
   files: string[];
 };
+
+function unixDgramLoads(): boolean {
+  try {
+    createRequire(join(ROOT, 'package.json'))('unix-dgram');
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
@@ -44,6 +54,30 @@ describe('the tally-agent/client package entry', () => {
         expect(spec.startsWith('node:') || /^\.\/[\w-]+\.js$/.test(spec), `${f} imports ${spec}`).toBe(true);
       }
     }
+  });
+
+  it('loads unix-dgram (the one package outside Node.js) only in the unixgram transport, and only once it is chosen', async () => {
+    const sources = readdirSync(join(ROOT, 'client')).filter((f) => f.endsWith('.ts'));
+    for (const f of sources) {
+      const text = readFileSync(join(ROOT, 'client', f), 'utf8');
+      expect(/\bcreateRequire\b|\brequire\(/.test(text), `${f} loads modules at run time`).toBe(f === 'unixgram-transport.ts');
+    }
+    const script = `
+      import { createRequire } from 'node:module';
+      import { createClient } from 'tally-agent/client';
+      const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('unix-dgram'));
+      const udp = createClient({ globalTags: false });
+      const http = createClient({ transport: 'http', globalTags: false });
+      const before = loaded();
+      const ux = createClient({ transport: 'unixgram', path: '/nonexistent/dsd.sock', globalTags: false });
+      console.log(JSON.stringify({ before, after: loaded() }));
+      await Promise.all([udp.close(), http.close(), ux.close()]);
+    `;
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+    );
+    // Where unix-dgram cannot load (a Node it was not built for), the attempt leaves nothing in the cache.
+    expect(JSON.parse(out)).toEqual({ before: false, after: unixDgramLoads() });
   });
 
   it('resolves by name in a process started in the package (self-reference through exports)', async () => {
