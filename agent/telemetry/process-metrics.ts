@@ -4,6 +4,8 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 export interface ProcessMetrics {
   /** Stops sampling the event loop. */
   stop(): void;
+  /** Forgets the blocks of start-up (the hot-path warm-up blocks on purpose): no socket was open to lose anything. */
+  listening(): void;
 }
 
 /**
@@ -77,6 +79,10 @@ export function registerProcessMetrics(meter: Meter, now: () => number = Date.no
       delay.disable();
       blockDelay.disable();
     },
+    listening: () => {
+      blockDelay.reset();
+      blocks.clear();
+    },
   };
 }
 
@@ -90,7 +96,8 @@ export const BLOCK_WINDOW_S = 60;
  */
 export class BlockWindow {
   private readonly maxPerSecond = new Float64Array(BLOCK_WINDOW_S);
-  private readonly secondOf = new Float64Array(BLOCK_WINDOW_S).fill(-1);
+  // NaN: a slot no second has written, which no window comparison takes in.
+  private readonly secondOf = new Float64Array(BLOCK_WINDOW_S).fill(NaN);
 
   /** Records a block of `ms` (negative is taken as none) in the second holding `atMs`. */
   add(atMs: number, ms: number): void {
@@ -101,6 +108,10 @@ export class BlockWindow {
       this.maxPerSecond[i] = 0;
     }
     if (ms > this.maxPerSecond[i]!) this.maxPerSecond[i] = ms;
+  }
+
+  clear(): void {
+    this.secondOf.fill(NaN);
   }
 
   /** The longest block recorded in the 60 s up to `atMs`, in ms; 0 when none. */

@@ -30,6 +30,15 @@ describe('BlockWindow', () => {
     expect(w.maxMs(1_000 + BLOCK_WINDOW_S * 1000)).toBe(20);
     expect(w.maxMs(2_000 + BLOCK_WINDOW_S * 1000)).toBe(5);
   });
+
+  it('forgets everything on clear, as when the agent starts listening after its warm-up', () => {
+    const w = new BlockWindow();
+    w.add(1_000, 250);
+    w.clear();
+    expect(w.maxMs(1_000)).toBe(0);
+    w.add(2_000, 7);
+    expect(w.maxMs(2_000)).toBe(7);
+  });
 });
 
 describe('tally_event_loop_block_max_seconds', () => {
