@@ -191,15 +191,16 @@ export class DurableSpool {
         if (!r.clean) logger.warn({ recovery: r, lost: describeLoss(r) }, 'HTTP collect journal recovered with loss');
       }
       if (config.sinks.length > 0) {
-        const telemetry = { attempt: undefined as undefined | ReturnType<typeof registerSinkMetrics>['attempt'] };
+        const telemetry: { metrics?: ReturnType<typeof registerSinkMetrics> } = {};
         push = await openPushSinks(
           config,
           dir.path,
           { baseDir: this.opts.baseDir, version, logger, builtIn: builtInSinks(this.opts.pushResource, version) },
-          (sink, seconds, outcome) => telemetry.attempt?.record(seconds, { sink, outcome }),
+          (sink, seconds, outcome) => telemetry.metrics?.attempt.record(seconds, { sink, outcome }),
           this.opts.files,
+          (sink, seconds) => telemetry.metrics?.encode.record(seconds, { sink }),
         );
-        telemetry.attempt = registerSinkMetrics(this.opts.meter, push).attempt;
+        telemetry.metrics = registerSinkMetrics(this.opts.meter, push);
       }
       if (journal !== undefined) await this.onJournalOpen?.(journal);
     } catch (err) {

@@ -303,6 +303,7 @@ export async function startPipeline(
     throw err;
   }
   ready = true;
+  processMetrics.listening();
   const httpServer = http;
   return {
     udp,

@@ -4,7 +4,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -234,4 +234,66 @@ export function freePort(kind) {
       });
     }
   });
+}
+
+/** Jiffies of one CPU from /proc/stat: busy (incl. irq/softirq) and steal. */
+export function coreTimes(cpu) {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `));
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  return { busy: user + nice + system + irq + softirq, softirq, steal, total: user + nice + system + idle + iowait + irq + softirq + steal };
+}
+
+/** Kernel's view of the UDP socket(s) bound to port: queue, drops, buffer size. */
+export function udpSocketStats(port) {
+  const portHex = port.toString(16).toUpperCase().padStart(4, '0');
+  let drops = 0;
+  let rxQueue = 0;
+  let found = 0;
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    if (!existsSync(file)) continue;
+    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 13 || !f[1].endsWith(`:${portHex}`)) continue;
+      found++;
+      rxQueue += parseInt(f[4].split(':')[1], 16);
+      drops += Number(f[12]);
+    }
+  }
+  let rcvbuf = null;
+  try {
+    const out = execFileSync('ss', ['-u', '-a', '-n', '-m', `sport = :${port}`], { timeout: 5000 }).toString();
+    const rb = /\brb(\d+)/.exec(out);
+    if (rb) rcvbuf = Number(rb[1]);
+  } catch {}
+  return { sockets: found, drops, rxQueueBytes: rxQueue, rcvbuf };
+}
+
+export function readSysctl(name) {
+  try {
+    return Number(readFileSync(`/proc/sys/${name.replaceAll('.', '/')}`, 'utf8').trim());
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * As root, raises net.core.rmem_max to `wanted` (the kernel caps every
+ * SO_RCVBUF request at it); says what it did or why it could not.
+ */
+export function tuneRmemMax(wanted) {
+  const before = readSysctl('net.core.rmem_max');
+  const facts = { before, after: before, wanted, note: null };
+  if (before !== null && before >= wanted) return facts;
+  if (process.getuid?.() !== 0) {
+    facts.note = `not root: could not raise net.core.rmem_max from ${before} to ${wanted}; SO_RCVBUF requests are capped at ${before}`;
+    return facts;
+  }
+  try {
+    execFileSync('sysctl', ['-w', `net.core.rmem_max=${wanted}`], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5000 });
+  } catch (err) {
+    facts.note = `sysctl -w net.core.rmem_max=${wanted} failed (${String(err.stderr ?? err.message).trim()}); SO_RCVBUF requests are capped at ${before}`;
+  }
+  facts.after = readSysctl('net.core.rmem_max');
+  if (!facts.note && facts.after !== before) facts.note = `raised net.core.rmem_max from ${before} to ${facts.after} (sysctl -w)`;
+  return facts;
 }

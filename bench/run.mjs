@@ -22,7 +22,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fail, freePort, jsonLine, settle, start, stop, tmpDir, waitLine } from './lib.mjs';
+import { coreTimes, fail, freePort, jsonLine, readSysctl, settle, start, stop, tmpDir, tuneRmemMax, udpSocketStats, waitLine } from './lib.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const benchDir = join(root, 'bench');
@@ -131,13 +131,6 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
-/** Jiffies of one CPU from /proc/stat: busy (incl. irq/softirq) and steal. */
-function coreTimes(cpu) {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `));
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
-  return { busy: user + nice + system + irq + softirq, softirq, steal, total: user + nice + system + idle + iowait + irq + softirq + steal };
-}
-
 /** utime+stime (s) of every process, so CPU taken by others during a run can be named. */
 function allProcessCpu() {
   const out = new Map();
@@ -194,31 +187,6 @@ function memory(pid) {
   return { peakRssMiB: kb('VmHWM') / 1024, rssMiB: kb('VmRSS') / 1024 };
 }
 
-/** Kernel's view of the UDP socket(s) bound to port: queue, drops, buffer size. */
-function udpSocketStats(port) {
-  const portHex = port.toString(16).toUpperCase().padStart(4, '0');
-  let drops = 0;
-  let rxQueue = 0;
-  let found = 0;
-  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
-    if (!existsSync(file)) continue;
-    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 13 || !f[1].endsWith(`:${portHex}`)) continue;
-      found++;
-      rxQueue += parseInt(f[4].split(':')[1], 16);
-      drops += Number(f[12]);
-    }
-  }
-  let rcvbuf = null;
-  try {
-    const out = execFileSync('ss', ['-u', '-a', '-n', '-m', `sport = :${port}`], { timeout: 5000 }).toString();
-    const rb = /\brb(\d+)/.exec(out);
-    if (rb) rcvbuf = Number(rb[1]);
-  } catch {}
-  return { sockets: found, drops, rxQueueBytes: rxQueue, rcvbuf };
-}
-
 /** Identifies the agent build a run used, since dist/ can be rebuilt while the bench runs. */
 function agentFingerprint() {
   const hash = createHash('sha1');
@@ -235,14 +203,6 @@ function agentFingerprint() {
   };
   walk(dirname(agentMain));
   return { sha1: hash.digest('hex').slice(0, 12), builtAt: new Date(newest).toISOString() };
-}
-
-function readSysctl(name) {
-  try {
-    return Number(readFileSync(`/proc/sys/${name.replaceAll('.', '/')}`, 'utf8').trim());
-  } catch {
-    return null;
-  }
 }
 
 // ---------------------------------------------------------------- helpers
@@ -636,28 +596,9 @@ function buildSender() {
   return 'built';
 }
 
-function tuneRmemMax() {
-  const before = readSysctl('net.core.rmem_max');
-  const wanted = Math.max(RMEM_MAX_WANTED, rcvbuf);
-  const facts = { before, after: before, wanted, note: null };
-  if (before !== null && before >= wanted) return facts;
-  if (process.getuid?.() !== 0) {
-    facts.note = `not root: could not raise net.core.rmem_max from ${before} to ${wanted}; SO_RCVBUF requests are capped at ${before}`;
-    return facts;
-  }
-  try {
-    execFileSync('sysctl', ['-w', `net.core.rmem_max=${wanted}`], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5000 });
-  } catch (err) {
-    facts.note = `sysctl -w net.core.rmem_max=${wanted} failed (${String(err.stderr ?? err.message).trim()}); SO_RCVBUF requests are capped at ${before}`;
-  }
-  facts.after = readSysctl('net.core.rmem_max');
-  if (!facts.note && facts.after !== before) facts.note = `raised net.core.rmem_max from ${before} to ${facts.after} (sysctl -w)`;
-  return facts;
-}
-
 async function main() {
   const senderBuild = buildSender();
-  const rmem = tuneRmemMax();
+  const rmem = tuneRmemMax(Math.max(RMEM_MAX_WANTED, rcvbuf));
   const cpuModel = /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.arch();
   const machine = {
     node: process.version,

@@ -2,7 +2,12 @@
  * udp-sender: paced statsd/DogStatsD load generator for `npm run bench`.
  *
  *   cc -O2 -o bench/bin/udp-sender bench/udp-sender.c
- *   udp-sender HOST PORT METRICS_PER_SEC DURATION_S [METRICS_PER_PACKET=10] [SERIES=1000] [BATCH=32]
+ *   udp-sender HOST PORT METRICS_PER_SEC DURATION_S [METRICS_PER_PACKET=10] [SERIES=1000] [BATCH=32] [MODE=ring]
+ *
+ * MODE fresh makes every line a series never sent before (a deploy that
+ * changes a label of every series at once): each line carries a tag
+ * gen:<10 digits> holding its own number in the run, written into the ring
+ * packet just before it is sent.
  *
  * One Node.js process cannot offer 200,000 packets/s from one core, and
  * several would compete with the receiver for the other core, so the load
@@ -94,7 +99,7 @@ static int format_tags(char *out, size_t cap, int j, int reversed) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: udp-sender HOST PORT METRICS_PER_SEC DURATION_S [METRICS_PER_PACKET=10] [SERIES=1000] [BATCH=32]\n");
+          "usage: udp-sender HOST PORT METRICS_PER_SEC DURATION_S [METRICS_PER_PACKET=10] [SERIES=1000] [BATCH=32] [MODE=ring|fresh]\n");
   exit(2);
 }
 
@@ -107,7 +112,7 @@ static double parse_num(const char *s, double min) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 5 || argc > 8) usage();
+  if (argc < 5 || argc > 9) usage();
   const char *host = argv[1];
   const char *port = argv[2];
   double rate = parse_num(argv[3], 1);
@@ -116,6 +121,11 @@ int main(int argc, char **argv) {
   int series = argc > 6 ? (int)parse_num(argv[6], 1) : 1000;
   int batch = argc > 7 ? (int)parse_num(argv[7], 1) : 32;
   if (batch > MAX_BURST) batch = MAX_BURST;
+  int fresh = 0;
+  if (argc > 8) {
+    if (strcmp(argv[8], "fresh") == 0) fresh = 1;
+    else if (strcmp(argv[8], "ring") != 0) usage();
+  }
 
   struct addrinfo hints = { 0 }, *ai;
   hints.ai_socktype = SOCK_DGRAM;
@@ -157,6 +167,8 @@ int main(int argc, char **argv) {
   long ring = cycle * 20;
   if (ring < 2048) ring = 2048;
   if (ring > (1L << 20)) ring = 1L << 20;
+  /* Fresh lines are new series whatever the ring holds, so a short one will do. */
+  if (fresh) ring = 4096;
 
   char **bufs = calloc((size_t)ring, sizeof *bufs);
   double *csums = calloc((size_t)ring, sizeof *csums);
@@ -169,8 +181,10 @@ int main(int argc, char **argv) {
   int constant_counter = 1;
   long sampled_lines_per_packet = 0;
   char *seen = calloc((size_t)series + T_COUNT, 1);
+  /* Fresh mode: where each line's gen digits sit in its ring packet. */
+  uint32_t *gen_at = fresh ? calloc((size_t)ring * (size_t)mpp, sizeof *gen_at) : NULL;
   int distinct = 0;
-  if (!bufs || !csums || !iov || !msgs || !line || !tags || !seen) {
+  if (!bufs || !csums || !iov || !msgs || !line || !tags || !seen || (fresh && !gen_at)) {
     fprintf(stderr, "udp-sender: out of memory\n");
     return 1;
   }
@@ -212,13 +226,14 @@ int main(int argc, char **argv) {
         case T_H: snprintf(value, sizeof value, "%ld", (p * 3 + s) % 4096); break;
         default: snprintf(value, sizeof value, "u%ld", (p * 31 + s) % 5000); break;
       }
-      int w = snprintf(line + len, MAX_PACKET - len, "%stallybench.%s_%02d:%s|%s%s|#%s", i ? "\n" : "",
-                       TYPE_NAME[t], s / TAGSETS, value, TYPE_CODE[t], rate_part, tags);
+      int w = snprintf(line + len, MAX_PACKET - len, "%stallybench.%s_%02d:%s|%s%s|#%s%s", i ? "\n" : "",
+                       TYPE_NAME[t], s / TAGSETS, value, TYPE_CODE[t], rate_part, tags, fresh ? ",gen:0000000000" : "");
       if (w < 0 || (size_t)w >= MAX_PACKET - len) {
         fprintf(stderr, "udp-sender: packet over %d bytes; use fewer metrics per packet\n", MAX_PACKET);
         return 1;
       }
       len += (size_t)w;
+      if (fresh) gen_at[p * mpp + i] = (uint32_t)(len - 10);
     }
     if (counter_per_packet < 0) counter_per_packet = csum;
     else if (csum != counter_per_packet) constant_counter = 0;
@@ -261,6 +276,16 @@ int main(int argc, char **argv) {
     uint64_t behind = due - attempted;
     if (behind > max_behind) max_behind = behind;
     unsigned k = behind > MAX_BURST ? MAX_BURST : (unsigned)behind;
+    if (fresh) {
+      for (unsigned j = 0; j < k; j++) {
+        long rp = (pos + (long)j) % ring;
+        for (int i = 0; i < mpp; i++) {
+          uint64_t n = (attempted + j) * (uint64_t)mpp + (uint64_t)i;
+          char *d = bufs[rp] + gen_at[rp * mpp + i];
+          for (int q = 9; q >= 0; q--, n /= 10) d[q] = (char)('0' + n % 10);
+        }
+      }
+    }
     calls++;
     int r = sendmmsg(fd, &msgs[pos], k, MSG_DONTWAIT);
     if (r > 0) {
@@ -299,7 +324,7 @@ int main(int argc, char **argv) {
          "\"seconds\":%.6f,\"actual_metrics_per_s\":%.0f,\"actual_packets_per_s\":%.0f,"
          "\"sendmmsg_calls\":%llu,\"max_behind_packets\":%llu,"
          "\"by_type\":{\"c\":%llu,\"g\":%llu,\"ms\":%llu,\"h\":%llu,\"s\":%llu},"
-         "\"sampled_counter_lines\":%llu,\"counter_sum_per_packet\":%s,\"counter_sum\":%.1f}\n",
+         "\"sampled_counter_lines\":%llu,\"counter_sum_per_packet\":%s,\"counter_sum\":%.1f,\"mode\":\"%s\"}\n",
          rate, duration, mpp, series, distinct, ring, batch, (unsigned long long)total, (unsigned long long)sent,
          (unsigned long long)(sent * (uint64_t)mpp), (unsigned long long)bytes, (unsigned long long)failed,
          (unsigned long long)err_eagain, (unsigned long long)err_enobufs, (unsigned long long)err_econnrefused,
@@ -308,6 +333,6 @@ int main(int argc, char **argv) {
          (unsigned long long)(per_type[T_C] * sent), (unsigned long long)(per_type[T_G] * sent),
          (unsigned long long)(per_type[T_MS] * sent), (unsigned long long)(per_type[T_H] * sent),
          (unsigned long long)(per_type[T_S] * sent), (unsigned long long)(sampled_lines_per_packet * sent),
-         per_packet, counter_sum);
+         per_packet, counter_sum, fresh ? "fresh" : "ring");
   return 0;
 }

@@ -31,6 +31,7 @@ export async function openPushSinks(
   ctx: SinkFactoryContext,
   onAttempt?: (sink: string, seconds: number, outcome: string) => void,
   files?: FileAccess,
+  onEncode?: (sink: string, seconds: number) => void,
 ): Promise<PushSinks> {
   const specs = [];
   for (const c of config.sinks) {
@@ -54,6 +55,7 @@ export async function openPushSinks(
     sinks: specs,
     logger: ctx.logger,
     onAttempt,
+    onEncode,
     files,
   });
 }

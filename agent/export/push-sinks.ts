@@ -35,6 +35,8 @@ export interface PushSinksOptions {
   sinks: PushSinkSpec[];
   logger: Logger;
   onAttempt?: (sink: string, seconds: number, outcome: string) => void;
+  /** Time each sink took to encode a flush: it runs on the thread that reads the sockets. */
+  onEncode?: (sink: string, seconds: number) => void;
   now?: () => number;
   /** The queues' disk access; the real file system by default (tests pass a simulated disk). */
   files?: FileAccess;
@@ -71,6 +73,7 @@ export class PushSinks {
     private readonly running: Running[],
     private readonly logger: Logger,
     private readonly now: () => number,
+    private readonly onEncode: ((sink: string, seconds: number) => void) | undefined,
   ) {}
 
   static async open(opts: PushSinksOptions): Promise<PushSinks> {
@@ -120,7 +123,7 @@ export class PushSinks {
       throw err;
     }
     for (const r of running) r.shipper.start();
-    return new PushSinks(running, opts.logger, opts.now ?? Date.now);
+    return new PushSinks(running, opts.logger, opts.now ?? Date.now, opts.onEncode);
   }
 
   get count(): number {
@@ -141,8 +144,10 @@ export class PushSinks {
         const events = r.heldEvents.length === 0 ? base.events : r.heldEvents.concat(base.events);
         const batch = events === base.events ? base : { ...base, events };
         let requests;
+        const t0 = performance.now();
         try {
           requests = r.spec.sink.encode(batch);
+          this.onEncode?.(r.spec.sink.name, (performance.now() - t0) / 1000);
         } catch (err) {
           r.spec.sink.abandon?.(snapshot.batchId);
           r.stats.drop('encode_failed');

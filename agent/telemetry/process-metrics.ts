@@ -4,6 +4,8 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 export interface ProcessMetrics {
   /** Stops sampling the event loop. */
   stop(): void;
+  /** Forgets the blocks of start-up (the hot-path warm-up blocks on purpose): no socket was open to lose anything. */
+  listening(): void;
 }
 
 /**
@@ -49,7 +51,79 @@ export function registerProcessMetrics(meter: Meter, now: () => number = Date.no
   lagGauge('nodejs_eventloop_lag_p50_seconds', 'Median event-loop delay over the last 30 s, in seconds.', (w) => w.p50);
   lagGauge('nodejs_eventloop_lag_p99_seconds', '99th percentile of event-loop delay over the last 30 s, in seconds.', (w) => w.p99);
   lagGauge('nodejs_eventloop_lag_max_seconds', 'Longest event-loop delay over the last 30 s, in seconds.', (w) => w.max);
-  return { stop: () => delay.disable() };
+
+  // A histogram of its own, read and reset every second: the one above is reset
+  // only every 30 s, so a reading within a window would not show a block that just happened.
+  const blockDelay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  blockDelay.enable();
+  const blocks = new BlockWindow();
+  const tick = setInterval(() => {
+    blocks.add(now(), blockDelay.count > 0 ? blockDelay.max / 1e6 - RESOLUTION_MS : 0);
+    blockDelay.reset();
+  }, 1000);
+  tick.unref();
+  meter
+    .createObservableGauge('tally_event_loop_block_max_seconds', {
+      description: 'Longest event-loop block in the last 60 s (beyond the 10 ms sampling period), to the second: UDP arriving meanwhile waits in the socket buffer.',
+      unit: 's',
+      valueType: ValueType.DOUBLE,
+    })
+    .addCallback((r) => {
+      // The second under way counts too, so a reading right after a block shows it.
+      blocks.add(now(), blockDelay.count > 0 ? blockDelay.max / 1e6 - RESOLUTION_MS : 0);
+      r.observe(blocks.maxMs(now()) / 1000);
+    });
+  return {
+    stop: () => {
+      clearInterval(tick);
+      delay.disable();
+      blockDelay.disable();
+    },
+    listening: () => {
+      blockDelay.reset();
+      blocks.clear();
+    },
+  };
+}
+
+/** Seconds kept by BlockWindow. */
+export const BLOCK_WINDOW_S = 60;
+
+/**
+ * The longest block per wall-clock second over the last 60 s, in a ring of
+ * per-second maxima, so any reader (Prometheus every 15 s, a benchmark after
+ * each run) sees the worst block of the last minute whoever read before it.
+ */
+export class BlockWindow {
+  private readonly maxPerSecond = new Float64Array(BLOCK_WINDOW_S);
+  // NaN: a slot no second has written, which no window comparison takes in.
+  private readonly secondOf = new Float64Array(BLOCK_WINDOW_S).fill(NaN);
+
+  /** Records a block of `ms` (negative is taken as none) in the second holding `atMs`. */
+  add(atMs: number, ms: number): void {
+    const sec = Math.floor(atMs / 1000);
+    const i = sec % BLOCK_WINDOW_S;
+    if (this.secondOf[i] !== sec) {
+      this.secondOf[i] = sec;
+      this.maxPerSecond[i] = 0;
+    }
+    if (ms > this.maxPerSecond[i]!) this.maxPerSecond[i] = ms;
+  }
+
+  clear(): void {
+    this.secondOf.fill(NaN);
+  }
+
+  /** The longest block recorded in the 60 s up to `atMs`, in ms; 0 when none. */
+  maxMs(atMs: number): number {
+    const sec = Math.floor(atMs / 1000);
+    let max = 0;
+    for (let i = 0; i < BLOCK_WINDOW_S; i++) {
+      const s = this.secondOf[i]!;
+      if (s > sec - BLOCK_WINDOW_S && s <= sec && this.maxPerSecond[i]! > max) max = this.maxPerSecond[i]!;
+    }
+    return max;
+  }
 }
 
 interface LagSnapshot {

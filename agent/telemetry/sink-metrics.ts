@@ -1,15 +1,19 @@
 import { ValueType, type Histogram, type Meter } from '@opentelemetry/api';
 import type { PushSinks } from '../export/push-sinks.js';
 
+/** From a few series (under a millisecond) to a million (seconds), where anything past 50 ms is a block that loses UDP. */
+const ENCODE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 /** Attempt latencies from a loopback collector (ms) to a slow remote one (tens of seconds). */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /**
  * Per push sink and its spool queue, on /metrics: what is queued, how old
  * the oldest batch is, what was sent, retried, dropped (by reason) and
- * dead-lettered, the latency of each attempt, and when the last error was.
+ * dead-lettered, the time to encode a flush and the latency of each
+ * attempt, and when the last error was.
  */
-export function registerSinkMetrics(meter: Meter, sinks: PushSinks, now: () => number = Date.now): { attempt: Histogram } {
+export function registerSinkMetrics(meter: Meter, sinks: PushSinks, now: () => number = Date.now): { attempt: Histogram; encode: Histogram } {
   const gauge = (name: string, description: string, unit = '') =>
     meter.createObservableGauge(name, { description, unit, valueType: ValueType.DOUBLE });
   const counter = (name: string, description: string) =>
@@ -63,5 +67,10 @@ export function registerSinkMetrics(meter: Meter, sinks: PushSinks, now: () => n
     unit: 's',
     advice: { explicitBucketBoundaries: LATENCY_BUCKETS },
   });
-  return { attempt };
+  const encode = meter.createHistogram('tally_sink_encode_duration_seconds', {
+    description: 'Time to encode one flush into the sink\'s requests, by sink; the thread that reads the sockets waits meanwhile.',
+    unit: 's',
+    advice: { explicitBucketBoundaries: ENCODE_BUCKETS },
+  });
+  return { attempt, encode };
 }
