@@ -27,7 +27,8 @@ function slowSink(name: string, ms: number, fail = false): Sink {
       if (fail) throw new Error('cannot encode');
       return [{ path: '', headers: {}, body: Buffer.from('x') }];
     },
-    send: () => new Promise(() => {}),
+    // Never delivers, but gives up when stop() aborts it, as a real sink does; ignoring the signal would hang stop() whenever the shipper got to send first.
+    send: (_request, signal) => new Promise((resolve) => signal.addEventListener('abort', () => resolve({ kind: 'retry', error: 'stopped' }), { once: true })),
   };
 }
 
