@@ -35,8 +35,12 @@ type Memory = Map<string, Map<string, SeriesMemory>>;
  *   value since its own start time. Nothing is lost and nothing counted twice.
  * - A series absent from a batch is forgotten, so state never outgrows the
  *   series the agent holds.
- * - Gauges pass through unchanged. An unchanged counter is sent as a 0 delta:
- *   the series stays visible as long as the agent holds it.
+ * - Gauges pass through unchanged. A series that did not change since the
+ *   last point sent is not sent (a metric left with no points is left out):
+ *   at a million series, most idle in any one flush, sending a 0 point for
+ *   each made every flush as large as the whole state. Its memory keeps the
+ *   last point sent, so the next delta starts where that one ended and the
+ *   intervals still tile without overlap.
  * - abandon() takes the last batch back (its queue could not take it): the
  *   next batch's deltas then start where the last queued one ended.
  *
@@ -55,7 +59,9 @@ export class DeltaConverter {
     const next: Memory = new Map();
     const scopeMetrics = rm.scopeMetrics.map((sm) => ({
       scope: sm.scope,
-      metrics: sm.metrics.map((m) => this.convertMetric(m, `${sm.scope.name}\u0000${m.descriptor.name}\u0000${m.dataPointType}`, next)),
+      metrics: sm.metrics
+        .map((m) => this.convertMetric(m, `${sm.scope.name}\u0000${m.descriptor.name}\u0000${m.dataPointType}`, next))
+        .filter((m) => m.dataPoints.length > 0),
     }));
     this.before = this.memory;
     this.memory = next;
@@ -83,17 +89,27 @@ export class DeltaConverter {
     let series = next.get(metricKey);
     if (series === undefined) next.set(metricKey, (series = new Map()));
     const seen = series;
-    const points = (m.dataPoints as Array<DataPoint<CumulativeValue>>).map((p) => {
+    const points: Array<DataPoint<CumulativeValue>> = [];
+    for (const p of m.dataPoints as Array<DataPoint<CumulativeValue>>) {
       const key = attributesKey(p.attributes);
       // A series met twice in one batch (never, from the producer) goes whole.
       const prev = seen.has(key) ? undefined : last?.get(key);
       const change = prev !== undefined && sameTime(prev.startTime, p.startTime) ? difference(prev.value, p.value, monotonic) : undefined;
+      if (change !== undefined && isZero(change)) {
+        seen.set(key, prev!);
+        continue;
+      }
       seen.set(key, { startTime: p.startTime, endTime: p.endTime, value: p.value });
-      if (change === undefined) return p;
-      return { attributes: p.attributes, startTime: prev!.endTime, endTime: p.endTime, value: change };
-    });
+      points.push(change === undefined ? p : { attributes: p.attributes, startTime: prev!.endTime, endTime: p.endTime, value: change });
+    }
     return { ...m, aggregationTemporality: AggregationTemporality.DELTA, dataPoints: points } as MetricData;
   }
+}
+
+/** Nothing happened in the interval: no count, and no sum moved. */
+function isZero(change: CumulativeValue): boolean {
+  if (typeof change === 'number') return change === 0;
+  return change.count === 0 && (change.sum === undefined || change.sum === 0) && ('buckets' in change || change.zeroCount === 0);
 }
 
 function sameTime(a: HrTime, b: HrTime): boolean {

@@ -41,7 +41,8 @@ function batch(...metrics: MetricData[]): ResourceMetrics {
 
 /** The converted points of the first metric, as [value, start offset s, end offset s]. */
 function deltas(rm: ResourceMetrics, metric = 0): Array<[unknown, number, number]> {
-  const m = rm.scopeMetrics[0]!.metrics[metric]!;
+  const m = rm.scopeMetrics[0]!.metrics[metric];
+  if (m === undefined) return [];
   return (m.dataPoints as Array<DataPoint<unknown>>).map((p) => [p.value, p.startTime[0] - T0, p.endTime[0] - T0]);
 }
 
@@ -58,9 +59,10 @@ describe('DeltaConverter', () => {
     expect(first.scopeMetrics[0]!.metrics[0]!.aggregationTemporality).toBe(AggregationTemporality.DELTA);
     expect(deltas(first)).toEqual([[5, 0, 10]]);
     expect(deltas(d.convert(batch(counter('logins', [point(8, 0, 20)]))))).toEqual([[3, 10, 20]]);
-    // Unchanged: a 0 delta keeps the series visible, and the intervals keep tiling.
-    expect(deltas(d.convert(batch(counter('logins', [point(8, 0, 30)]))))).toEqual([[0, 20, 30]]);
-    expect(deltas(d.convert(batch(counter('logins', [point(8.5, 0, 40)]))))).toEqual([[0.5, 30, 40]]);
+    // Unchanged: nothing is sent (the metric too is left out when it has no other point), and the next delta starts where the last sent one ended.
+    expect(d.convert(batch(counter('logins', [point(8, 0, 30)]))).scopeMetrics[0]!.metrics).toEqual([]);
+    expect(d.size).toBe(1);
+    expect(deltas(d.convert(batch(counter('logins', [point(8.5, 0, 40)]))))).toEqual([[0.5, 20, 40]]);
   });
 
   it('restarts a series whose value went down, or whose start time changed, from its own new start', () => {
@@ -86,10 +88,7 @@ describe('DeltaConverter', () => {
     d.convert(batch(counter('c', [point(5, 0, 20, { a: '1' })])));
     expect(d.size).toBe(1);
     // Same start time and a larger value, yet its last batch is gone: the whole value, from its own start.
-    expect(deltas(d.convert(batch(counter('c', [point(5, 0, 30, { a: '1' }), point(9, 0, 30, { a: '2' })]))))).toEqual([
-      [0, 20, 30],
-      [9, 0, 30],
-    ]);
+    expect(deltas(d.convert(batch(counter('c', [point(5, 0, 30, { a: '1' }), point(9, 0, 30, { a: '2' })]))))).toEqual([[9, 0, 30]]);
   });
 
   it('keys a series by name and sorted attributes, so attribute order does not matter', () => {
@@ -188,7 +187,14 @@ describe('DeltaConverter', () => {
             lastEnd = undefined;
             return;
           }
-          const [[delta, from, to]] = deltas(d.convert(batch(counter('c', [point(value, start, now)])))) as Array<[number, number, number]>;
+          const out = deltas(d.convert(batch(counter('c', [point(value, start, now)])))) as Array<[number, number, number]>;
+          if (out.length === 0) {
+            // Nothing changed since the last point sent, so nothing is sent; the next delta starts at lastEnd.
+            expect(lastEnd !== undefined && !step.restart && step.add === 0).toBe(true);
+            expect(sentSinceStart).toBe(value);
+            return;
+          }
+          const [[delta, from, to]] = out as [[number, number, number]];
           expect(to).toBe(now);
           const resumed = lastEnd !== undefined && !step.restart;
           if (resumed) {
