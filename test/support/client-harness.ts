@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startAgent, waitFor, type AgentHandle } from './agent-process.js';
 import { findSample, parsePromText, sampleValue, type Exposition, type Labels } from './prom-text.js';
 
@@ -169,14 +169,14 @@ export async function probe(file: string, args: string[]): Promise<boolean> {
 
 /**
  * A client from a Debian package that is not installed is a loud skip on a
- * developer's machine and a failure under CI=true, where .ci/run installs it.
- * Returns whether the tests that need it should run.
+ * developer's machine and a failing test under CI=true, where .ci/run
+ * installs it. Call inside a describe; returns whether its tests should run.
  */
-export function requireInstalled(available: boolean, what: string, aptPackage: string): boolean {
-  if (available) return true;
-  if (process.env.CI === 'true') {
-    throw new Error(`${what} is not installed, and CI=true requires it: .ci/run installs ${aptPackage}`);
-  }
-  console.warn(`\n*** ${what} is not installed: skipping (apt-get install ${aptPackage}) ***\n`);
-  return false;
+export function debianClient(available: boolean, what: string, aptPackage: string): boolean {
+  const inCI = process.env.CI === 'true';
+  if (!available && !inCI) console.warn(`\n*** ${what} is not installed: skipping (apt-get install ${aptPackage}) ***\n`);
+  it.runIf(!available && inCI)(`${what} is installed (CI=true requires it)`, () => {
+    throw new Error(`${what} is not installed: .ci/run installs ${aptPackage}`);
+  });
+  return available;
 }

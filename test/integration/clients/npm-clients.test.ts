@@ -1,6 +1,7 @@
 /**
  * The other statsd clients on npm, each sending all it can to a real agent:
- * statsd-client over TCP (its UDP path is in ../statsd-clients.test.ts),
+ * statsd-client over TCP (its UDP path is in ../statsd-clients.test.ts; its
+ * HTTP path does not reach the agent),
  * lynx 0.2.0 and node-statsd 0.1.1 over UDP (the only transport they have).
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -67,9 +68,21 @@ describe('statsd-client over TCP', () => {
   });
 });
 
+describe('statsd-client over HTTP', () => {
+  it('is not accepted: it PUTs statsd lines, and /v1/collect takes POST only', async () => {
+    // What statsd-client's HttpSocket sends (a PUT, no content-type), whose answer it ignores.
+    const res = await fetch(`http://127.0.0.1:${fx.h.agent.httpPort}/v1/collect`, { method: 'PUT', body: 'sch.jobs:1|c' });
+    await res.text();
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('POST');
+  });
+});
+
 describe('lynx 0.2.0 over UDP', () => {
   it('counts (single, batched, sampled), decrements, timers, gauges, sets, mixed batches and piped statsd text', async () => {
-    const before = parseErrors(await fx.h.scrape(), 'negative_counter');
+    const start = await fx.h.scrape();
+    const before = parseErrors(start, 'negative_counter');
+    const unknownTypeBefore = parseErrors(start, 'unknown_type');
     const lynx = new LynxCtor('127.0.0.1', fx.h.agent.udpPort, { scope: 'lx', on_error: (err) => fx.errors.push(err) });
     try {
       await fx.h.justFlushed();
@@ -93,6 +106,9 @@ describe('lynx 0.2.0 over UDP', () => {
       lynx.send({ 'mixed.c': '2|c', 'mixed.g': '15|g', 'mixed.ms': '500|ms' });
       // lynx is a stream: statsd text written to it is parsed and re-sent.
       lynx.write('piped.hits:3|c\n');
+      // A lynx bug: a sampled line piped in is re-sent as \`piped.sampled:1|c@0.5|@0.5\` (no '|' before its own
+      // rate, and a second one added), which no statsd daemon reads; Tally refuses it as an unknown type.
+      withLynxDraw(0, () => lynx.write('piped.sampled:1|c|@0.5\n'));
 
       const exp = await waitFor(async () => {
         const e = await fx.h.scrape();
@@ -100,8 +116,10 @@ describe('lynx 0.2.0 over UDP', () => {
         expect(sampleValue(e, 'lx_users')).toBe(2);
         expect(sampleValue(e, 'lx_piped_hits_total')).toBe(3);
         expect(parseErrors(e, 'negative_counter') - before).toBe(1);
+        expect(parseErrors(e, 'unknown_type') - unknownTypeBefore).toBe(1);
         return e;
       }, SET_WAIT_MS);
+      expect(samplesNamed(exp, 'lx_piped_sampled_total')).toEqual([]);
       expect(sampleValue(exp, 'lx_multi_a_total')).toBe(1);
       expect(sampleValue(exp, 'lx_multi_b_total')).toBe(1);
       expect(sampleValue(exp, 'lx_sampled_total')).toBe(4);
