@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import HotShots, { type ClientOptions, type StatsCb, type StatsD } from 'hot-shots';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { findOnPath, startAgent, waitFor, type AgentHandle } from '../support/agent-process.js';
+import { expectBuckets, HISTOGRAM_BUCKETS, LAND_WAIT_MS, SET_WAIT_MS, TIMER_BUCKETS } from '../support/client-harness.js';
 import { StatsdClientCtor, type StatsdClient } from '../support/statsd-client.js';
 import {
   familyType,
@@ -18,14 +19,6 @@ import {
   type Exposition,
   type Labels,
 } from '../support/prom-text.js';
-
-const TIMER_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-// Not latencies: h/d values keep the sender's unit, so bounds far from the timer ones show which set was used.
-const HISTOGRAM_BUCKETS = [1, 10, 100, 1000];
-// Sets publish a value only once a flush interval closes: give it two intervals and some slack.
-const SET_WAIT_MS = 3_500;
-const LAND_WAIT_MS = 3_000;
-
 
 let agent: AgentHandle;
 const clientErrors: Error[] = [];
@@ -70,20 +63,6 @@ function hotShots(opts: ClientOptions = {}): StatsD {
 
 function closeHotShots(client: StatsD): Promise<void> {
   return new Promise((resolve) => client.close(() => resolve()));
-}
-
-/** Cumulative counts per `le` for the given observations, as Prometheus should serve them. */
-function expectBuckets(exp: Exposition, family: string, labels: Labels, bounds: number[], observed: number[]): void {
-  for (const le of bounds) {
-    const want = observed.filter((v) => v <= le).length;
-    expect(sampleValue(exp, `${family}_bucket`, { ...labels, le: String(le) }), `${family} le=${le}`).toBe(want);
-  }
-  expect(sampleValue(exp, `${family}_bucket`, { ...labels, le: '+Inf' })).toBe(observed.length);
-  expect(sampleValue(exp, `${family}_count`, labels)).toBe(observed.length);
-  expect(sampleValue(exp, `${family}_sum`, labels)).toBeCloseTo(
-    observed.reduce((a, b) => a + b, 0),
-    9,
-  );
 }
 
 describe('hot-shots, plain statsd (no tags)', () => {
