@@ -1,9 +1,10 @@
 // `npm run bench`: runs the UDP table (bench/run.mjs), then HTTP collect,
-// mapping cost, TCP ingest, spool appends, spool replay and the application
-// client (tally-agent/client against hot-shots), one after another. See bench/README.md.
+// mapping cost, TCP ingest, spool appends, spool replay, the application
+// client (tally-agent/client against hot-shots) and the /metrics scrape at
+// high cardinality, one after another. See bench/README.md.
 //
 //   npm run bench                              # all of them, in turn
-//   npm run bench -- --only udp|http|mapping|tcp|spool|replay|client[,...] [flags for that one script]
+//   npm run bench -- --only udp|http|mapping|tcp|spool|replay|client|scrape[,...] [flags for that one script]
 //
 // Flags after --only go to the selected script (only when one is selected);
 // without --only, flags go to bench/run.mjs as before.
@@ -20,6 +21,7 @@ const SCRIPTS = {
   spool: ['spool.mjs'],
   replay: ['replay.mjs'],
   client: ['client.mjs'],
+  scrape: ['scrape.mjs'],
 };
 const argv = process.argv.slice(2);
 let only = Object.keys(SCRIPTS);
