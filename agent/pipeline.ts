@@ -15,12 +15,10 @@ import { buildPushResource } from './export/built-in-sinks.js';
 import { DurableSpool } from './durable-spool.js';
 import type { CollectJournal } from './ingest/collect-journal.js';
 import type { FileAccess } from './spool/file-access.js';
-import { appendToExposition } from './export/append-exposition.js';
 import { collectExponentialHistograms } from './export/exponential-data.js';
 import { collectSummaries } from './export/summary-data.js';
-import { summariesToPrometheusText } from './export/summary-text.js';
 import { startHttpServer, type HttpServer } from './export/http-server.js';
-import { isStoringScraper } from './export/storing-scraper.js';
+import { streamedMetricsHandler } from './export/streamed-metrics.js';
 import { createCollectHandler, readBearerToken, type CollectHandler } from './ingest/http-collect.js';
 import { makeHostCheck } from './ingest/collect-guards.js';
 import { socketPath } from './ingest/socket-dir.js';
@@ -96,18 +94,11 @@ export async function startPipeline(
 
   const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: 'tally-agent', [ATTR_SERVICE_VERSION]: version });
   const scope = { name: 'tally-agent', version };
-  // Two readers of the same state: a scraper that stores samples gets new
-  // counters and histograms at zero first (see NEW_SERIES_HOLD_MS); a person
-  // with curl gets the values as they are.
-  const newExporter = (zeroNewSeries: boolean) =>
-    new PrometheusExporter({
-      preventServerStart: true,
-      withoutScopeInfo: true,
-      metricProducers: [new AggregateProducer({ aggregator, resource, scope, zeroNewSeries })],
-    });
-  const scrapeExporter = newExporter(true);
-  const plainExporter = newExporter(false);
-  const meterProvider = new MeterProvider({ resource, readers: [scrapeExporter, plainExporter] });
+  // The SDK reads only the agent's own metrics (tally_*, process); the
+  // aggregator's families reach /metrics through Tally's streamed writer,
+  // and the push sinks through the AggregateProducer below.
+  const selfReader = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true });
+  const meterProvider = new MeterProvider({ resource, readers: [selfReader] });
   const self = registerSelfMetrics(meterProvider.getMeter('tally-agent', version), {
     counters,
     seriesCount: () => aggregator.seriesCount,
@@ -281,11 +272,7 @@ export async function startPipeline(
       port: config.http.port,
       logger,
       metricsPath: config.http.metrics_path,
-      // Summaries have no OpenTelemetry data point type: rendered by Tally, after the exporter's own text.
-      metrics: appendToExposition(
-        (req, res) => (isStoringScraper(req) ? scrapeExporter : plainExporter).getMetricsRequestHandler(req, res),
-        () => summariesToPrometheusText(collectSummaries(aggregator)),
-      ),
+      metrics: streamedMetricsHandler({ aggregator, resource, selfMetrics: selfReader, logger }),
       ready: () => ready,
       unready: () => spool.unready(),
       unhealthy: () => spool.push?.problems() ?? [],

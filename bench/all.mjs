@@ -1,10 +1,11 @@
 // `npm run bench`: runs the UDP table (bench/run.mjs), then HTTP collect,
 // mapping cost, TCP ingest, spool appends, spool replay, the application
-// client (tally-agent/client against hot-shots), one after another; and,
-// with --only cardinality, 1k to 1M series. See bench/README.md.
+// client (tally-agent/client against hot-shots) and the /metrics scrape at
+// high cardinality, one after another; and, with --only cardinality, the
+// whole agent at 1k to 1M series. See bench/README.md.
 //
 //   npm run bench                              # all of them, in turn
-//   npm run bench -- --only udp|http|mapping|tcp|spool|replay|client|cardinality[,...] [flags for that one script]
+//   npm run bench -- --only udp|http|mapping|tcp|spool|replay|client|scrape|cardinality[,...] [flags for that one script]
 //
 // Flags after --only go to the selected script (only when one is selected);
 // without --only, flags go to bench/run.mjs as before.
@@ -21,6 +22,7 @@ const SCRIPTS = {
   spool: ['spool.mjs'],
   replay: ['replay.mjs'],
   client: ['client.mjs'],
+  scrape: ['scrape.mjs'],
   cardinality: ['cardinality.mjs'],
 };
 const argv = process.argv.slice(2);

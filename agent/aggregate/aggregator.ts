@@ -144,6 +144,11 @@ export interface Family {
   summary: SummaryShape | undefined;
   /** Set for histograms that also keep an exponential histogram per series. */
   exponential: ExponentialShape | undefined;
+  /**
+   * Only ever appended to; expiry assigns a new array instead of editing this
+   * one, so a streamed scrape that keeps it (scrape-snapshot.ts) still has
+   * the series it began with, in their order.
+   */
   series: Series[];
 }
 
@@ -615,7 +620,7 @@ export class Aggregator implements LineSink {
     this.logger.debug({ expired: dropped, series: this.series.length }, 'idle series expired');
   }
 
-  /** A read-only view for exporters; they must not keep references past the call. */
+  /** A read-only view for exporters; only a family's `series` array may be kept past the call (see Family.series). */
   forEachFamily(fn: (family: Family) => void): void {
     for (const f of this.families.values()) fn(f);
   }

@@ -48,7 +48,7 @@ export class AggregateProducer implements MetricProducer {
     const nowMs = (this.opts.now ?? Date.now)();
     const endTime = millisToHrTime(nowMs);
     const metrics: MetricData[] = [];
-    const hold = this.opts.zeroNewSeries ? { since: nowMs - NEW_SERIES_HOLD_MS, epoch: this.opts.aggregator.flushEpoch } : undefined;
+    const hold = this.opts.zeroNewSeries ? zeroHold(this.opts.aggregator, nowMs) : undefined;
     this.opts.aggregator.forEachFamily((family) => {
       const data = toMetricData(family, endTime, hold);
       if (data !== undefined && data.dataPoints.length > 0) metrics.push(data);
@@ -80,13 +80,18 @@ export function familyDescriptor(family: Family): MetricDescriptor {
 }
 
 /** For a storing scraper's read: series younger than `since` are shown at 0 through the interval of their first such read. */
-interface ZeroHold {
+export interface ZeroHold {
   since: number;
   epoch: number;
 }
 
+/** The hold a storing scraper's read at `nowMs` applies. */
+export function zeroHold(aggregator: Aggregator, nowMs: number): ZeroHold {
+  return { since: nowMs - NEW_SERIES_HOLD_MS, epoch: aggregator.flushEpoch };
+}
+
 /** Whether this read shows the series at zero; the first storing read of a series starts its zero interval. */
-function heldAtZero(s: Series, hold: ZeroHold | undefined): boolean {
+export function heldAtZero(s: Series, hold: ZeroHold | undefined): boolean {
   if (hold === undefined || s.startTimeMs <= hold.since) return false;
   if (s.firstScrapedEpoch === -1) s.firstScrapedEpoch = hold.epoch;
   return s.firstScrapedEpoch === hold.epoch;

@@ -8,7 +8,9 @@ import type { RequestHandler } from './http-server.js';
  * exporter answers with a single `res.end(text)` once its collection
  * resolves, and this joins the two there, so the exporter keeps its own
  * settings and headers. Should `more()` throw, the exposition is still
- * served, with a comment saying what is missing.
+ * served, with a comment saying what is missing. pipeline.ts no longer
+ * serves /metrics this way (streamed-metrics.ts does); the exposition
+ * writer's tests and bench/scrape.mjs keep it as the reference it matches.
  */
 export function appendToExposition(handler: RequestHandler, more: () => string): RequestHandler {
   return (req: IncomingMessage, res: ServerResponse) => {

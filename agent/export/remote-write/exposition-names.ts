@@ -1,4 +1,5 @@
 import { DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
+import { goFloat } from '../exposition-text.js';
 
 /*
  * Names and label values exactly as @opentelemetry/exporter-prometheus's
@@ -10,7 +11,7 @@ import { DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
  */
 
 /** The serializer's sanitizePrometheusMetricName: [^a-zA-Z0-9_] → '_', then runs of '_' → one. */
-function sanitize(name: string): string {
+export function sanitize(name: string): string {
   return name.replace(/[^a-z0-9_]/gi, '_').replace(/_{2,}/g, '_');
 }
 
@@ -72,14 +73,7 @@ export function expositionLe(bound: number | undefined): string {
   return bound === undefined || bound === Infinity ? '+Inf' : String(bound);
 }
 
-/**
- * A summary quantile as summary-text.ts writes the label: Go's shortest 'g'
- * format as client_golang does (1e-05, not 0.00001), which differs from
- * JavaScript's only below 1e-4. Kept in step with goFloat there.
- */
+/** A summary quantile as summary-text.ts writes the label (Go's shortest 'g' format, as client_golang does). */
 export function expositionQuantile(q: number): string {
-  if (q === 0 || q >= 1e-4) return String(q);
-  const [mantissa, exponent] = q.toExponential().split('e') as [string, string];
-  const e = Number(exponent);
-  return `${mantissa}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+  return goFloat(q);
 }
