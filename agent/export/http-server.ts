@@ -57,8 +57,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       const q = url.indexOf('?');
       const path = q === -1 ? url : url.slice(0, q);
       if (path === '/v1/collect' && opts.collect !== undefined) {
-        if (req.method === 'POST') opts.collect(req, res);
-        else res.writeHead(405, { allow: 'POST', 'content-type': 'text/plain' }).end('method not allowed: POST only\n');
+        // PUT too: statsd-client's HTTP transport PUTs its statsd lines (and ignores the answer, so a 405 lost them silently).
+        if (req.method === 'POST' || req.method === 'PUT') opts.collect(req, res);
+        else res.writeHead(405, { allow: 'POST, PUT', 'content-type': 'text/plain' }).end('method not allowed: POST or PUT\n');
         return;
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') {

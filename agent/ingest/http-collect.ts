@@ -124,7 +124,8 @@ export function createCollectHandler(opts: CollectOptions): CollectHandler {
         return new Refusal(401, 'unauthorized', 'a valid bearer token is required', { 'www-authenticate': 'Bearer' });
       }
     }
-    const ct = parseContentType(req.headers['content-type']);
+    // statsd-client's HTTP transport PUTs statsd lines with no Content-Type; a PUT is never a browser's simple request, so reading it as text opens nothing to pages.
+    const ct = req.method === 'PUT' && req.headers['content-type'] === undefined ? 'text' : parseContentType(req.headers['content-type']);
     if (ct === undefined) return new Refusal(415, 'unsupported_media_type', 'Content-Type must be application/json or text/plain (charset utf-8)');
     const rawEnc = req.headers['content-encoding'];
     const enc = rawEnc === undefined ? 'identity' : rawEnc.trim().toLowerCase();

@@ -307,7 +307,7 @@ describe('POST /v1/collect', () => {
     expect((await post(port, '{}', { headers: { 'content-encoding': 'br' } })).json).toMatchObject({ error: 'unsupported_encoding' });
     const get = await post(port, '', { method: 'GET' });
     expect(get.status).toBe(405);
-    expect(get.headers.allow).toBe('POST');
+    expect(get.headers.allow).toBe('POST, PUT');
     expect((await post(port, 'x', { contentType: 'application/json' })).json).toMatchObject({ error: 'bad_json' });
     expect((await post(port, Buffer.from([0x22, 0xff, 0x22]))).json).toMatchObject({ error: 'invalid_utf8' });
   });

@@ -69,12 +69,31 @@ describe('statsd-client over TCP', () => {
 });
 
 describe('statsd-client over HTTP', () => {
-  it('is not accepted: it PUTs statsd lines, and /v1/collect takes POST only', async () => {
-    // What statsd-client's HttpSocket sends (a PUT, no content-type), whose answer it ignores.
-    const res = await fetch(`http://127.0.0.1:${fx.h.agent.httpPort}/v1/collect`, { method: 'PUT', body: 'sch.jobs:1|c' });
-    await res.text();
-    expect(res.status).toBe(405);
-    expect(res.headers.get('allow')).toBe('POST');
+  it('lands: its HttpSocket PUTs statsd lines with no Content-Type to /v1/collect, read as text', async () => {
+    const client = new StatsdClientCtor({ host: `http://127.0.0.1:${fx.h.agent.httpPort}/v1/collect`, prefix: 'sch', socketTimeout: 50 });
+    client.increment('jobs');
+    client.increment('jobs', 4, { queue: 'mail' });
+    client.gauge('pool', 10);
+    client.timing('rt', 250);
+    client.close();
+    await waitFor(async () => {
+      const e = await fx.h.scrape();
+      expect(sampleValue(e, 'sch_jobs_total')).toBe(1);
+      expect(sampleValue(e, 'sch_jobs_total', { queue: 'mail' })).toBe(4);
+      expect(sampleValue(e, 'sch_pool')).toBe(10);
+      expect(sampleValue(e, 'sch_rt_seconds_count')).toBe(1);
+    }, 10_000);
+  });
+
+  it('still refuses other methods, and a POST without a Content-Type', async () => {
+    const url = `http://127.0.0.1:${fx.h.agent.httpPort}/v1/collect`;
+    const del = await fetch(url, { method: 'DELETE' });
+    await del.text();
+    expect(del.status).toBe(405);
+    expect(del.headers.get('allow')).toBe('POST, PUT');
+    const post = await fetch(url, { method: 'POST', body: new Uint8Array(Buffer.from('sch.x:1|c')) });
+    await post.text();
+    expect(post.status).toBe(415);
   });
 });
 
