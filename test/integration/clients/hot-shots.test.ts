@@ -6,6 +6,7 @@
  * transport carries the whole feature set, events and service checks
  * included, so a transport that loses or garbles one kind shows up.
  */
+import { createRequire } from 'node:module';
 import { connect, type Socket } from 'node:net';
 import HotShots, { type ClientOptions, type StatsCb, type StatsD, type TimerContext } from 'hot-shots';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -22,6 +23,22 @@ import {
 import { familyType, sampleValue, samplesNamed } from '../../support/prom-text.js';
 
 const fx = useClientAgent();
+
+// hot-shots' uds protocol needs unix-dgram, a NAN addon that `npm ci` builds for the Node that ran it;
+// CI's Node 24 pass reuses the Node 20 build and these machines have no Node 24 headers to rebuild it
+// (as in ../../cli.test.ts). On Node 20 under CI it must load.
+const unixDgramLoadError = (() => {
+  try {
+    createRequire(import.meta.url)('unix-dgram');
+    return undefined;
+  } catch (err) {
+    return (err as Error).message.split('\n')[0];
+  }
+})();
+if (unixDgramLoadError !== undefined) {
+  if (process.env.CI === 'true' && process.versions.node.startsWith('20.')) throw new Error(`unix-dgram must load on Node 20 in CI: ${unixDgramLoadError}`);
+  console.warn(`SKIPPED: hot-shots over uds, unix-dgram does not load on Node ${process.versions.node}: ${unixDgramLoadError}`);
+}
 
 /** Plain options: no Datadog auto-detection, no DD_* tags from the environment, no client-side aggregation. */
 function hotShots(opts: ClientOptions): StatsD {
@@ -123,7 +140,7 @@ async function expectFeatureSet(p: string, negativeBefore: number): Promise<void
 describe('hot-shots: the whole feature set over each transport', () => {
   // Buffered so that each transport gets the whole set in one write (or datagram: 8192 is hot-shots' most for UDS).
   const buffered = { maxBufferSize: 8192, bufferFlushInterval: 60_000 };
-  const transports: Array<{ transport: string; prefix: string; open(): Promise<{ client: StatsD; done?: () => void }> }> = [
+  const transports: Array<{ transport: string; prefix: string; skip?: boolean; open(): Promise<{ client: StatsD; done?: () => void }> }> = [
     {
       transport: 'UDP',
       prefix: 'hs_udp',
@@ -137,6 +154,7 @@ describe('hot-shots: the whole feature set over each transport', () => {
     {
       transport: "UDS (hot-shots' Unix datagram transport, to statsd.unixgram)",
       prefix: 'hs_uds',
+      skip: unixDgramLoadError !== undefined,
       open: async () => ({ client: hotShots({ protocol: 'uds', path: fx.h.unixgramPath, prefix: 'hs_uds.', ...buffered }) }),
     },
     {
@@ -150,7 +168,8 @@ describe('hot-shots: the whole feature set over each transport', () => {
     },
   ];
 
-  it.each(transports)('$transport', async ({ prefix, open }) => {
+  // The uds case is left out where unix-dgram cannot load (said loudly above).
+  it.each(transports.filter((t) => t.skip !== true))('$transport', async ({ prefix, open }) => {
     const before = parseErrors(await fx.h.scrape(), 'negative_counter');
     const { client, done } = await open();
     try {
