@@ -1,5 +1,5 @@
 import { BATCH_ID_HEADER, BATCH_PART_HEADER } from '../batch-headers.js';
-import { compress } from 'snappyjs';
+import { compressBlock } from './snappy-block.js';
 import type { EncodedRequest, FlushSnapshot } from '../sink.js';
 import { seriesGroups, type SeriesGroup } from './series-groups.js';
 import { encodeLabel, WriteRequestBuilder, type Label } from './write-request-proto.js';
@@ -90,7 +90,7 @@ export class RemoteWriteEncoder {
         [BATCH_ID_HEADER]: snapshot.batchId,
         [BATCH_PART_HEADER]: `${i + 1}/${bodies.length}`,
       },
-      body: compress(proto),
+      body: compressBlock(proto),
     }));
     // Only once the batch is encoded: a batch that failed to encode must not make its series look sent.
     this.previous = current;
