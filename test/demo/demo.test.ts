@@ -33,9 +33,11 @@ function features(out: string): Array<[string, number]> {
 
 function checkAnswers(out: string): void {
   const ratio = Number(/p99 1\.5 \/ 1\.4: ([\d.]+) → yes/.exec(out)?.[1]);
-  // The shop's 1.5 is 1.6 times slower; the buckets read within 10 %.
-  expect(ratio, out).toBeGreaterThan(1.6 * 0.85);
-  expect(ratio, out).toBeLessThan(1.6 * 1.15);
+  // The shop's 1.5 is 1.6 times slower. Each p99 reads within 9.2 % from the buckets (so the ratio within about
+  // 0.83-1.2 times), and a 6 s run gives a few thousand samples a version, whose own p99 is noisy too: 1.84 was seen
+  // under CI load. The answer that matters is "yes, slower", by about the right factor.
+  expect(ratio, out).toBeGreaterThan(1.6 / 1.25);
+  expect(ratio, out).toBeLessThan(1.6 * 1.25);
   expect(out).toMatch(/Is version 1\.5 using more memory than 1\.4\?.*\n.*→ yes/);
   const f = features(out);
   expect(f.map(([name]) => name).slice(0, 2), out).toEqual(['Export PDF', 'Search']);
