@@ -4,7 +4,6 @@
  */
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runAgent, startAgent, waitFor, writeTempConfig, type AgentHandle } from './support/agent-process.js';
 import { StatsdClientCtor } from './support/statsd-client.js';
 import { parsePromText, sampleValue, sumSamples, type Exposition } from './support/prom-text.js';
+import { skipLoudlyUnlessNode20InCI, unixDgramLoadError } from './support/unix-dgram.js';
 
 const GOOD_CONFIG = 'test/fixtures/config/good.yaml';
 const BAD_CONFIG = 'test/fixtures/config/bad.yaml';
@@ -375,20 +375,10 @@ describe('hot-shots in DogStatsD mode over a Unix stream socket', () => {
 // `npm ci` builds for the Node that ran it. Node 24 in CI reuses that install, and these machines
 // have no Node 24 headers to rebuild it, so there the client cannot load; our listener's own
 // addon is N-API and is tested on both (test/ingest/unixgram-listener.test.ts).
-const unixDgramLoadError = (() => {
-  try {
-    createRequire(import.meta.url)('unix-dgram');
-    return undefined;
-  } catch (err) {
-    return (err as Error).message.split('\n')[0];
-  }
-})();
-if (unixDgramLoadError !== undefined) {
-  if (process.env.CI === 'true' && process.versions.node.startsWith('20.')) throw new Error(`unix-dgram must load on Node 20 in CI: ${unixDgramLoadError}`);
-  console.warn(`SKIPPED: hot-shots uds test, unix-dgram does not load on Node ${process.versions.node}: ${unixDgramLoadError}`);
-}
+const unixDgramMissing = unixDgramLoadError();
+skipLoudlyUnlessNode20InCI('hot-shots uds test', unixDgramMissing);
 
-describe.skipIf(unixDgramLoadError !== undefined)('hot-shots in DogStatsD mode over a Unix datagram socket (protocol "uds")', () => {
+describe.skipIf(unixDgramMissing !== undefined)('hot-shots in DogStatsD mode over a Unix datagram socket (protocol "uds")', () => {
   it('delivers tags, distributions, events and service checks', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tally-hsu-'));
     const socketPath = join(dir, 'dsd.sock');

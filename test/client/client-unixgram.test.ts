@@ -15,22 +15,12 @@ import { createClient, type Client, type ClientOptions, type DropReason } from '
 import { loadMmsgAddon } from '../../agent/ingest/batch-receiver.js';
 import { ROOT, startAgent, waitFor, type AgentHandle } from '../support/agent-process.js';
 import { findSample, parsePromText, sampleValue, type Exposition } from '../support/prom-text.js';
+import { skipLoudlyUnlessNode20InCI, unixDgramLoadError } from '../support/unix-dgram.js';
 
 // The agent's listener needs its own addon, the client unix-dgram (as hot-shots' test in test/cli.test.ts).
-const unixDgramLoadError = (() => {
-  try {
-    createRequire(import.meta.url)('unix-dgram');
-    return undefined;
-  } catch (err) {
-    return (err as Error).message.split('\n')[0];
-  }
-})();
 const mmsg = loadMmsgAddon();
-const cannot = unixDgramLoadError ?? (mmsg instanceof Error ? mmsg.message : undefined);
-if (cannot !== undefined) {
-  if (process.env.CI === 'true' && process.versions.node.startsWith('20.')) throw new Error(`the unixgram client test must run on Node 20 in CI: ${cannot}`);
-  console.warn(`SKIPPED: client over unixgram, on Node ${process.versions.node}: ${cannot}`);
-}
+const cannot = unixDgramLoadError() ?? (mmsg instanceof Error ? mmsg.message : undefined);
+skipLoudlyUnlessNode20InCI('the unixgram client test', cannot);
 
 let agent: AgentHandle;
 let dir: string;

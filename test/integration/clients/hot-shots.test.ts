@@ -6,7 +6,6 @@
  * transport carries the whole feature set, events and service checks
  * included, so a transport that loses or garbles one kind shows up.
  */
-import { createRequire } from 'node:module';
 import { connect, type Socket } from 'node:net';
 import HotShots, { type ClientOptions, type StatsCb, type StatsD, type TimerContext } from 'hot-shots';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -21,24 +20,15 @@ import {
   TIMER_BUCKETS,
 } from '../../support/client-harness.js';
 import { familyType, sampleValue, samplesNamed } from '../../support/prom-text.js';
+import { skipLoudlyUnlessNode20InCI, unixDgramLoadError } from '../../support/unix-dgram.js';
 
 const fx = useClientAgent();
 
 // hot-shots' uds protocol needs unix-dgram, a NAN addon that `npm ci` builds for the Node that ran it;
 // CI's Node 24 pass reuses the Node 20 build and these machines have no Node 24 headers to rebuild it
 // (as in ../../cli.test.ts). On Node 20 under CI it must load.
-const unixDgramLoadError = (() => {
-  try {
-    createRequire(import.meta.url)('unix-dgram');
-    return undefined;
-  } catch (err) {
-    return (err as Error).message.split('\n')[0];
-  }
-})();
-if (unixDgramLoadError !== undefined) {
-  if (process.env.CI === 'true' && process.versions.node.startsWith('20.')) throw new Error(`unix-dgram must load on Node 20 in CI: ${unixDgramLoadError}`);
-  console.warn(`SKIPPED: hot-shots over uds, unix-dgram does not load on Node ${process.versions.node}: ${unixDgramLoadError}`);
-}
+const unixDgramMissing = unixDgramLoadError();
+skipLoudlyUnlessNode20InCI('hot-shots over uds', unixDgramMissing);
 
 /** Plain options: no Datadog auto-detection, no DD_* tags from the environment, no client-side aggregation. */
 function hotShots(opts: ClientOptions): StatsD {
@@ -154,7 +144,7 @@ describe('hot-shots: the whole feature set over each transport', () => {
     {
       transport: "UDS (hot-shots' Unix datagram transport, to statsd.unixgram)",
       prefix: 'hs_uds',
-      skip: unixDgramLoadError !== undefined,
+      skip: unixDgramMissing !== undefined,
       open: async () => ({ client: hotShots({ protocol: 'uds', path: fx.h.unixgramPath, prefix: 'hs_uds.', ...buffered }) }),
     },
     {
