@@ -19,6 +19,7 @@ import { collectExponentialHistograms } from './export/exponential-data.js';
 import { collectSummaries } from './export/summary-data.js';
 import { startHttpServer, type HttpServer } from './export/http-server.js';
 import { streamedMetricsHandler } from './export/streamed-metrics.js';
+import { takeMetricsSnapshot } from './export/metrics-snapshot.js';
 import { createCollectHandler, readBearerToken, type CollectHandler } from './ingest/http-collect.js';
 import { makeHostCheck } from './ingest/collect-guards.js';
 import { socketPath } from './ingest/socket-dir.js';
@@ -131,6 +132,7 @@ export async function startPipeline(
       const batch = {
         batchId: randomUUID(),
         timeMs: batchTimeMs,
+        families: takeMetricsSnapshot(aggregator, false, batchTimeMs),
         summaries: collectSummaries(aggregator, batchTimeMs),
         exponential: collectExponentialHistograms(aggregator, batchTimeMs),
         events: aggregator.takeEvents(),

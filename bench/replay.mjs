@@ -28,6 +28,7 @@ const dist = (p) => import(join(root, 'dist', 'agent', p));
 const { Aggregator } = await dist('aggregate/aggregator.js');
 const { StatsdParser } = await dist('parse/statsd-line.js');
 const { AggregateProducer } = await dist('export/aggregate-producer.js');
+const { takeMetricsSnapshot } = await dist('export/metrics-snapshot.js');
 const { PushSinks } = await dist('export/push-sinks.js');
 const { createOtlpSink } = await dist('export/otlp/otlp-sink.js');
 const { createRemoteWriteSink } = await dist('export/remote-write/remote-write-sink.js');
@@ -83,8 +84,9 @@ async function runOne(kind) {
     parser.parsePacket(packet, aggregator);
     aggregator.flush();
     batchTime += 1000;
+    const families = takeMetricsSnapshot(aggregator, false, batchTime);
     const { resourceMetrics } = await producer.collect();
-    await push.push({ batchId: `b${b}`, timeMs: batchTime, metrics: resourceMetrics, events: [] });
+    await push.push({ batchId: `b${b}`, timeMs: batchTime, metrics: resourceMetrics, families, events: [] });
   }
   const fillS = (performance.now() - tFill) / 1000;
   const queued = push.views()[0].queue;

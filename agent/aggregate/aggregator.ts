@@ -146,7 +146,7 @@ export interface Family {
   exponential: ExponentialShape | undefined;
   /**
    * Only ever appended to; expiry assigns a new array instead of editing this
-   * one, so a streamed scrape that keeps it (scrape-snapshot.ts) still has
+   * one, so a streamed scrape or a push batch that keeps it (metrics-snapshot.ts) still has
    * the series it began with, in their order.
    */
   series: Series[];

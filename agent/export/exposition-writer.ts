@@ -2,8 +2,8 @@ import type { Attributes } from '@opentelemetry/api';
 import type { Family, Series } from '../aggregate/aggregator.js';
 import { familyDescription, familyDescriptor, heldAtZero, type ZeroHold } from './aggregate-producer.js';
 import { escapeLabelValue, familyHeader, labelPairs, sampleValue } from './exposition-text.js';
-import { expositionLabelValue, familyName, sanitize } from './remote-write/exposition-names.js';
-import type { ScrapedFamily, ScrapeSnapshot } from './scrape-snapshot.js';
+import { expositionLabelValue, familyName, sanitize } from './exposition-names.js';
+import type { SnapshotFamily, MetricsSnapshot } from './metrics-snapshot.js';
 import { summarySeriesText } from './summary-text.js';
 
 /** About this much text per piece: small enough to render in well under a millisecond, large enough that a write per piece costs little. */
@@ -19,7 +19,7 @@ export const CHUNK_CHARS = 64 * 1024;
  * every family but summaries in the aggregator's order, then the summaries.
  */
 export function* expositionChunks(
-  snapshot: ScrapeSnapshot,
+  snapshot: MetricsSnapshot,
   resourceAttributes: Attributes,
   chunkChars = CHUNK_CHARS,
 ): Generator<string, void, undefined> {
@@ -77,7 +77,7 @@ function targetInfo(attributes: Attributes): string {
 type SeriesRenderer = (s: Series, index: number) => string;
 
 /** The lines of one series of a family, '' for a series the SDK would show no point for. */
-function seriesRenderer(scraped: ScrapedFamily, name: string, hold: ZeroHold | undefined): SeriesRenderer {
+function seriesRenderer(scraped: SnapshotFamily, name: string, hold: ZeroHold | undefined): SeriesRenderer {
   const family: Family = scraped.family;
   switch (family.type) {
     case 'counter':
@@ -121,7 +121,7 @@ function braces(labels: string): string {
  * `+Inf` for the last bucket, and nothing past an explicit Infinity bound
  * (it then stops, as the SDK's own aggregator may list Infinity or not).
  */
-function leLabels(bounds: readonly number[], buckets: number): string[] {
+export function leLabels(bounds: readonly number[], buckets: number): string[] {
   const out: string[] = [];
   let infinite = false;
   for (let j = 0; j < buckets; j++) {

@@ -35,7 +35,7 @@ export interface PushSinksOptions {
   sinks: PushSinkSpec[];
   logger: Logger;
   onAttempt?: (sink: string, seconds: number, outcome: string) => void;
-  /** Time each sink took to encode a flush: it runs on the thread that reads the sockets. */
+  /** Time each sink took to encode a flush, from start to end: it runs on the thread that reads the sockets, in slices where the sink yields. */
   onEncode?: (sink: string, seconds: number) => void;
   now?: () => number;
   /** The queues' disk access; the real file system by default (tests pass a simulated disk). */
@@ -146,7 +146,7 @@ export class PushSinks {
         let requests;
         const t0 = performance.now();
         try {
-          requests = r.spec.sink.encode(batch);
+          requests = await r.spec.sink.encode(batch);
           this.onEncode?.(r.spec.sink.name, (performance.now() - t0) / 1000);
         } catch (err) {
           r.spec.sink.abandon?.(snapshot.batchId);

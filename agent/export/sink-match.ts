@@ -1,4 +1,7 @@
 import type { MetricData, ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { Series } from '../aggregate/aggregator.js';
+import { familyDescriptor } from './aggregate-producer.js';
+import type { MetricsSnapshot, SnapshotFamily } from './metrics-snapshot.js';
 import type { EventRecord, FlushSnapshot } from './sink.js';
 
 export interface SinkMatch {
@@ -35,6 +38,27 @@ export function compileSinkMatch(match: SinkMatch | undefined): ((snapshot: Flus
     );
     return dataPoints.length === 0 ? undefined : ({ ...m, dataPoints } as M);
   };
+  // Tally's own families, matched by the same names (the OpenTelemetry name each family has above) and tags.
+  const filterFamilies = (families: MetricsSnapshot): MetricsSnapshot => {
+    const kept: SnapshotFamily[] = [];
+    for (const f of families.families) {
+      if (!nameOk(familyDescriptor(f.family).name)) continue;
+      if (tags.length === 0) {
+        kept.push(f);
+        continue;
+      }
+      const series: Series[] = [];
+      const setCounts: number[] = [];
+      for (let i = 0; i < f.length; i++) {
+        const s = f.series[i]!;
+        if (!tagsOk((k) => s.attributes[k])) continue;
+        series.push(s);
+        if (f.setCounts !== undefined) setCounts.push(f.setCounts[i]!);
+      }
+      if (series.length > 0) kept.push({ family: f.family, series, length: series.length, setCounts: f.setCounts === undefined ? undefined : Float64Array.from(setCounts) });
+    }
+    return { ...families, families: kept };
+  };
   const filterEvent = (e: EventRecord) => nameOk(e.name) && tagsOk((k) => e.attributes.find(([key]) => key === k)?.[1]);
   return (snapshot) => {
     const rm: ResourceMetrics = {
@@ -51,6 +75,6 @@ export function compileSinkMatch(match: SinkMatch | undefined): ((snapshot: Flus
         return metric === undefined ? undefined : { ...t, metric };
       })
       .filter((t) => t !== undefined);
-    return { ...snapshot, metrics: rm, summaries, exponential, events: snapshot.events.filter(filterEvent) };
+    return { ...snapshot, metrics: rm, summaries, exponential, families: filterFamilies(snapshot.families), events: snapshot.events.filter(filterEvent) };
   };
 }

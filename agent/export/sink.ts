@@ -1,6 +1,7 @@
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { EventRecord } from '../aggregate/event-record.js';
 import type { ExponentialMetricData } from './exponential-data.js';
+import type { MetricsSnapshot } from './metrics-snapshot.js';
 import type { SummaryMetricData } from './summary-data.js';
 
 export type { EventRecord };
@@ -15,7 +16,14 @@ export interface FlushSnapshot {
   /** Unique per batch (a UUID); sinks send it so a receiver can de-duplicate. */
   batchId: string;
   timeMs: number;
+  /** The OpenTelemetry SDK's form of the metrics, for OTLP and sink modules; its resource is the resource of the push. */
   metrics: ResourceMetrics;
+  /**
+   * Tally's own form of the same families, taken when the flush cut the
+   * batch, which remote write renders as /metrics does. Values are read
+   * when a sink reads them; which series and the set counts are fixed.
+   */
+  families: MetricsSnapshot;
   /** Summary families (observer_type: summary), which the OpenTelemetry SDK's MetricData cannot hold. */
   summaries?: readonly SummaryMetricData[];
   /**
@@ -56,9 +64,11 @@ export interface Sink {
   /**
    * Turns a flush into the requests to store. Called once per flush, in
    * flush order; may keep state between calls (delta temporality does).
-   * An empty array means nothing to send for this flush.
+   * An empty array means nothing to send for this flush. A sink with much
+   * to encode may return a promise and yield to the event loop meanwhile;
+   * the next flush waits for it.
    */
-  encode(snapshot: FlushSnapshot): EncodedRequest[];
+  encode(snapshot: FlushSnapshot): EncodedRequest[] | Promise<EncodedRequest[]>;
   /**
    * The batch last encoded could not be queued (a full disk, a full
    * refuse_new queue): state kept across batches goes back to before it, so

@@ -7,7 +7,7 @@ import type { Aggregator } from '../aggregate/aggregator.js';
 import { sendChunks } from './chunked-response.js';
 import { expositionChunks } from './exposition-writer.js';
 import type { RequestHandler } from './http-server.js';
-import { takeScrapeSnapshot } from './scrape-snapshot.js';
+import { takeMetricsSnapshot } from './metrics-snapshot.js';
 import { isStoringScraper } from './storing-scraper.js';
 
 export interface StreamedMetricsOptions {
@@ -39,8 +39,8 @@ export function streamedMetricsHandler(opts: StreamedMetricsOptions): RequestHan
     }
   };
   return (req: IncomingMessage, res: ServerResponse) => {
-    // Taken now, before the first yield: see takeScrapeSnapshot for what it fixes and why.
-    const snapshot = takeScrapeSnapshot(opts.aggregator, isStoringScraper(req));
+    // Taken now, before the first yield: see takeMetricsSnapshot for what it fixes and why.
+    const snapshot = takeMetricsSnapshot(opts.aggregator, isStoringScraper(req));
     async function* body(): AsyncGenerator<string, void, undefined> {
       yield* expositionChunks(snapshot, opts.resource.attributes);
       const self = await selfText();

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Aggregator } from '../../agent/aggregate/aggregator.js';
 import { AggregateProducer } from '../../agent/export/aggregate-producer.js';
 import { expositionChunks } from '../../agent/export/exposition-writer.js';
-import { takeScrapeSnapshot } from '../../agent/export/scrape-snapshot.js';
+import { takeMetricsSnapshot } from '../../agent/export/metrics-snapshot.js';
 import { collectSummaries } from '../../agent/export/summary-data.js';
 import { summariesToPrometheusText } from '../../agent/export/summary-text.js';
 import { Mapper } from '../../agent/mapping/mapper.js';
@@ -90,7 +90,7 @@ async function sdkText(aggregator: Aggregator, zeroNewSeries: boolean, nowMs: nu
 }
 
 function writerText(aggregator: Aggregator, storing: boolean, nowMs: number, chunkChars?: number): string {
-  return [...expositionChunks(takeScrapeSnapshot(aggregator, storing, nowMs), resource.attributes, chunkChars)].join('');
+  return [...expositionChunks(takeMetricsSnapshot(aggregator, storing, nowMs), resource.attributes, chunkChars)].join('');
 }
 
 describe('expositionChunks', () => {
@@ -117,7 +117,7 @@ describe('expositionChunks', () => {
 
   it('splits the same text into pieces of about the size asked for', () => {
     const aggregator = aggregatorWithWorkload(() => 1_700_000_000_000);
-    const chunks = [...expositionChunks(takeScrapeSnapshot(aggregator, false, 1_700_000_000_000), resource.attributes, 200)];
+    const chunks = [...expositionChunks(takeMetricsSnapshot(aggregator, false, 1_700_000_000_000), resource.attributes, 200)];
     expect(chunks.length).toBeGreaterThan(10);
     for (const c of chunks.slice(0, -1)) expect(c.length).toBeGreaterThanOrEqual(200);
     expect(chunks.join('')).toBe(writerText(aggregator, false, 1_700_000_000_000));
@@ -150,7 +150,7 @@ describe('expositionChunks', () => {
     aggregator.flush();
     clock += 2000;
     send('fresh:1|c\nseen:c|s');
-    const snapshot = takeScrapeSnapshot(aggregator, false, clock);
+    const snapshot = takeMetricsSnapshot(aggregator, false, clock);
     const before = [...expositionChunks(snapshot, {})].join('');
     // A flush that expires `old`, completes a set interval of one member, and a new series, all after the scrape began.
     aggregator.flush();

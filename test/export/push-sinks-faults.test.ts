@@ -14,6 +14,7 @@ import { PushSinks, type PushSinkSpec } from '../../agent/export/push-sinks.js';
 import type { EventRecord, FlushSnapshot, SendOutcome, Sink } from '../../agent/export/sink.js';
 import { waitFor } from '../support/agent-process.js';
 import { FaultFileAccess } from '../spool/fault-file-access.js';
+import { NO_FAMILIES } from '../support/flush-snapshot.js';
 
 const silent = pino({ level: 'silent' });
 const FAST = { initialMs: 5, maxMs: 20, maxRetryAfterMs: 50 };
@@ -29,6 +30,7 @@ afterEach(async () => {
 const event = (value: string): EventRecord => ({ name: 'evt', value, attributes: [], timeMs: 1 });
 const snapshot = (i: number, events: EventRecord[] = []): FlushSnapshot => ({
   batchId: `b${i}`,
+  families: NO_FAMILIES,
   timeMs: i,
   metrics: { resource: emptyResource(), scopeMetrics: [] },
   events,

@@ -19,6 +19,7 @@ import { decodeStoredRequest, type StoredRequest } from '../../agent/export/stor
 import { SegmentLog } from '../../agent/spool/segment-log.js';
 import { SinkStats } from '../../agent/telemetry/sink-stats.js';
 import { waitFor } from '../support/agent-process.js';
+import { NO_FAMILIES } from '../support/flush-snapshot.js';
 
 const silent = pino({ level: 'silent' });
 const FAST = { initialMs: 5, maxMs: 20, maxRetryAfterMs: 50 };
@@ -223,7 +224,7 @@ describe('PushSinks readiness', () => {
       logger: silent,
     });
     try {
-      const snapshot = (i: number) => ({ batchId: `b${i}`, timeMs: i, metrics: { resource: emptyResource(), scopeMetrics: [] }, events: [] });
+      const snapshot = (i: number) => ({ batchId: `b${i}`, timeMs: i, metrics: { resource: emptyResource(), scopeMetrics: [] }, families: NO_FAMILIES, events: [] });
       expect(await push.push(snapshot(1))).toBe(true);
       expect(push.ready()).toBe(true);
       const taken = [];

@@ -4,6 +4,11 @@ import { ValueType } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
 import { compileSinkMatch } from '../../agent/export/sink-match.js';
 import type { FlushSnapshot } from '../../agent/export/sink.js';
+import { takeMetricsSnapshot, type MetricsSnapshot } from '../../agent/export/metrics-snapshot.js';
+import { Aggregator } from '../../agent/aggregate/aggregator.js';
+import { StatsdParser } from '../../agent/parse/statsd-line.js';
+import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';
+import { pino } from 'pino';
 
 function gauge(name: string, points: Array<Record<string, string>>): MetricData {
   return {
@@ -14,9 +19,32 @@ function gauge(name: string, points: Array<Record<string, string>>): MetricData 
   };
 }
 
+/** Tally's own families of the same flush, from a real aggregator: the form remote write reads. */
+function families(): MetricsSnapshot {
+  const aggregator = new Aggregator({ timerBuckets: [0.1, 1], histogramBuckets: [1], counters: new IngestCounters(), logger: pino({ level: 'silent' }) });
+  const parser = new StatsdParser();
+  parser.parsePacket(
+    Buffer.from(
+      [
+        'checkout.latency:1|ms|#env:prod,route:/a',
+        'checkout.latency:1|ms|#env:dev,route:/a',
+        'checkout.items:1|g|#env:prod',
+        'login:1|c|#env:prod',
+        'visitors:ann|s|#env:dev',
+        'visitors:bob|s|#env:prod',
+        'visitors:cy|s|#env:prod',
+      ].join('\n'),
+    ),
+    aggregator,
+  );
+  aggregator.flush();
+  return takeMetricsSnapshot(aggregator, false, 1);
+}
+
 const snapshot: FlushSnapshot = {
   batchId: 'b',
   timeMs: 1,
+  families: families(),
   metrics: {
     resource: emptyResource(),
     scopeMetrics: [
@@ -37,6 +65,8 @@ const snapshot: FlushSnapshot = {
   ],
 };
 
+const familyNames = (s: FlushSnapshot) =>
+  s.families.families.map((f) => `${f.family.name}:${f.series.slice(0, f.length).map((x) => x.attributes.env).join(',')}${f.setCounts ? `:${[...f.setCounts].join(',')}` : ''}`);
 const names = (s: FlushSnapshot) => s.metrics.scopeMetrics.flatMap((sm) => sm.metrics.map((m) => `${m.descriptor.name}:${m.dataPoints.length}`));
 
 describe('a sink match', () => {
@@ -79,5 +109,13 @@ describe('a sink match', () => {
       ['checkout_latency_seconds', ['prod'], true],
     ]);
     expect(compileSinkMatch({ names: ['login_*'] })!(withTwins).exponential).toEqual([]);
+  });
+
+  it("filters Tally's own families by the same names and tags, each set's count staying with its series", () => {
+    expect(familyNames(snapshot)).toEqual(['checkout_latency_seconds:prod,dev', 'checkout_items:prod', 'login_total:prod', 'visitors:dev,prod:1,2']);
+    // A counter's name is matched without the `_total` the exposition adds, as its OpenTelemetry name above.
+    expect(familyNames(compileSinkMatch({ names: ['checkout_*', 'login'] })!(snapshot))).toEqual(['checkout_latency_seconds:prod,dev', 'checkout_items:prod', 'login_total:prod']);
+    expect(familyNames(compileSinkMatch({ tags: { env: 'prod' } })!(snapshot))).toEqual(['checkout_latency_seconds:prod', 'checkout_items:prod', 'login_total:prod', 'visitors:prod:2']);
+    expect(familyNames(compileSinkMatch({ tags: { env: 'qa' } })!(snapshot))).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PushSinks } from '../../agent/export/push-sinks.js';
 import type { Sink } from '../../agent/export/sink.js';
+import { NO_FAMILIES } from '../support/flush-snapshot.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -45,7 +46,7 @@ describe('PushSinks encode time', () => {
       onEncode: (sink, seconds) => void times.push([sink, seconds]),
     });
     try {
-      await push.push({ batchId: 'b1', timeMs: 1, metrics: { resource: emptyResource(), scopeMetrics: [] }, events: [] });
+      await push.push({ batchId: 'b1', timeMs: 1, metrics: { resource: emptyResource(), scopeMetrics: [] }, families: NO_FAMILIES, events: [] });
       expect(times.map(([s]) => s).sort()).toEqual(['fast', 'slow']);
       const slow = times.find(([s]) => s === 'slow')![1];
       expect(slow).toBeGreaterThanOrEqual(0.029);

@@ -20,6 +20,7 @@ import { parseMappingText } from '../../../agent/mapping/mapping-config.js';
 import { StatsdParser } from '../../../agent/parse/statsd-line.js';
 import { IngestCounters } from '../../../agent/telemetry/ingest-counters.js';
 import { metricPoints, OtlpReceiver, type FlatPoint } from '../../support/otlp-receiver.js';
+import { NO_FAMILIES } from '../../support/flush-snapshot.js';
 
 const T0 = 1_700_000_000_000;
 const DELTA = 1;
@@ -47,7 +48,7 @@ function agent() {
       aggregator.flush();
       const exponential = collectExponentialHistograms(aggregator, now);
       const { resourceMetrics } = await producer.collect();
-      return { batchId: randomUUID(), timeMs: now, metrics: resourceMetrics, exponential, events: [] };
+      return { batchId: randomUUID(), timeMs: now, metrics: resourceMetrics, families: NO_FAMILIES, exponential, events: [] };
     },
   };
 }

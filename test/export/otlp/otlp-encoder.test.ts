@@ -25,6 +25,7 @@ import type { SummaryMetricData } from '../../../agent/export/summary-data.js';
 import { StatsdParser } from '../../../agent/parse/statsd-line.js';
 import { IngestCounters } from '../../../agent/telemetry/ingest-counters.js';
 import { logRecords, metricPoints, OtlpReceiver, type FlatPoint, type ReceivedRequest } from '../../support/otlp-receiver.js';
+import { NO_FAMILIES } from '../../support/flush-snapshot.js';
 
 const T0 = 1_700_000_000_000;
 const ns = (ms: number) => BigInt(ms) * 1_000_000n;
@@ -59,7 +60,7 @@ function agent() {
     async flush(): Promise<OtlpSnapshot> {
       const { resourceMetrics } = await producer.collect();
       aggregator.flush();
-      return { batchId: randomUUID(), timeMs: now, metrics: resourceMetrics, events: aggregator.takeEvents() };
+      return { batchId: randomUUID(), timeMs: now, metrics: resourceMetrics, families: NO_FAMILIES, events: aggregator.takeEvents() };
     },
   };
 }
@@ -252,6 +253,7 @@ describe.each([
     });
     const snap = (end: number): OtlpSnapshot => ({
       batchId: randomUUID(),
+      families: NO_FAMILIES,
       timeMs: end,
       events: [],
       metrics: { resource: resourceFromAttributes({}), scopeMetrics: [{ scope: { name: 'tally-agent' }, metrics: [metric(end)] }] },

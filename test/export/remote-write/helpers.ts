@@ -9,6 +9,9 @@ import protobuf from 'protobufjs';
 import { uncompress } from 'snappyjs';
 import { Aggregator } from '../../../agent/aggregate/aggregator.js';
 import { AggregateProducer } from '../../../agent/export/aggregate-producer.js';
+import { takeMetricsSnapshot } from '../../../agent/export/metrics-snapshot.js';
+import type { FlushSnapshot } from '../../../agent/export/sink.js';
+import { collectSummaries } from '../../../agent/export/summary-data.js';
 import type { Mapper } from '../../../agent/mapping/mapper.js';
 import { StatsdParser } from '../../../agent/parse/statsd-line.js';
 import { IngestCounters } from '../../../agent/telemetry/ingest-counters.js';
@@ -95,6 +98,8 @@ export interface StatsdPipeline {
   send(lines: string): void;
   /** The producer's metrics, every point at `timeMs`, as the agent cuts a batch. */
   collect(timeMs: number): Promise<ResourceMetrics>;
+  /** A push batch cut at `timeMs` as the agent's flush cuts it (after aggregator.flush(), where the test wants one): both forms of the metrics. */
+  batch(timeMs: number, batchId?: string): Promise<FlushSnapshot>;
 }
 
 /** The agent's own stages, in process: statsd lines → StatsdParser → Aggregator → AggregateProducer. */
@@ -130,6 +135,12 @@ export function statsdPipeline(opts: {
     collect: async (timeMs) => {
       batchTimeMs = timeMs;
       return (await producer.collect()).resourceMetrics;
+    },
+    batch: async (timeMs, batchId = `batch-${timeMs}`) => {
+      batchTimeMs = timeMs;
+      const families = takeMetricsSnapshot(aggregator, false, timeMs);
+      const metrics = (await producer.collect()).resourceMetrics;
+      return { batchId, timeMs, metrics, families, summaries: collectSummaries(aggregator, timeMs), events: [] };
     },
   };
 }

@@ -200,7 +200,7 @@ describe('createRemoteWriteSink', () => {
     try {
       const p = statsdPipeline({ resource: resourceFromAttributes({ 'service.name': 'tally-agent' }), now: () => 1_700_000_000_000 });
       p.send('jobs:3|c|#queue:mail\nlat:12|ms');
-      const requests = sink.encode({ batchId: 'batch-9', timeMs: 1_700_000_001_000, metrics: await p.collect(1_700_000_001_000), events: [] });
+      const requests = await sink.encode(await p.batch(1_700_000_001_000, 'batch-9'));
       expect(requests).toHaveLength(1);
       expect(await sink.send(requests[0]!, never)).toEqual({ kind: 'delivered', status: 204 });
       const got = r.received[0]!;

@@ -105,9 +105,10 @@ describe.skipIf(!prometheusBin)('remote write into a real Prometheus 2.42', () =
     clock = timeMs;
     pipeline.send(lines);
     pipeline.aggregator.flush();
-    const metrics = await pipeline.collect(timeMs);
+    const batch = await pipeline.batch(timeMs);
+    const metrics = batch.metrics;
     texts.set(timeMs, exposition(metrics));
-    const requests = sink.encode({ batchId: `batch-${timeMs}`, timeMs, metrics, events: [] });
+    const requests = await sink.encode(batch);
     expect(requests.length).toBeGreaterThan(0);
     for (const r of requests) {
       const outcome = await sink.send(r, never);

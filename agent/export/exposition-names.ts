@@ -1,5 +1,4 @@
-import { DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
-import { goFloat } from '../exposition-text.js';
+import { goFloat } from './exposition-text.js';
 
 /*
  * Names and label values exactly as @opentelemetry/exporter-prometheus's
@@ -26,12 +25,6 @@ function escapeString(s: string): string {
  * Monotonic sums get `_total` unless they end so already; the unit is not
  * appended (this serializer version does not).
  */
-export function expositionMetricName(metric: MetricData): string | undefined {
-  const monotonicSum = metric.dataPointType === DataPointType.SUM && metric.isMonotonic;
-  return familyName(metric.descriptor.name, monotonicSum);
-}
-
-/** The same naming for a family the SDK has no MetricData for (summaries), which is never a counter. */
 export function familyName(descriptorName: string, monotonicSum = false): string | undefined {
   let name = sanitize(escapeString(descriptorName));
   if (name === '' || name === '_') return undefined;
@@ -62,15 +55,6 @@ export function expositionLabelName(key: string): string | undefined {
 export function expositionLabelValue(value: unknown): string {
   if (value === undefined) return '';
   return typeof value === 'string' ? value : JSON.stringify(value);
-}
-
-/**
- * A bucket's `le` as the serializer writes it: JavaScript's shortest
- * round-trip form (0.1, 1e-7, 1e+21) and "+Inf". Prometheus 2.x keeps the
- * label as written, so this string is the one PromQL sees from a scrape.
- */
-export function expositionLe(bound: number | undefined): string {
-  return bound === undefined || bound === Infinity ? '+Inf' : String(bound);
 }
 
 /** A summary quantile as summary-text.ts writes the label (Go's shortest 'g' format, as client_golang does). */

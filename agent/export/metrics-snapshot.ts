@@ -2,8 +2,8 @@ import type { Aggregator, Family, Series } from '../aggregate/aggregator.js';
 import { SET } from '../parse/metric-kind.js';
 import { zeroHold, type ZeroHold } from './aggregate-producer.js';
 
-/** One family as a scrape found it when it began. */
-export interface ScrapedFamily {
+/** One family as a scrape or a flush found it. */
+export interface SnapshotFamily {
   readonly family: Family;
   /** The family's series array and its length at the start: later series are left to the next scrape. */
   readonly series: readonly Series[];
@@ -12,17 +12,22 @@ export interface ScrapedFamily {
   readonly setCounts: Float64Array | undefined;
 }
 
-/** What a streamed scrape renders, fixed when the request arrives. */
-export interface ScrapeSnapshot {
-  readonly families: readonly ScrapedFamily[];
+/**
+ * Tally's own view of its metrics at one moment, what /metrics and remote
+ * write render: taken when a scrape arrives, or when a flush cuts a push
+ * batch.
+ */
+export interface MetricsSnapshot {
+  readonly families: readonly SnapshotFamily[];
   readonly nowMs: number;
-  /** Set for a storing scraper (see NEW_SERIES_HOLD_MS); the epoch is the one the scrape began in. */
+  /** Set for a storing scraper (see NEW_SERIES_HOLD_MS); the epoch is the one the scrape began in. Never for a push batch, which carries start times. */
   readonly hold: ZeroHold | undefined;
 }
 
 /**
- * Takes what a scrape needs to stay consistent while it yields to the event
- * loop between chunks, during which lines and flushes go on.
+ * Takes what a scrape, or the encoding of a push batch, needs to stay
+ * consistent while it yields to the event loop between chunks, during which
+ * lines and flushes go on.
  *
  * Copying every value would cost as much memory as the text it saves
  * (a histogram has a dozen buckets per series), so values are read live, as
@@ -39,8 +44,8 @@ export interface ScrapeSnapshot {
  *   the scrape does not split it into two hold intervals.
  * All of this is O(families + set series), a few milliseconds at 1M series.
  */
-export function takeScrapeSnapshot(aggregator: Aggregator, storingScraper: boolean, nowMs = Date.now()): ScrapeSnapshot {
-  const families: ScrapedFamily[] = [];
+export function takeMetricsSnapshot(aggregator: Aggregator, storingScraper: boolean, nowMs = Date.now()): MetricsSnapshot {
+  const families: SnapshotFamily[] = [];
   aggregator.forEachFamily((family) => {
     const series = family.series;
     let setCounts: Float64Array | undefined;

@@ -1,0 +1,163 @@
+// In-process cost of one flush as series grow: the work a flush hands the
+// push sinks (the OpenTelemetry producer's collect, the OTLP encoder,
+// the remote-write encoder) and one /metrics body, over an aggregator holding
+// N series of the UDP benchmark's mix (40 % counters, 20 % gauges, 20 %
+// timers on the default 128 timer buckets, 10 % histograms, 10 % sets,
+// DogStatsD tags), each size in a fresh process. Every series received a
+// sample in the interval, so the delta OTLP sink sends every one: the worst
+// case. Prints the command line and a Markdown table.
+//
+//   node bench/micro-flush.mjs [--sizes 10000,100000] [--rounds 3]
+//
+// Needs `npm run build` (reads dist/).
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+const { values: opts } = parseArgs({
+  options: { sizes: { type: 'string', default: '10000,100000' }, rounds: { type: 'string', default: '3' }, child: { type: 'string' } },
+});
+
+if (opts.child !== undefined) {
+  const n = Number(opts.child);
+  console.log(JSON.stringify(await runChild(n, Number(opts.rounds))));
+} else {
+  const self = fileURLToPath(import.meta.url);
+  console.log(`command: node bench/micro-flush.mjs --sizes ${opts.sizes} --rounds ${opts.rounds}`);
+  console.log(`node ${process.version}; each size in a fresh process (taskset -c 0 where available); median of ${opts.rounds} flushes\n`);
+  console.log('| series | samples a flush | producer collect | remote-write encode (longest block) | OTLP encode (delta) | /metrics body | remote-write bytes (snappy) | RSS per series |');
+  console.log('|--:|--:|--:|--:|--:|--:|--:|--:|');
+  for (const size of opts.sizes.split(',').map(Number)) {
+    const args = ['--expose-gc', '--max-old-space-size=16384', self, '--child', String(size), '--rounds', opts.rounds];
+    const pinned = existsSync('/usr/bin/taskset');
+    const out = execFileSync(pinned ? 'taskset' : process.execPath, pinned ? ['-c', '0', process.execPath, ...args] : args, {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const r = JSON.parse(out.trim().split('\n').pop());
+    const ms = (v) => (v === null ? '—' : `${v.toFixed(0)} ms`);
+    const mb = (v) => `${(v / 1e6).toFixed(1)} MB`;
+    console.log(
+      `| ${r.series.toLocaleString('en')} | ${r.samples.toLocaleString('en')} | ${ms(r.collectMs)} | ${ms(r.remoteWriteMs)} (${ms(r.remoteWriteBlockMs)}) | ${ms(r.otlpMs)} | ${ms(r.scrapeMs)} | ${mb(r.remoteWriteBytes)} in ${r.remoteWriteRequests} requests | ${Math.round(r.rssPerSeries).toLocaleString('en')} B |`,
+    );
+  }
+}
+
+async function runChild(n, rounds) {
+  const { pino } = await import('pino');
+  const { Aggregator } = await import('../dist/agent/aggregate/aggregator.js');
+  const { StatsdParser } = await import('../dist/agent/parse/statsd-line.js');
+  const { IngestCounters } = await import('../dist/agent/telemetry/ingest-counters.js');
+  const { DEFAULT_BUCKETS, DEFAULT_TIMER_BUCKETS } = await import('../dist/agent/config/schema.js');
+  const { AggregateProducer } = await import('../dist/agent/export/aggregate-producer.js');
+  const { collectSummaries } = await import('../dist/agent/export/summary-data.js');
+  const { collectExponentialHistograms } = await import('../dist/agent/export/exponential-data.js');
+  const { otlpResource } = await import('../dist/agent/export/otlp/otlp-resource.js');
+  const { createRemoteWriteSink } = await import('../dist/agent/export/remote-write/remote-write-sink.js');
+  const { OtlpEncoder } = await import('../dist/agent/export/otlp/otlp-encoder.js');
+  const { takeMetricsSnapshot } = await import('../dist/agent/export/metrics-snapshot.js');
+  const { expositionChunks } = await import('../dist/agent/export/exposition-writer.js');
+
+  const agg = new Aggregator({
+    timerBuckets: DEFAULT_TIMER_BUCKETS,
+    histogramBuckets: DEFAULT_BUCKETS,
+    counters: new IngestCounters(),
+    logger: pino({ level: 'silent' }),
+    limits: { maxSeries: 4e6, maxSeriesPerMetric: 4e6, maxTags: 64, maxTagValueBytes: 1024 },
+  });
+  // The UDP sender's mix (bench/udp-sender.c): series per type in tenths, ten tag sets per name.
+  const types = [
+    ['hits', 'c', 4],
+    ['queue_depth', 'g', 2],
+    ['latency', 'ms', 2],
+    ['payload_size', 'h', 1],
+    ['users', 's', 1],
+  ];
+  const routes = ['/a', '/b', '/c', '/d', '/e'];
+  const tags = (j) => `env:${j % 2 ? 'staging' : 'prod'},route:${routes[(j >> 1) % 5]}${j % 3 === 0 ? ',region:eu' : ''}`;
+  const plan = [];
+  for (const [name, code, weight] of types) {
+    const count = Math.floor((n * weight) / 10);
+    for (let s = 0; s < count; s++) plan.push([name, code, s]);
+  }
+  let x = 12345;
+  const rand = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
+  const value = (code) => (code === 'ms' ? (1 + (rand() % 500)) + '.' + (rand() % 10) : code === 's' ? 'u' + (rand() % 5000) : String(rand() % 4096));
+  const parser = new StatsdParser();
+  const feed = () => {
+    for (let i = 0; i < plan.length; i += 10) {
+      const lines = [];
+      for (let j = i; j < Math.min(plan.length, i + 10); j++) {
+        const [name, code, s] = plan[j];
+        lines.push(`tallybench.${name}_${Math.floor(s / 10)}:${value(code)}|${code}|#${tags(s % 10)}`);
+      }
+      parser.parsePacket(Buffer.from(lines.join('\n')), agg);
+    }
+  };
+  global.gc();
+  const rss0 = process.memoryUsage().rss;
+  feed();
+  global.gc();
+  const rssPerSeries = (process.memoryUsage().rss - rss0) / n;
+
+  const resource = otlpResource({ version: 'bench', attributes: {} });
+  let batchTimeMs = 0;
+  const producer = new AggregateProducer({ aggregator: agg, resource, scope: { name: 'tally-agent', version: 'bench' }, now: () => batchTimeMs });
+  const rw = createRemoteWriteSink({ name: 'rw', url: 'http://127.0.0.1:9/api/v1/write', version: 'bench', timeoutMs: 10_000, externalLabels: { job: 'tally-agent', instance: 'bench' } });
+  const otlp = new OtlpEncoder({ encoding: 'protobuf', compression: 'gzip', temporality: 'delta', resource });
+  const runs = [];
+  for (let r = 0; r < rounds; r++) {
+    feed();
+    agg.flush();
+    batchTimeMs = Date.now() + r * 10_000;
+    const t0 = performance.now();
+    const metrics = (await producer.collect()).resourceMetrics;
+    const batch = {
+      batchId: `b${r}`,
+      timeMs: batchTimeMs,
+      metrics,
+      families: takeMetricsSnapshot(agg, false, batchTimeMs),
+      summaries: collectSummaries(agg, batchTimeMs),
+      exponential: collectExponentialHistograms(agg, batchTimeMs),
+      events: agg.takeEvents(),
+    };
+    const t1 = performance.now();
+    const blocks = monitorEventLoopDelay({ resolution: 1 });
+    blocks.enable();
+    const rwRequests = await rw.encode(batch);
+    blocks.disable();
+    const t2 = performance.now();
+    otlp.encode(batch);
+    const t3 = performance.now();
+    let lines = 0;
+    for (const chunk of expositionChunks(takeMetricsSnapshot(agg, false), resource.attributes)) {
+      for (let i = chunk.indexOf('\n'); i !== -1; i = chunk.indexOf('\n', i + 1)) lines++;
+    }
+    const t4 = performance.now();
+    runs.push({
+      collectMs: t1 - t0,
+      remoteWriteMs: t2 - t1,
+      remoteWriteBlockMs: blocks.max / 1e6,
+      otlpMs: t3 - t2,
+      scrapeMs: t4 - t3,
+      remoteWriteBytes: rwRequests.reduce((a, q) => a + q.body.length, 0),
+      remoteWriteRequests: rwRequests.length,
+      lines,
+    });
+  }
+  const median = (k) => runs.map((q) => q[k]).sort((a, b) => a - b)[runs.length >> 1];
+  return {
+    series: agg.seriesCount,
+    samples: runs[0].lines,
+    collectMs: median('collectMs'),
+    remoteWriteMs: median('remoteWriteMs'),
+    remoteWriteBlockMs: median('remoteWriteBlockMs'),
+    otlpMs: median('otlpMs'),
+    scrapeMs: median('scrapeMs'),
+    remoteWriteBytes: runs[runs.length - 1].remoteWriteBytes,
+    remoteWriteRequests: runs[runs.length - 1].remoteWriteRequests,
+    rssPerSeries,
+  };
+}
