@@ -10,7 +10,7 @@ import { globalTags } from './aggregate/global-tags.js';
 import type { TallyConfig } from './config/schema.js';
 import type { Mapper } from './mapping/mapper.js';
 import { randomUUID } from 'node:crypto';
-import { AggregateProducer } from './export/aggregate-producer.js';
+import { toResourceMetrics } from './export/aggregate-producer.js';
 import { buildPushResource } from './export/built-in-sinks.js';
 import { DurableSpool } from './durable-spool.js';
 import type { CollectJournal } from './ingest/collect-journal.js';
@@ -97,7 +97,7 @@ export async function startPipeline(
   const scope = { name: 'tally-agent', version };
   // The SDK reads only the agent's own metrics (tally_*, process); the
   // aggregator's families reach /metrics through Tally's streamed writer,
-  // and the push sinks through the AggregateProducer below.
+  // and the push sinks through toResourceMetrics() and remote write's own writer below.
   const selfReader = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true });
   const meterProvider = new MeterProvider({ resource, readers: [selfReader] });
   const self = registerSelfMetrics(meterProvider.getMeter('tally-agent', version), {
@@ -113,9 +113,6 @@ export async function startPipeline(
   const pushResource = buildPushResource(config, version);
   const spool = new DurableSpool({ config, baseDir: opts.baseDir, version, logger, pushResource, meter: meterProvider.getMeter('tally-agent', version), files: opts.files });
   await spool.start();
-  // Every point of a batch carries the batch's time, fixed when it is cut, so a replay rewrites the same samples.
-  let batchTimeMs = 0;
-  const pushProducer = new AggregateProducer({ aggregator, resource: pushResource, scope, now: () => batchTimeMs });
   // Batches reach the sink queues in flush order, one after another.
   let pushing: Promise<void> = Promise.resolve();
 
@@ -128,19 +125,22 @@ export async function startPipeline(
     let queued: Promise<boolean> = Promise.resolve(true);
     if (spool.push !== undefined) {
       const sinks = spool.push;
-      batchTimeMs = Date.now();
+      // Every point of a batch carries the batch's time, fixed when it is cut, so a replay rewrites the same samples.
+      const batchTimeMs = Date.now();
+      // Which series the batch holds is fixed now; their values are read as the sinks reach them.
+      const families = takeMetricsSnapshot(aggregator, false, batchTimeMs);
       const batch = {
         batchId: randomUUID(),
         timeMs: batchTimeMs,
-        families: takeMetricsSnapshot(aggregator, false, batchTimeMs),
+        families,
         summaries: collectSummaries(aggregator, batchTimeMs),
         exponential: collectExponentialHistograms(aggregator, batchTimeMs),
         events: aggregator.takeEvents(),
       };
-      // collect() reads the series before its first await, so the batch is this moment's state.
-      const collected = pushProducer.collect();
+      // The SDK's form of the same families, for OTLP and sink modules, made in slices between the loop's turns.
+      const collected = toResourceMetrics(families, pushResource, scope);
       queued = pushing
-        .then(async () => sinks.push({ ...batch, metrics: (await collected).resourceMetrics }))
+        .then(async () => sinks.push({ ...batch, metrics: await collected }))
         .catch((err: unknown) => {
           logger.error({ err, batch_id: batch.batchId }, 'could not queue the flush for the push sinks');
           return false;

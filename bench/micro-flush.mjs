@@ -27,7 +27,7 @@ if (opts.child !== undefined) {
   const self = fileURLToPath(import.meta.url);
   console.log(`command: node bench/micro-flush.mjs --sizes ${opts.sizes} --rounds ${opts.rounds}`);
   console.log(`node ${process.version}; each size in a fresh process (taskset -c 0 where available); median of ${opts.rounds} flushes\n`);
-  console.log('| series | samples a flush | producer collect | remote-write encode (longest block) | OTLP encode (delta) | /metrics body | remote-write bytes (snappy) | RSS per series |');
+  console.log('| series | samples a flush | SDK form of the batch (longest block) | remote-write encode (longest block) | OTLP encode, delta (longest block) | /metrics body | remote-write bytes (snappy) | RSS per series |');
   console.log('|--:|--:|--:|--:|--:|--:|--:|--:|');
   for (const size of opts.sizes.split(',').map(Number)) {
     const args = ['--expose-gc', '--max-old-space-size=16384', self, '--child', String(size), '--rounds', opts.rounds];
@@ -40,7 +40,7 @@ if (opts.child !== undefined) {
     const ms = (v) => (v === null ? '—' : `${v.toFixed(0)} ms`);
     const mb = (v) => `${(v / 1e6).toFixed(1)} MB`;
     console.log(
-      `| ${r.series.toLocaleString('en')} | ${r.samples.toLocaleString('en')} | ${ms(r.collectMs)} | ${ms(r.remoteWriteMs)} (${ms(r.remoteWriteBlockMs)}) | ${ms(r.otlpMs)} | ${ms(r.scrapeMs)} | ${mb(r.remoteWriteBytes)} in ${r.remoteWriteRequests} requests | ${Math.round(r.rssPerSeries).toLocaleString('en')} B |`,
+      `| ${r.series.toLocaleString('en')} | ${r.samples.toLocaleString('en')} | ${ms(r.collectMs)} (${ms(r.collectBlockMs)}) | ${ms(r.remoteWriteMs)} (${ms(r.remoteWriteBlockMs)}) | ${ms(r.otlpMs)} (${ms(r.otlpBlockMs)}) | ${ms(r.scrapeMs)} | ${mb(r.remoteWriteBytes)} in ${r.remoteWriteRequests} requests | ${Math.round(r.rssPerSeries).toLocaleString('en')} B |`,
     );
   }
 }
@@ -51,7 +51,7 @@ async function runChild(n, rounds) {
   const { StatsdParser } = await import('../dist/agent/parse/statsd-line.js');
   const { IngestCounters } = await import('../dist/agent/telemetry/ingest-counters.js');
   const { DEFAULT_BUCKETS, DEFAULT_TIMER_BUCKETS } = await import('../dist/agent/config/schema.js');
-  const { AggregateProducer } = await import('../dist/agent/export/aggregate-producer.js');
+  const { toResourceMetrics } = await import('../dist/agent/export/aggregate-producer.js');
   const { collectSummaries } = await import('../dist/agent/export/summary-data.js');
   const { collectExponentialHistograms } = await import('../dist/agent/export/exponential-data.js');
   const { otlpResource } = await import('../dist/agent/export/otlp/otlp-resource.js');
@@ -104,7 +104,6 @@ async function runChild(n, rounds) {
 
   const resource = otlpResource({ version: 'bench', attributes: {} });
   let batchTimeMs = 0;
-  const producer = new AggregateProducer({ aggregator: agg, resource, scope: { name: 'tally-agent', version: 'bench' }, now: () => batchTimeMs });
   const rw = createRemoteWriteSink({ name: 'rw', url: 'http://127.0.0.1:9/api/v1/write', version: 'bench', timeoutMs: 10_000, externalLabels: { job: 'tally-agent', instance: 'bench' } });
   const otlp = new OtlpEncoder({ encoding: 'protobuf', compression: 'gzip', temporality: 'delta', resource });
   const runs = [];
@@ -112,24 +111,29 @@ async function runChild(n, rounds) {
     feed();
     agg.flush();
     batchTimeMs = Date.now() + r * 10_000;
-    const t0 = performance.now();
-    const metrics = (await producer.collect()).resourceMetrics;
+    // Each step timed from start to end, with the longest stretch it held the event loop (it may yield between slices).
+    const timed = async (fn) => {
+      const blocks = monitorEventLoopDelay({ resolution: 1 });
+      blocks.enable();
+      const t = performance.now();
+      const out = await fn();
+      const ms = performance.now() - t;
+      blocks.disable();
+      return [out, ms, blocks.max / 1e6];
+    };
+    const families = takeMetricsSnapshot(agg, false, batchTimeMs);
+    const [metrics, collectMs, collectBlockMs] = await timed(() => toResourceMetrics(families, resource, { name: 'tally-agent', version: 'bench' }));
     const batch = {
       batchId: `b${r}`,
       timeMs: batchTimeMs,
       metrics,
-      families: takeMetricsSnapshot(agg, false, batchTimeMs),
+      families,
       summaries: collectSummaries(agg, batchTimeMs),
       exponential: collectExponentialHistograms(agg, batchTimeMs),
       events: agg.takeEvents(),
     };
-    const t1 = performance.now();
-    const blocks = monitorEventLoopDelay({ resolution: 1 });
-    blocks.enable();
-    const rwRequests = await rw.encode(batch);
-    blocks.disable();
-    const t2 = performance.now();
-    otlp.encode(batch);
+    const [rwRequests, remoteWriteMs, remoteWriteBlockMs] = await timed(() => rw.encode(batch));
+    const [, otlpMs, otlpBlockMs] = await timed(() => otlp.encode(batch));
     const t3 = performance.now();
     let lines = 0;
     for (const chunk of expositionChunks(takeMetricsSnapshot(agg, false), resource.attributes)) {
@@ -137,10 +141,12 @@ async function runChild(n, rounds) {
     }
     const t4 = performance.now();
     runs.push({
-      collectMs: t1 - t0,
-      remoteWriteMs: t2 - t1,
-      remoteWriteBlockMs: blocks.max / 1e6,
-      otlpMs: t3 - t2,
+      collectMs,
+      collectBlockMs,
+      remoteWriteMs,
+      remoteWriteBlockMs,
+      otlpMs,
+      otlpBlockMs,
       scrapeMs: t4 - t3,
       remoteWriteBytes: rwRequests.reduce((a, q) => a + q.body.length, 0),
       remoteWriteRequests: rwRequests.length,
@@ -152,6 +158,8 @@ async function runChild(n, rounds) {
     series: agg.seriesCount,
     samples: runs[0].lines,
     collectMs: median('collectMs'),
+    collectBlockMs: median('collectBlockMs'),
+    otlpBlockMs: median('otlpBlockMs'),
     remoteWriteMs: median('remoteWriteMs'),
     remoteWriteBlockMs: median('remoteWriteBlockMs'),
     otlpMs: median('otlpMs'),

@@ -10,8 +10,12 @@ import {
   type MetricData,
   type MetricDescriptor,
   type MetricProducer,
+  type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Aggregator, Family, Series } from '../aggregate/aggregator.js';
+import { takeMetricsSnapshot, type MetricsSnapshot, type SnapshotFamily } from './metrics-snapshot.js';
+import { heldAtZero, type ZeroHold } from './zero-hold.js';
 
 export interface AggregateProducerOptions {
   aggregator: Aggregator;
@@ -20,21 +24,13 @@ export interface AggregateProducerOptions {
   now?: () => number;
   /**
    * For the producer a storing scraper reads: a counter or histogram series
-   * younger than NEW_SERIES_HOLD_MS is shown at zero until the flush after
+   * younger than NEW_SERIES_HOLD_MS (zero-hold.ts) is shown at zero until the flush after
    * the first such read, so the scraper stores its first increment as an
    * increase from 0. Push sinks carry start times instead.
    */
   zeroNewSeries?: boolean;
 }
 
-/**
- * Past this age a series is not held at zero for its first scrape: a scraper
- * that starts late would see every old counter drop to 0 and jump back, and
- * Prometheus would count the whole jump into the minutes it has just begun.
- * It is the staleness window, beyond which Prometheus would not join the two
- * samples anyway.
- */
-export const NEW_SERIES_HOLD_MS = 5 * 60_000;
 
 /**
  * Hands Tally's own pre-aggregated series to an OpenTelemetry MetricReader.
@@ -46,21 +42,42 @@ export class AggregateProducer implements MetricProducer {
 
   async collect(): Promise<CollectionResult> {
     const nowMs = (this.opts.now ?? Date.now)();
-    const endTime = millisToHrTime(nowMs);
-    const metrics: MetricData[] = [];
-    const hold = this.opts.zeroNewSeries ? zeroHold(this.opts.aggregator, nowMs) : undefined;
-    this.opts.aggregator.forEachFamily((family) => {
-      const data = toMetricData(family, endTime, hold);
-      if (data !== undefined && data.dataPoints.length > 0) metrics.push(data);
-    });
-    return {
-      resourceMetrics: {
-        resource: this.opts.resource,
-        scopeMetrics: [{ scope: this.opts.scope, metrics }],
-      },
-      errors: [],
-    };
+    // Which series, and the set counts, are fixed here, before the first turn of the event loop.
+    const snapshot = takeMetricsSnapshot(this.opts.aggregator, this.opts.zeroNewSeries === true, nowMs);
+    return { resourceMetrics: await toResourceMetrics(snapshot, this.opts.resource, this.opts.scope), errors: [] };
   }
+}
+
+/** Points made between two looks at the clock. */
+const CLOCK_EVERY = 1024;
+/** Longest stretch between two turns of the event loop (ms): 100,000 series took 0.3 s in one piece. */
+const SLICE_MS = 10;
+
+/**
+ * A snapshot's families as the SDK's ResourceMetrics, every point ending at
+ * the snapshot's time. Values are read as each point is made; it yields to
+ * the event loop every SLICE_MS, so a flush of many series does not hold up
+ * the sockets.
+ */
+export async function toResourceMetrics(snapshot: MetricsSnapshot, resource: Resource, scope: { name: string; version: string }): Promise<ResourceMetrics> {
+  const endTime = millisToHrTime(snapshot.nowMs);
+  const metrics: MetricData[] = [];
+  let sliceStart = performance.now();
+  let made = 0;
+  for (const scraped of snapshot.families) {
+    const data = toMetricData(scraped.family);
+    if (data === undefined) continue;
+    const add = pointMaker(scraped, endTime, snapshot.hold, data.dataPoints as Array<DataPoint<unknown>>);
+    for (let i = 0; i < scraped.length; i++) {
+      add(i);
+      if (++made % CLOCK_EVERY === 0 && performance.now() - sliceStart > SLICE_MS) {
+        await nextTurn();
+        sliceStart = performance.now();
+      }
+    }
+    if (data.dataPoints.length > 0) metrics.push(data);
+  }
+  return { resource, scopeMetrics: [{ scope, metrics }] };
 }
 
 /** A mapping rule's `help:`, else a default naming the family's statsd type and name. */
@@ -79,60 +96,44 @@ export function familyDescriptor(family: Family): MetricDescriptor {
   };
 }
 
-/** For a storing scraper's read: series younger than `since` are shown at 0 through the interval of their first such read. */
-export interface ZeroHold {
-  since: number;
-  epoch: number;
-}
 
-/** The hold a storing scraper's read at `nowMs` applies. */
-export function zeroHold(aggregator: Aggregator, nowMs: number): ZeroHold {
-  return { since: nowMs - NEW_SERIES_HOLD_MS, epoch: aggregator.flushEpoch };
-}
-
-/** Whether this read shows the series at zero; the first storing read of a series starts its zero interval. */
-export function heldAtZero(s: Series, hold: ZeroHold | undefined): boolean {
-  if (hold === undefined || s.startTimeMs <= hold.since) return false;
-  if (s.firstScrapedEpoch === -1) s.firstScrapedEpoch = hold.epoch;
-  return s.firstScrapedEpoch === hold.epoch;
-}
-
-function toMetricData(family: Family, endTime: HrTime, hold: ZeroHold | undefined): MetricData | undefined {
+/** A family's MetricData with no points yet; undefined for summaries, which the SDK has no point for (summary-data.ts). */
+function toMetricData(family: Family): MetricData | undefined {
   const descriptor = familyDescriptor(family);
   switch (family.type) {
     case 'counter':
-      return {
-        descriptor,
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
-        dataPointType: DataPointType.SUM,
-        isMonotonic: true,
-        dataPoints: family.series.map((s) => point(s, endTime, heldAtZero(s, hold) ? 0 : s.value)),
-      };
+      return { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.SUM, isMonotonic: true, dataPoints: [] };
     case 'up_down_counter':
       // A gauge to Prometheus and remote write; no zero hold, as rate() is not what a level is read with.
-      return {
-        descriptor,
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
-        dataPointType: DataPointType.SUM,
-        isMonotonic: false,
-        dataPoints: family.series.map((s) => point(s, endTime, s.value)),
-      };
+      return { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.SUM, isMonotonic: false, dataPoints: [] };
     case 'gauge':
-      return {
-        descriptor,
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
-        dataPointType: DataPointType.GAUGE,
-        // A set has no value until its first interval completes: a partial count would read as a drop later.
-        dataPoints: family.series
-          .filter((s) => s.members === null || s.lastIntervalCount >= 0)
-          .map((s) => point(s, endTime, s.members === null ? s.value : s.lastIntervalCount)),
-      };
+      return { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints: [] };
     case 'histogram':
-      return {
-        descriptor,
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
-        dataPointType: DataPointType.HISTOGRAM,
-        dataPoints: family.series.map((s) =>
+      return { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.HISTOGRAM, dataPoints: [] };
+    case 'summary':
+      return undefined;
+  }
+}
+
+/** Appends the point of series i of the family, if it has one now. */
+function pointMaker(scraped: SnapshotFamily, endTime: HrTime, hold: ZeroHold | undefined, out: Array<DataPoint<unknown>>): (i: number) => void {
+  const { family, series, setCounts } = scraped;
+  switch (family.type) {
+    case 'counter':
+      return (i) => {
+        const s = series[i]!;
+        out.push(point(s, endTime, heldAtZero(s, hold) ? 0 : s.value));
+      };
+    case 'up_down_counter':
+      return (i) => out.push(point(series[i]!, endTime, series[i]!.value));
+    case 'gauge':
+      // A set has no value until its first interval completes: a partial count would read as a drop later.
+      if (setCounts !== undefined) return (i) => void (setCounts[i]! >= 0 && out.push(point(series[i]!, endTime, setCounts[i]!)));
+      return (i) => out.push(point(series[i]!, endTime, series[i]!.value));
+    case 'histogram':
+      return (i) => {
+        const s = series[i]!;
+        out.push(
           point<Histogram>(
             s,
             endTime,
@@ -140,11 +141,10 @@ function toMetricData(family: Family, endTime: HrTime, hold: ZeroHold | undefine
               ? { buckets: { boundaries: family.bounds, counts: new Array<number>(s.bucketCounts.length).fill(0) }, sum: 0, count: 0 }
               : { buckets: { boundaries: family.bounds, counts: Array.from(s.bucketCounts) }, sum: s.sum, count: s.count },
           ),
-        ),
+        );
       };
     case 'summary':
-      // The SDK has no summary data point; summary-data.ts hands these out, summary-text.ts renders them.
-      return undefined;
+      return () => undefined;
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { Family, Series } from '../aggregate/aggregator.js';
-import { familyDescription, familyDescriptor, heldAtZero, type ZeroHold } from './aggregate-producer.js';
+import { familyDescription, familyDescriptor } from './aggregate-producer.js';
+import { heldAtZero, type ZeroHold } from './zero-hold.js';
 import { escapeLabelValue, familyHeader, labelPairs, sampleValue } from './exposition-text.js';
 import { expositionLabelValue, familyName, sanitize } from './exposition-names.js';
 import type { SnapshotFamily, MetricsSnapshot } from './metrics-snapshot.js';

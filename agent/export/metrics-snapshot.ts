@@ -1,6 +1,6 @@
 import type { Aggregator, Family, Series } from '../aggregate/aggregator.js';
 import { SET } from '../parse/metric-kind.js';
-import { zeroHold, type ZeroHold } from './aggregate-producer.js';
+import { zeroHold, type ZeroHold } from './zero-hold.js';
 
 /** One family as a scrape or a flush found it. */
 export interface SnapshotFamily {

@@ -7,7 +7,8 @@ import { collectExponentialHistograms } from '../../agent/export/exponential-dat
 import { collectSummaries } from '../../agent/export/summary-data.js';
 import { Mapper } from '../../agent/mapping/mapper.js';
 import { parseMappingText } from '../../agent/mapping/mapping-config.js';
-import { AggregateProducer, NEW_SERIES_HOLD_MS } from '../../agent/export/aggregate-producer.js';
+import { AggregateProducer } from '../../agent/export/aggregate-producer.js';
+import { NEW_SERIES_HOLD_MS } from '../../agent/export/zero-hold.js';
 import { StatsdParser } from '../../agent/parse/statsd-line.js';
 import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';
 

@@ -10,23 +10,90 @@ import type { OtlpEncoding } from './wire-format.js';
 type Unit = { scope: InstrumentationScope; metric: MetricData } | { scope: InstrumentationScope; summary: SummaryMetricData };
 
 /**
+ * Bytes a part is cut at before it is encoded, estimated: small enough that
+ * encoding one holds the event loop for tens of milliseconds, not seconds.
+ * Measured at 100,000 mixed series, the whole batch encoded in one piece
+ * and then halved until each half fit took 2.2 s at once.
+ */
+const PART_BYTES = 1 << 20;
+
+/**
  * The ExportMetricsServiceRequest bodies for one batch, each within
  * maxBytes before compression; none when the batch holds no data point
  * (the spec lets a server take an empty request, but there is nothing to say).
  * Summaries, which the transformer cannot write, go in a ResourceMetrics of
  * their own after the others (summary-body.ts).
+ *
+ * The batch is first cut into parts by an estimate of their encoded size,
+ * each encoded on its own (one body each, or several where the estimate
+ * fell short); a caller may yield to the event loop between two.
  */
-export function metricsBodies(
+export function* metricsBodies(
   rm: ResourceMetrics,
   summaries: readonly SummaryMetricData[],
   summaryScope: InstrumentationScope,
   encoding: OtlpEncoding,
   maxBytes: number,
-): Uint8Array[] {
+): Generator<Uint8Array[], void, undefined> {
   const units: Unit[] = [];
   for (const sm of rm.scopeMetrics) for (const metric of sm.metrics) if (metric.dataPoints.length > 0) units.push({ scope: sm.scope, metric });
   for (const summary of summaries) if (summary.dataPoints.length > 0) units.push({ scope: summaryScope, summary });
-  return encodeWithin(units, (part) => encodePart(rm, part, encoding), maxBytes, splitPoints);
+  // JSON spells out what protobuf packs: names, numbers as text, times as decimal strings.
+  const budget = Math.min(PART_BYTES, maxBytes) / (encoding === 'json' ? 3 : 1);
+  for (const part of partsByEstimate(units, budget)) yield encodeWithin(part, (p) => encodePart(rm, p, encoding), maxBytes, splitPoints);
+}
+
+/** Consecutive units packed into parts of about `budget` estimated bytes; a unit larger than that is cut by its points first. */
+function partsByEstimate(units: Unit[], budget: number): Unit[][] {
+  const parts: Unit[][] = [];
+  let part: Unit[] = [];
+  let bytes = 0;
+  const add = (u: Unit, size: number) => {
+    if (part.length > 0 && bytes + size > budget) {
+      parts.push(part);
+      part = [];
+      bytes = 0;
+    }
+    part.push(u);
+    bytes += size;
+  };
+  for (const u of units) {
+    const points = pointsOf(u);
+    const perPoint = estimatePoint(points[0]!);
+    const size = 64 + points.length * perPoint;
+    if (size <= budget || points.length < 2) {
+      add(u, size);
+      continue;
+    }
+    const perPiece = Math.max(1, Math.floor(budget / perPoint));
+    for (let i = 0; i < points.length; i += perPiece) add(withPoints(u, points.slice(i, i + perPiece)), 64 + Math.min(perPiece, points.length - i) * perPoint);
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
+}
+
+/**
+ * About how many protobuf bytes a point takes, read off its first point:
+ * a family's points have the same shape (bucket layout, quantiles) and
+ * their tags similar lengths.
+ */
+function estimatePoint(p: DataPoint<unknown>): number {
+  let size = 40;
+  for (const [k, v] of Object.entries(p.attributes)) size += 12 + k.length + (typeof v === 'string' ? v.length : 16);
+  const value = p.value as { buckets?: { counts: unknown[] }; positive?: { bucketCounts: unknown[] }; negative?: { bucketCounts: unknown[] }; quantileValues?: unknown[] };
+  if (typeof value !== 'object' || value === null) return size;
+  if (value.buckets !== undefined) size += 40 + 16 * value.buckets.counts.length;
+  if (value.positive !== undefined) size += 40 + 4 * (value.positive.bucketCounts.length + (value.negative?.bucketCounts.length ?? 0));
+  if (value.quantileValues !== undefined) size += 30 + 20 * value.quantileValues.length;
+  return size;
+}
+
+function pointsOf(u: Unit): Array<DataPoint<unknown>> {
+  return ('metric' in u ? u.metric.dataPoints : u.summary.dataPoints) as Array<DataPoint<unknown>>;
+}
+
+function withPoints(u: Unit, dataPoints: Array<DataPoint<unknown>>): Unit {
+  return 'metric' in u ? { scope: u.scope, metric: { ...u.metric, dataPoints } as MetricData } : { scope: u.scope, summary: { ...u.summary, dataPoints } as SummaryMetricData };
 }
 
 function encodePart(rm: ResourceMetrics, part: Unit[], encoding: OtlpEncoding): Uint8Array {
@@ -55,10 +122,8 @@ function toResourceMetrics(rm: ResourceMetrics, units: Array<{ scope: Instrument
 }
 
 function splitPoints(u: Unit): Unit[] | undefined {
-  const points = ('metric' in u ? u.metric.dataPoints : u.summary.dataPoints) as Array<DataPoint<unknown>>;
+  const points = pointsOf(u);
   if (points.length < 2) return undefined;
   const half = Math.ceil(points.length / 2);
-  return [points.slice(0, half), points.slice(half)].map((dataPoints) =>
-    'metric' in u ? { scope: u.scope, metric: { ...u.metric, dataPoints } as MetricData } : { scope: u.scope, summary: { ...u.summary, dataPoints } as SummaryMetricData },
-  );
+  return [withPoints(u, points.slice(0, half)), withPoints(u, points.slice(half))];
 }

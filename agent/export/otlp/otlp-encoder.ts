@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
@@ -68,7 +69,7 @@ export class OtlpEncoder {
     this.maxRequestBytes = opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   }
 
-  encode(snapshot: FlushSnapshot): EncodedRequest[] {
+  async encode(snapshot: FlushSnapshot): Promise<EncodedRequest[]> {
     const resource = this.opts.resource === undefined ? snapshot.metrics.resource : snapshot.metrics.resource.merge(this.opts.resource);
     const chosen = withExponentialHistograms(snapshot.metrics, snapshot.exponential ?? [], this.opts.histograms ?? 'explicit');
     let metrics: ResourceMetrics = withIntegerCounts({ resource, scopeMetrics: chosen.scopeMetrics });
@@ -76,10 +77,18 @@ export class OtlpEncoder {
     if (this.delta !== undefined) metrics = this.delta.convert(metrics);
     const scope = snapshot.metrics.scopeMetrics[0]?.scope ?? this.opts.scope ?? { name: 'tally-agent' };
     const bodies: Array<{ path: string; body: Uint8Array }> = [];
-    for (const body of metricsBodies(metrics, snapshot.summaries ?? [], scope, this.opts.encoding, this.maxRequestBytes)) bodies.push({ path: METRICS_PATH, body });
+    // Compressed as it is made, so no one step holds the whole batch's gzip.
+    const add = (path: string, body: Uint8Array) => bodies.push({ path, body: this.opts.compression === 'gzip' ? gzipSync(body) : body });
+    let first = true;
+    for (const part of metricsBodies(metrics, snapshot.summaries ?? [], scope, this.opts.encoding, this.maxRequestBytes)) {
+      // A turn of the event loop between parts, so the sockets are read while a large batch encodes (its delta state is taken: abandon() puts it back).
+      if (!first) await nextTurn();
+      first = false;
+      for (const body of part) add(METRICS_PATH, body);
+    }
     if (this.opts.events !== false && snapshot.events.length > 0) {
       const records = toLogRecords(snapshot.events, resource, scope, snapshot.timeMs);
-      for (const body of logsBodies(records, this.opts.encoding, this.maxRequestBytes)) bodies.push({ path: LOGS_PATH, body });
+      for (const body of logsBodies(records, this.opts.encoding, this.maxRequestBytes)) add(LOGS_PATH, body);
     }
     return bodies.map(({ path, body }, i) => this.request(path, body, snapshot.batchId, `${i + 1}/${bodies.length}`));
   }
@@ -91,10 +100,7 @@ export class OtlpEncoder {
 
   private request(path: string, body: Uint8Array, batchId: string, part: string): EncodedRequest {
     const headers: Record<string, string> = { 'content-type': contentTypeOf(this.opts.encoding), [BATCH_ID_HEADER]: batchId, [BATCH_PART_HEADER]: part };
-    if (this.opts.compression === 'gzip') {
-      headers['content-encoding'] = 'gzip';
-      return { path, headers, body: gzipSync(body) };
-    }
+    if (this.opts.compression === 'gzip') headers['content-encoding'] = 'gzip';
     return { path, headers, body };
   }
 }

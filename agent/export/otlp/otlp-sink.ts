@@ -34,7 +34,7 @@ export interface OtlpSinkOptions {
 
 /** A Sink whose outcomes may carry an OTLP partial success, and that takes summaries beside the metrics. */
 export interface OtlpSink extends Sink {
-  encode(snapshot: FlushSnapshot): EncodedRequest[];
+  encode(snapshot: FlushSnapshot): Promise<EncodedRequest[]>;
   send(request: EncodedRequest, signal: AbortSignal): Promise<OtlpSendOutcome>;
   close(): Promise<void>;
 }

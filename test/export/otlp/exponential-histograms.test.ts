@@ -81,7 +81,7 @@ function makeSink(opts: Partial<OtlpSinkOptions>): OtlpSink {
 /** Sends a flush through a sink; returns the points the receiver decoded from it. */
 async function ship(sink: OtlpSink, snapshot: OtlpSnapshot): Promise<FlatPoint[]> {
   const before = rx.accepted('metrics').length;
-  for (const r of sink.encode(snapshot)) expect(await sink.send(r, new AbortController().signal)).toEqual({ kind: 'delivered', status: 200 });
+  for (const r of await sink.encode(snapshot)) expect(await sink.send(r, new AbortController().signal)).toEqual({ kind: 'delivered', status: 200 });
   return rx.accepted('metrics').slice(before).flatMap((r) => metricPoints(r.message));
 }
 

@@ -93,7 +93,7 @@ function makeSink(opts: Partial<OtlpSinkOptions> = {}): OtlpSink {
 
 /** Encodes a flush and delivers every request; each must be a plain 2xx. */
 async function ship(s: OtlpSink, snapshot: OtlpSnapshot): Promise<number> {
-  const requests = s.encode(snapshot);
+  const requests = await s.encode(snapshot);
   for (const r of requests) expect(await s.send(r, new AbortController().signal)).toEqual({ kind: 'delivered', status: 200 });
   return requests.length;
 }
@@ -290,10 +290,10 @@ describe('OtlpEncoder', () => {
   it('makes no request for a flush with nothing in it, and none to /v1/logs when events are off', async () => {
     const a = agent();
     const s = makeSink({ events: false });
-    expect(s.encode(await a.flush())).toEqual([]);
+    expect(await s.encode(await a.flush())).toEqual([]);
     a.send('_e{5,4}:login|anna');
     // The event's two metrics still go; the record itself does not.
-    expect(s.encode(await a.flush()).map((r) => r.path)).toEqual(['/v1/metrics']);
+    expect((await s.encode(await a.flush())).map((r) => r.path)).toEqual(['/v1/metrics']);
   });
 
   it('rounds counts weighted by a sample rate to integers, keeping count equal to the sum of buckets', async () => {
@@ -321,6 +321,38 @@ describe('OtlpEncoder', () => {
     expect(points).toHaveLength(41);
     const jobs = points.filter((p) => p.metric === 'jobs').map((p) => [p.attributes.queue, p.value]);
     expect(new Map(jobs as Array<[string, number]>)).toEqual(new Map(Array.from({ length: 40 }, (_, i) => [`q${i}`, i + 1])));
+  });
+});
+
+describe('a large batch', () => {
+  it('is encoded in parts of about 1 MiB with a turn of the event loop between them, every point once', async () => {
+    const s = makeSink({ compression: 'gzip' });
+    const a = agent();
+    const lines: string[] = [];
+    for (let i = 0; i < 30_000; i++) lines.push(`wide${i % 3}.latency:${i % 997}|ms|#route:/r${i}`);
+    for (let i = 0; i < lines.length; i += 500) a.send(lines.slice(i, i + 500).join('\n'));
+    const snapshot = await a.flush();
+    // Each turn of the loop runs the check phase once: a callback that re-queues itself there counts the turns the encoder gave.
+    let turns = 0;
+    let ticker: NodeJS.Immediate | undefined;
+    const tick = () => {
+      turns++;
+      ticker = setImmediate(tick);
+    };
+    tick();
+    turns = 0;
+    let requests;
+    try {
+      requests = await s.encode(snapshot);
+    } finally {
+      clearImmediate(ticker);
+    }
+    expect(requests.length).toBeGreaterThan(1);
+    expect(turns).toBeGreaterThan(0);
+    for (const r of requests) expect(await s.send(r, new AbortController().signal)).toEqual({ kind: 'delivered', status: 200 });
+    const points = rx.accepted('metrics').flatMap((r) => metricPoints(r.message));
+    expect(points).toHaveLength(30_000);
+    expect(new Set(points.map((p) => p.attributes.route)).size).toBe(30_000);
   });
 });
 
