@@ -12,8 +12,8 @@ import {
   type MetricProducer,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Aggregator, Family, Series } from '../aggregate/aggregator.js';
+import { SliceClock } from '../shared/slice-clock.js';
 import { takeMetricsSnapshot, type MetricsSnapshot, type SnapshotFamily } from './metrics-snapshot.js';
 import { heldAtZero, type ZeroHold } from './zero-hold.js';
 
@@ -48,32 +48,23 @@ export class AggregateProducer implements MetricProducer {
   }
 }
 
-/** Points made between two looks at the clock. */
-const CLOCK_EVERY = 1024;
-/** Longest stretch between two turns of the event loop (ms): 100,000 series took 0.3 s in one piece. */
-const SLICE_MS = 10;
-
 /**
  * A snapshot's families as the SDK's ResourceMetrics, every point ending at
  * the snapshot's time. Values are read as each point is made; it yields to
- * the event loop every SLICE_MS, so a flush of many series does not hold up
- * the sockets.
+ * the event loop between slices (100,000 series held it 0.3 s in one piece),
+ * so a flush of many series does not hold up the sockets.
  */
 export async function toResourceMetrics(snapshot: MetricsSnapshot, resource: Resource, scope: { name: string; version: string }): Promise<ResourceMetrics> {
   const endTime = millisToHrTime(snapshot.nowMs);
   const metrics: MetricData[] = [];
-  let sliceStart = performance.now();
-  let made = 0;
+  const clock = new SliceClock();
   for (const scraped of snapshot.families) {
     const data = toMetricData(scraped.family);
     if (data === undefined) continue;
     const add = pointMaker(scraped, endTime, snapshot.hold, data.dataPoints as Array<DataPoint<unknown>>);
     for (let i = 0; i < scraped.length; i++) {
       add(i);
-      if (++made % CLOCK_EVERY === 0 && performance.now() - sliceStart > SLICE_MS) {
-        await nextTurn();
-        sliceStart = performance.now();
-      }
+      if (clock.due()) await clock.turn();
     }
     if (data.dataPoints.length > 0) metrics.push(data);
   }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { SegmentLog } from '../spool/segment-log.js';
 import type { SinkStats } from '../telemetry/sink-stats.js';
+import { SliceClock, SLICE_MS } from '../shared/slice-clock.js';
 import { encodeStoredRequest, type StoredRequest } from './stored-request.js';
 
 export type WhenFull = 'drop_oldest' | 'refuse_new';
@@ -40,7 +41,9 @@ export class SinkQueue {
   async append(requests: StoredRequest[]): Promise<AppendOutcome> {
     const { log, stats, logger, sink } = this.opts;
     const records: Buffer[] = [];
+    const clock = new SliceClock(SLICE_MS, 8);
     for (const r of requests) {
+      if (clock.due()) await clock.turn();
       const record = encodeStoredRequest(r);
       if (record.length > this.opts.maxRecordBytes) {
         stats.drop('too_large');

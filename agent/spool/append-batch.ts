@@ -1,3 +1,4 @@
+import { SliceClock, SLICE_MS } from '../shared/slice-clock.js';
 import { encodeFrame, FRAME_HEADER_BYTES } from './record-frame.js';
 import type { Segment } from './segment.js';
 import { encodeSegmentHeader, SEGMENT_HEADER_BYTES } from './segment-file.js';
@@ -42,7 +43,7 @@ export interface BatchTarget {
  * segment still fits, alone). New segments start with their header, in
  * the same buffer as their first frames.
  */
-export function planBatch(entries: readonly PendingAppend[], t: BatchTarget): BatchChunk[] {
+export async function planBatch(entries: readonly PendingAppend[], t: BatchTarget): Promise<BatchChunk[]> {
   // First pass: sizes, so each chunk is one allocation.
   interface Span {
     segment: Segment | undefined;
@@ -76,6 +77,8 @@ export function planBatch(entries: readonly PendingAppend[], t: BatchTarget): Ba
   if (cur.count > 0) spans.push(cur);
 
   const chunks: BatchChunk[] = [];
+  // The writer is the only one who appends, so nothing moves the target while the loop takes its turns.
+  const clock = new SliceClock(SLICE_MS, 8);
   let si = 0;
   let span = spans[0]!;
   let chunk = startChunk(span, t.salt);
@@ -93,6 +96,8 @@ export function planBatch(entries: readonly PendingAppend[], t: BatchTarget): Ba
       chunk.times.push(e.appendedAtMs);
       at = encodeFrame(chunk.buf, at, span.segment?.salt ?? t.salt, seq, e.appendedAtMs, p);
       seq++;
+      // A flush of 100,000 mixed series is some 36 MB of remote write alone: framed in one piece it held the loop 0.3 s.
+      if (clock.due()) await clock.turn();
     }
   }
   chunks.push(chunk);

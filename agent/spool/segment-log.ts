@@ -520,7 +520,7 @@ export class SegmentLog {
     // the last record on disk, the next number does not follow on, so it opens a segment of its own.
     if (active !== undefined && this.nextSeq !== active.lastSeq + 1) active = undefined;
     const firstSeq = this.nextSeq;
-    const chunks = planBatch(batch, { segment: active, segmentBytes: this.segmentBytes, salt: this.salt, nextSeq: firstSeq });
+    const chunks = await planBatch(batch, { segment: active, segmentBytes: this.segmentBytes, salt: this.salt, nextSeq: firstSeq });
     const created: Array<{ chunk: BatchChunk; file: SpoolFile }> = [];
     try {
       for (const c of chunks) {

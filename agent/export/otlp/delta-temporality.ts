@@ -9,6 +9,7 @@ import {
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import { downscaleSpan, type BucketSpan } from '../../aggregate/exponential-histogram.js';
+import { SliceClock } from '../../shared/slice-clock.js';
 import { attributesKey } from './series-key.js';
 
 type CumulativeValue = number | Histogram | ExponentialHistogram;
@@ -54,15 +55,24 @@ export class DeltaConverter {
   /** The memory before the last convert(), for abandon(). */
   private before: Memory | undefined;
 
-  convert(rm: ResourceMetrics): ResourceMetrics {
+  /**
+   * The batch in delta form. It yields to the event loop between slices
+   * (at 100,000 series it held the loop 0.2 to 0.5 s in one piece inside the agent); the
+   * caller must not start another convert() before this one settles.
+   */
+  async convert(rm: ResourceMetrics): Promise<ResourceMetrics> {
     // Built anew each batch: series this batch lacks are forgotten, and the old memory stays whole for abandon().
     const next: Memory = new Map();
-    const scopeMetrics = rm.scopeMetrics.map((sm) => ({
-      scope: sm.scope,
-      metrics: sm.metrics
-        .map((m) => this.convertMetric(m, `${sm.scope.name}\u0000${m.descriptor.name}\u0000${m.dataPointType}`, next))
-        .filter((m) => m.dataPoints.length > 0),
-    }));
+    const clock = new SliceClock();
+    const scopeMetrics: ResourceMetrics['scopeMetrics'] = [];
+    for (const sm of rm.scopeMetrics) {
+      const metrics: MetricData[] = [];
+      for (const m of sm.metrics) {
+        const converted = await this.convertMetric(m, `${sm.scope.name}\u0000${m.descriptor.name}\u0000${m.dataPointType}`, next, clock);
+        if (converted.dataPoints.length > 0) metrics.push(converted);
+      }
+      scopeMetrics.push({ scope: sm.scope, metrics });
+    }
     this.before = this.memory;
     this.memory = next;
     return { resource: rm.resource, scopeMetrics };
@@ -82,7 +92,7 @@ export class DeltaConverter {
     return n;
   }
 
-  private convertMetric(m: MetricData, metricKey: string, next: Memory): MetricData {
+  private async convertMetric(m: MetricData, metricKey: string, next: Memory, clock: SliceClock): Promise<MetricData> {
     if (m.dataPointType === DataPointType.GAUGE || m.aggregationTemporality !== AggregationTemporality.CUMULATIVE) return m;
     const monotonic = m.dataPointType !== DataPointType.SUM || m.isMonotonic;
     const last = this.memory.get(metricKey);
@@ -91,6 +101,7 @@ export class DeltaConverter {
     const seen = series;
     const points: Array<DataPoint<CumulativeValue>> = [];
     for (const p of m.dataPoints as Array<DataPoint<CumulativeValue>>) {
+      if (clock.due()) await clock.turn();
       const key = attributesKey(p.attributes);
       // A series met twice in one batch (never, from the producer) goes whole.
       const prev = seen.has(key) ? undefined : last?.get(key);

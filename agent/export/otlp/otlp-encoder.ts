@@ -74,7 +74,7 @@ export class OtlpEncoder {
     const chosen = withExponentialHistograms(snapshot.metrics, snapshot.exponential ?? [], this.opts.histograms ?? 'explicit');
     let metrics: ResourceMetrics = withIntegerCounts({ resource, scopeMetrics: chosen.scopeMetrics });
     // Run on every flush, even one with nothing to send, so "the previous batch" is always the previous flush.
-    if (this.delta !== undefined) metrics = this.delta.convert(metrics);
+    if (this.delta !== undefined) metrics = await this.delta.convert(metrics);
     const scope = snapshot.metrics.scopeMetrics[0]?.scope ?? this.opts.scope ?? { name: 'tally-agent' };
     const bodies: Array<{ path: string; body: Uint8Array }> = [];
     // Compressed as it is made, so no one step holds the whole batch's gzip.

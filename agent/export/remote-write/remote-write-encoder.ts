@@ -1,6 +1,6 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Attributes } from '@opentelemetry/api';
 import type { Family, Series } from '../../aggregate/aggregator.js';
+import { SliceClock, SLICE_MS } from '../../shared/slice-clock.js';
 import { BATCH_ID_HEADER, BATCH_PART_HEADER } from '../batch-headers.js';
 import { familyDescriptor } from '../aggregate-producer.js';
 import { leLabels } from '../exposition-writer.js';
@@ -29,11 +29,8 @@ export interface RemoteWriteEncoderOptions {
 export const PROTOCOL_HEADERS = ['content-encoding', 'content-type', 'user-agent', 'x-prometheus-remote-write-version'] as const;
 
 const DEFAULT_MAX_SERIES_PER_REQUEST = 2000;
-const DEFAULT_SLICE_MS = 10;
 /** Requests compressing on the thread pool at once, at most (before the encoder waits for the oldest). */
 const MAX_COMPRESSING = 4;
-/** Series encoded between two looks at the clock. */
-const CLOCK_EVERY = 64;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const REPEATED = 'a series of that name and labels came earlier in the batch';
 const TARGET_INFO = encodeLabelField('__name__', 'target_info');
@@ -99,7 +96,7 @@ export class RemoteWriteEncoder {
       .sort(byName);
     this.maxSeries = opts.maxSeriesPerRequest ?? DEFAULT_MAX_SERIES_PER_REQUEST;
     if (!Number.isInteger(this.maxSeries) || this.maxSeries < 1) throw new Error(`maxSeriesPerRequest must be a positive integer, not ${this.maxSeries}`);
-    this.sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
+    this.sliceMs = opts.sliceMs ?? SLICE_MS;
   }
 
   async encode(snapshot: FlushSnapshot): Promise<EncodedRequest[]> {
@@ -114,16 +111,13 @@ export class RemoteWriteEncoder {
       if (writer.seriesCount >= this.maxSeries) compress();
     };
     const batch = new BatchNames(this);
-    let sliceStart = performance.now();
-    let sinceClock = 0;
+    // A timer on the default layout is 131 samples: a look at the clock every 16 series.
+    const clock = new SliceClock(this.sliceMs, 16);
     const breathe = async () => {
-      if (++sinceClock < CLOCK_EVERY) return;
-      sinceClock = 0;
-      if (performance.now() - sliceStart < this.sliceMs) return;
+      if (!clock.due()) return;
       // At most a few requests wait for compression: their copies are what a flush holds in memory beyond the snapshot.
       if (bodies.length > MAX_COMPRESSING) await bodies[bodies.length - MAX_COMPRESSING];
-      await nextTurn();
-      sliceStart = performance.now();
+      await clock.turn();
     };
 
     // target_info first, as /metrics writes it; the resource describes the series pushed with it, and with none there is no target.

@@ -18,6 +18,7 @@ import {
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DeltaConverter } from '../../../agent/export/otlp/delta-temporality.js';
+import { countTurns } from '../../support/event-loop-turns.js';
 
 const T0 = 1_700_000_000;
 const t = (s: number): HrTime => [T0 + s, 0];
@@ -53,66 +54,66 @@ const hist = (counts: number[], sum: number, boundaries = [1, 10]): Histogram =>
 });
 
 describe('DeltaConverter', () => {
-  it('sends a new series whole from its own start, then each change since the previous batch', () => {
+  it('sends a new series whole from its own start, then each change since the previous batch', async () => {
     const d = new DeltaConverter();
-    const first = d.convert(batch(counter('logins', [point(5, 0, 10)])));
+    const first = await d.convert(batch(counter('logins', [point(5, 0, 10)])));
     expect(first.scopeMetrics[0]!.metrics[0]!.aggregationTemporality).toBe(AggregationTemporality.DELTA);
     expect(deltas(first)).toEqual([[5, 0, 10]]);
-    expect(deltas(d.convert(batch(counter('logins', [point(8, 0, 20)]))))).toEqual([[3, 10, 20]]);
+    expect(deltas(await d.convert(batch(counter('logins', [point(8, 0, 20)]))))).toEqual([[3, 10, 20]]);
     // Unchanged: nothing is sent (the metric too is left out when it has no other point), and the next delta starts where the last sent one ended.
-    expect(d.convert(batch(counter('logins', [point(8, 0, 30)]))).scopeMetrics[0]!.metrics).toEqual([]);
+    expect((await d.convert(batch(counter('logins', [point(8, 0, 30)])))).scopeMetrics[0]!.metrics).toEqual([]);
     expect(d.size).toBe(1);
-    expect(deltas(d.convert(batch(counter('logins', [point(8.5, 0, 40)]))))).toEqual([[0.5, 20, 40]]);
+    expect(deltas(await d.convert(batch(counter('logins', [point(8.5, 0, 40)]))))).toEqual([[0.5, 20, 40]]);
   });
 
-  it('restarts a series whose value went down, or whose start time changed, from its own new start', () => {
+  it('restarts a series whose value went down, or whose start time changed, from its own new start', async () => {
     const d = new DeltaConverter();
-    d.convert(batch(counter('c', [point(8, 0, 10, { a: '1' }), point(8, 0, 10, { a: '2' })])));
-    const out = d.convert(batch(counter('c', [point(2, 0, 20, { a: '1' }), point(12, 15, 20, { a: '2' })])));
+    await d.convert(batch(counter('c', [point(8, 0, 10, { a: '1' }), point(8, 0, 10, { a: '2' })])));
+    const out = await d.convert(batch(counter('c', [point(2, 0, 20, { a: '1' }), point(12, 15, 20, { a: '2' })])));
     // a=1 went down (the agent restarted with an old start time): all of it counts, from its start.
     // a=2 came back with a new start time and a larger value: not 12 - 8, but 12 since 15.
     expect(deltas(out)).toEqual([
       [2, 0, 20],
       [12, 15, 20],
     ]);
-    expect(deltas(d.convert(batch(counter('c', [point(3, 0, 30, { a: '1' }), point(13, 15, 30, { a: '2' })]))))).toEqual([
+    expect(deltas(await d.convert(batch(counter('c', [point(3, 0, 30, { a: '1' }), point(13, 15, 30, { a: '2' })]))))).toEqual([
       [1, 20, 30],
       [1, 20, 30],
     ]);
   });
 
-  it('forgets series absent from a batch: one that comes back starts over', () => {
+  it('forgets series absent from a batch: one that comes back starts over', async () => {
     const d = new DeltaConverter();
-    d.convert(batch(counter('c', [point(4, 0, 10, { a: '1' }), point(6, 0, 10, { a: '2' })])));
+    await d.convert(batch(counter('c', [point(4, 0, 10, { a: '1' }), point(6, 0, 10, { a: '2' })])));
     expect(d.size).toBe(2);
-    d.convert(batch(counter('c', [point(5, 0, 20, { a: '1' })])));
+    await d.convert(batch(counter('c', [point(5, 0, 20, { a: '1' })])));
     expect(d.size).toBe(1);
     // Same start time and a larger value, yet its last batch is gone: the whole value, from its own start.
-    expect(deltas(d.convert(batch(counter('c', [point(5, 0, 30, { a: '1' }), point(9, 0, 30, { a: '2' })]))))).toEqual([[9, 0, 30]]);
+    expect(deltas(await d.convert(batch(counter('c', [point(5, 0, 30, { a: '1' }), point(9, 0, 30, { a: '2' })]))))).toEqual([[9, 0, 30]]);
   });
 
-  it('keys a series by name and sorted attributes, so attribute order does not matter', () => {
+  it('keys a series by name and sorted attributes, so attribute order does not matter', async () => {
     const d = new DeltaConverter();
-    d.convert(batch(counter('c', [point(1, 0, 10, { a: '1', b: '2' })]), counter('other', [point(100, 0, 10, { a: '1', b: '2' })])));
-    const out = d.convert(batch(counter('c', [point(4, 0, 20, { b: '2', a: '1' })]), counter('other', [point(150, 0, 20, { b: '2', a: '1' })])));
+    await d.convert(batch(counter('c', [point(1, 0, 10, { a: '1', b: '2' })]), counter('other', [point(100, 0, 10, { a: '1', b: '2' })])));
+    const out = await d.convert(batch(counter('c', [point(4, 0, 20, { b: '2', a: '1' })]), counter('other', [point(150, 0, 20, { b: '2', a: '1' })])));
     expect(deltas(out, 0)).toEqual([[3, 10, 20]]);
     expect(deltas(out, 1)).toEqual([[50, 10, 20]]);
   });
 
-  it('takes histograms bucket by bucket (counts, sum, count); a bucket going down or new bounds restart the series', () => {
+  it('takes histograms bucket by bucket (counts, sum, count); a bucket going down or new bounds restart the series', async () => {
     const d = new DeltaConverter();
-    expect(deltas(d.convert(batch(histogram('lat', [point(hist([1, 2, 0], 7), 0, 10)]))))).toEqual([[hist([1, 2, 0], 7), 0, 10]]);
-    expect(deltas(d.convert(batch(histogram('lat', [point(hist([1, 5, 2], 40), 0, 20)]))))).toEqual([
+    expect(deltas(await d.convert(batch(histogram('lat', [point(hist([1, 2, 0], 7), 0, 10)]))))).toEqual([[hist([1, 2, 0], 7), 0, 10]]);
+    expect(deltas(await d.convert(batch(histogram('lat', [point(hist([1, 5, 2], 40), 0, 20)]))))).toEqual([
       [{ buckets: { boundaries: [1, 10], counts: [0, 3, 2] }, count: 5, sum: 33 }, 10, 20],
     ]);
     // One bucket went down while the total grew: a restart, sent whole.
-    expect(deltas(d.convert(batch(histogram('lat', [point(hist([0, 9, 2], 50), 0, 30)]))))).toEqual([[hist([0, 9, 2], 50), 0, 30]]);
-    expect(deltas(d.convert(batch(histogram('lat', [point(hist([0, 9, 2, 1], 60, [1, 10, 100]), 0, 40)]))))).toEqual([
+    expect(deltas(await d.convert(batch(histogram('lat', [point(hist([0, 9, 2], 50), 0, 30)]))))).toEqual([[hist([0, 9, 2], 50), 0, 30]]);
+    expect(deltas(await d.convert(batch(histogram('lat', [point(hist([0, 9, 2, 1], 60, [1, 10, 100]), 0, 40)]))))).toEqual([
       [hist([0, 9, 2, 1], 60, [1, 10, 100]), 0, 40],
     ]);
   });
 
-  it('takes exponential histograms at the coarser of the two scales, trimming buckets that did not move', () => {
+  it('takes exponential histograms at the coarser of the two scales, trimming buckets that did not move', async () => {
     const exp = (scale: number, offset: number, counts: number[], zeroCount: number, sum: number): ExponentialHistogram => ({
       count: zeroCount + counts.reduce((a, b) => a + b, 0),
       sum,
@@ -129,31 +130,31 @@ describe('DeltaConverter', () => {
     });
     const d = new DeltaConverter();
     // Scale 3, indices 8..11 hold 1,1,1,1; at scale 2 those are indices 4,4,5,5.
-    d.convert(batch(metric(exp(3, 8, [1, 1, 1, 1], 1, 10), 10)));
-    const out = deltas(d.convert(batch(metric(exp(2, 4, [2, 3, 0, 4], 1, 30), 20))));
+    await d.convert(batch(metric(exp(3, 8, [1, 1, 1, 1], 1, 10), 10)));
+    const out = deltas(await d.convert(batch(metric(exp(2, 4, [2, 3, 0, 4], 1, 30), 20))));
     expect(out).toEqual([
       [{ count: 5, sum: 20, scale: 2, zeroCount: 0, positive: { offset: 5, bucketCounts: [1, 0, 4] }, negative: { offset: 0, bucketCounts: [] } }, 10, 20],
     ]);
   });
 
-  it('takes an abandoned batch back: the next delta starts where the last queued batch ended, so nothing is skipped', () => {
+  it('takes an abandoned batch back: the next delta starts where the last queued batch ended, so nothing is skipped', async () => {
     const d = new DeltaConverter();
-    expect(deltas(d.convert(batch(counter('logins', [point(5, 0, 10)]))))).toEqual([[5, 0, 10]]);
+    expect(deltas(await d.convert(batch(counter('logins', [point(5, 0, 10)]))))).toEqual([[5, 0, 10]]);
     // This batch never reached the queue (a full disk).
-    expect(deltas(d.convert(batch(counter('logins', [point(8, 0, 20)]))))).toEqual([[3, 10, 20]]);
+    expect(deltas(await d.convert(batch(counter('logins', [point(8, 0, 20)]))))).toEqual([[3, 10, 20]]);
     d.abandon();
-    expect(deltas(d.convert(batch(counter('logins', [point(12, 0, 30)]))))).toEqual([[7, 10, 30]]);
+    expect(deltas(await d.convert(batch(counter('logins', [point(12, 0, 30)]))))).toEqual([[7, 10, 30]]);
     // That one is taken back too; a second abandon() in a row takes back nothing more.
     d.abandon();
     d.abandon();
-    expect(deltas(d.convert(batch(counter('logins', [point(12, 0, 40)]))))).toEqual([[7, 10, 40]]);
+    expect(deltas(await d.convert(batch(counter('logins', [point(12, 0, 40)]))))).toEqual([[7, 10, 40]]);
     // A series the abandoned batch forgot is remembered again.
-    d.convert(batch(counter('other', [point(1, 0, 50)])));
+    await d.convert(batch(counter('other', [point(1, 0, 50)])));
     d.abandon();
-    expect(deltas(d.convert(batch(counter('logins', [point(13, 0, 60)]))))).toEqual([[1, 40, 60]]);
+    expect(deltas(await d.convert(batch(counter('logins', [point(13, 0, 60)]))))).toEqual([[1, 40, 60]]);
   });
 
-  it('passes gauges through untouched', () => {
+  it('passes gauges through untouched', async () => {
     const d = new DeltaConverter();
     const gauge: MetricData = {
       descriptor: descriptor('temp'),
@@ -161,20 +162,32 @@ describe('DeltaConverter', () => {
       dataPointType: DataPointType.GAUGE,
       dataPoints: [point(7, 0, 10)],
     };
-    d.convert(batch(gauge));
+    await d.convert(batch(gauge));
     const next = { ...gauge, dataPoints: [point(3, 0, 20)] };
-    expect(d.convert(batch(next)).scopeMetrics[0]!.metrics[0]).toBe(next);
+    expect((await d.convert(batch(next))).scopeMetrics[0]!.metrics[0]).toBe(next);
   });
 
-  it('property: deltas tile time and add up to the cumulative value, across random increases and restarts', () => {
-    fc.assert(
-      fc.property(fc.array(fc.record({ add: fc.nat(1000), restart: fc.boolean(), skip: fc.boolean() }), { minLength: 1, maxLength: 40 }), (steps) => {
+  it('gives the event loop turns while it converts a large batch, and converts every point', async () => {
+    const d = new DeltaConverter();
+    const many = (value: number, end: number) =>
+      batch(histogram('lat', Array.from({ length: 60_000 }, (_, i) => point(hist([value, 1, 0], value), 0, end, { pod: `p${i}` }))));
+    await d.convert(many(1, 10));
+    const { result: out, turns } = await countTurns(() => d.convert(many(3, 20)));
+    expect(turns).toBeGreaterThan(0);
+    const points = deltas(out);
+    expect(points).toHaveLength(60_000);
+    expect(points[59_999]).toEqual([hist([2, 0, 0], 2), 10, 20]);
+  });
+
+  it('property: deltas tile time and add up to the cumulative value, across random increases and restarts', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.record({ add: fc.nat(1000), restart: fc.boolean(), skip: fc.boolean() }), { minLength: 1, maxLength: 40 }), async (steps) => {
         const d = new DeltaConverter();
         let value = 0;
         let start = 0;
         let sentSinceStart = 0;
         let lastEnd: number | undefined;
-        steps.forEach((step, i) => {
+        for (const [i, step] of steps.entries()) {
           const now = (i + 1) * 10;
           if (step.restart) {
             value = 0;
@@ -183,16 +196,16 @@ describe('DeltaConverter', () => {
           value += step.add;
           if (step.skip) {
             // The series is absent from this batch (expired); it comes back as new.
-            expect(deltas(d.convert(batch(counter('c', []))))).toEqual([]);
+            expect(deltas(await d.convert(batch(counter('c', []))))).toEqual([]);
             lastEnd = undefined;
-            return;
+            continue;
           }
-          const out = deltas(d.convert(batch(counter('c', [point(value, start, now)])))) as Array<[number, number, number]>;
+          const out = deltas(await d.convert(batch(counter('c', [point(value, start, now)])))) as Array<[number, number, number]>;
           if (out.length === 0) {
             // Nothing changed since the last point sent, so nothing is sent; the next delta starts at lastEnd.
             expect(lastEnd !== undefined && !step.restart && step.add === 0).toBe(true);
             expect(sentSinceStart).toBe(value);
-            return;
+            continue;
           }
           const [[delta, from, to]] = out as [[number, number, number]];
           expect(to).toBe(now);
@@ -206,7 +219,7 @@ describe('DeltaConverter', () => {
           }
           expect(sentSinceStart).toBe(value);
           lastEnd = now;
-        });
+        }
       }),
     );
   });

@@ -26,6 +26,7 @@ import { StatsdParser } from '../../../agent/parse/statsd-line.js';
 import { IngestCounters } from '../../../agent/telemetry/ingest-counters.js';
 import { logRecords, metricPoints, OtlpReceiver, type FlatPoint, type ReceivedRequest } from '../../support/otlp-receiver.js';
 import { NO_FAMILIES } from '../../support/flush-snapshot.js';
+import { countTurns } from '../../support/event-loop-turns.js';
 
 const T0 = 1_700_000_000_000;
 const ns = (ms: number) => BigInt(ms) * 1_000_000n;
@@ -332,21 +333,7 @@ describe('a large batch', () => {
     for (let i = 0; i < 30_000; i++) lines.push(`wide${i % 3}.latency:${i % 997}|ms|#route:/r${i}`);
     for (let i = 0; i < lines.length; i += 500) a.send(lines.slice(i, i + 500).join('\n'));
     const snapshot = await a.flush();
-    // Each turn of the loop runs the check phase once: a callback that re-queues itself there counts the turns the encoder gave.
-    let turns = 0;
-    let ticker: NodeJS.Immediate | undefined;
-    const tick = () => {
-      turns++;
-      ticker = setImmediate(tick);
-    };
-    tick();
-    turns = 0;
-    let requests;
-    try {
-      requests = await s.encode(snapshot);
-    } finally {
-      clearImmediate(ticker);
-    }
+    const { result: requests, turns } = await countTurns(() => s.encode(snapshot));
     expect(requests.length).toBeGreaterThan(1);
     expect(turns).toBeGreaterThan(0);
     for (const r of requests) expect(await s.send(r, new AbortController().signal)).toEqual({ kind: 'delivered', status: 200 });

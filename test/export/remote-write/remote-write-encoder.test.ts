@@ -8,6 +8,7 @@ import { Mapper } from '../../../agent/mapping/mapper.js';
 import { parseMappingText } from '../../../agent/mapping/mapping-config.js';
 import { FIXTURES, decodeBody, exposedValues, exposition, pushedValues, rawSampleBits, seriesId, statsdPipeline } from './helpers.js';
 import type { FlushSnapshot } from '../../../agent/export/sink.js';
+import { countTurns } from '../../support/event-loop-turns.js';
 
 const T0 = 1_700_000_000_000;
 const BATCH_MS = 1_700_000_010_000;
@@ -311,14 +312,8 @@ describe('RemoteWriteEncoder', () => {
     for (let i = 0; i < 20_000; i++) lines.push(`wide.latency:${i % 997}|ms|#route:/r${i}`);
     for (let i = 0; i < lines.length; i += 500) p.send(lines.slice(i, i + 500).join('\n'));
     const batch = await p.batch(BATCH_MS);
-    let turns = 0;
-    const ticker = setInterval(() => turns++, 0);
-    try {
-      const requests = await new RemoteWriteEncoder({ version: '0', sliceMs: 1 }).encode(batch);
-      expect(requests.length).toBeGreaterThan(1);
-    } finally {
-      clearInterval(ticker);
-    }
+    const { result: requests, turns } = await countTurns(() => new RemoteWriteEncoder({ version: '0', sliceMs: 1 }).encode(batch));
+    expect(requests.length).toBeGreaterThan(1);
     expect(turns).toBeGreaterThan(2);
   });
 
