@@ -11,6 +11,8 @@ import type { TallyConfig } from './config/schema.js';
 import type { Mapper } from './mapping/mapper.js';
 import { randomUUID } from 'node:crypto';
 import { toResourceMetrics } from './export/aggregate-producer.js';
+import { BatchLine, type WaitingBatch } from './export/batch-line.js';
+import type { FlushSnapshot } from './export/sink.js';
 import { buildPushResource } from './export/built-in-sinks.js';
 import { DurableSpool } from './durable-spool.js';
 import type { CollectJournal } from './ingest/collect-journal.js';
@@ -39,6 +41,15 @@ export interface RunningAgent {
   http: HttpServer;
   /** Stops listening, runs a last flush and releases every resource. */
   stop(): Promise<void>;
+}
+
+/** A cut batch before the sinks take it: the SDK's form of its metrics is made when its turn comes. */
+type CutBatch = Omit<FlushSnapshot, 'metrics'>;
+
+/** A flush's batch and the HTTP collect journal mark it releases once every sink queue holds it. */
+interface FlushBatch extends WaitingBatch<CutBatch> {
+  journal: CollectJournal | undefined;
+  journaled: number;
 }
 
 /** Events kept per flush interval for log-record sinks; past it they are counted, not kept. */
@@ -113,8 +124,32 @@ export async function startPipeline(
   const pushResource = buildPushResource(config, version);
   const spool = new DurableSpool({ config, baseDir: opts.baseDir, version, logger, pushResource, meter: meterProvider.getMeter('tally-agent', version), files: opts.files });
   await spool.start();
-  // Batches reach the sink queues in flush order, one after another.
-  let pushing: Promise<void> = Promise.resolve();
+  // Batches reach the sink queues in flush order, one after another, at most one waiting.
+  const line = new BatchLine<CutBatch>({
+    deliver: async ({ batch, journal, journaled }: FlushBatch) => {
+      let queued = true;
+      if (spool.push !== undefined) {
+        try {
+          // The SDK's form of the same families, for OTLP and sink modules, made in slices between the loop's turns.
+          queued = await spool.push.push({ ...batch, metrics: await toResourceMetrics(batch.families, pushResource, scope) });
+        } catch (err) {
+          logger.error({ err, batch_id: batch.batchId }, 'could not queue the flush for the push sinks');
+          queued = false;
+        }
+      }
+      // Released only once every queue took a flush covering it: until then a later flush or a restart still has it.
+      if (queued && journal !== undefined && journaled > 0) await journal.release(journaled).catch((err) => logger.error({ err }, 'could not release the HTTP collect journal'));
+    },
+    onSuperseded: (older, by) => {
+      self.batchesSuperseded.add(1);
+      logger.warn(
+        { superseded: older.batch.batchId, by: by.batch.batchId },
+        'a flush batch was replaced by the next one before the sinks took it (the last one is still encoding): its metrics are in the newer batch, its events carried; counted in tally_flush_batches_superseded_total',
+      );
+    },
+    maxEvents: MAX_PENDING_EVENTS,
+    onEventsDropped: (n) => counters.metricDrop('event_buffer_full', n),
+  });
 
   const flush = () => {
     const t0 = performance.now();
@@ -122,37 +157,26 @@ export async function startPipeline(
     // Journaled requests applied so far are in this flush: once it is in the sink queues, they need no replay.
     const journaled = journal?.mark() ?? 0;
     aggregator.flush();
-    let queued: Promise<boolean> = Promise.resolve(true);
-    if (spool.push !== undefined) {
-      const sinks = spool.push;
-      // Every point of a batch carries the batch's time, fixed when it is cut, so a replay rewrites the same samples.
-      const batchTimeMs = Date.now();
-      // Which series the batch holds is fixed now; their values are read as the sinks reach them.
-      const families = takeMetricsSnapshot(aggregator, false, batchTimeMs);
-      const batch = {
+    // Every point of a batch carries the batch's time, fixed when it is cut, so a replay rewrites the same samples.
+    const batchTimeMs = Date.now();
+    const cut: FlushBatch = {
+      batch: {
         batchId: randomUUID(),
         timeMs: batchTimeMs,
-        families,
-        summaries: collectSummaries(aggregator, batchTimeMs),
-        exponential: collectExponentialHistograms(aggregator, batchTimeMs),
+        // Which series the batch holds is fixed now; their values are read as the sinks reach them.
+        families: takeMetricsSnapshot(aggregator, false, batchTimeMs),
+        summaries: spool.push === undefined ? [] : collectSummaries(aggregator, batchTimeMs),
+        exponential: spool.push === undefined ? [] : collectExponentialHistograms(aggregator, batchTimeMs),
         events: aggregator.takeEvents(),
-      };
-      // The SDK's form of the same families, for OTLP and sink modules, made in slices between the loop's turns.
-      const collected = toResourceMetrics(families, pushResource, scope);
-      queued = pushing
-        .then(async () => sinks.push({ ...batch, metrics: await collected }))
-        .catch((err: unknown) => {
-          logger.error({ err, batch_id: batch.batchId }, 'could not queue the flush for the push sinks');
-          return false;
-        });
-      pushing = queued.then(() => undefined);
-    }
-    if (journal !== undefined && journaled > 0) {
-      // Released only once every queue took a flush covering it: until then a later flush or a restart still has it.
-      pushing = queued
-        .then((ok) => (ok ? journal.release(journaled) : undefined))
-        .catch((err) => logger.error({ err }, 'could not release the HTTP collect journal'));
-    }
+      },
+      journal,
+      journaled,
+      absorb(older) {
+        // The newer mark covers the older one's requests; a journal opened since (after a full disk) is the one to release.
+        this.journal ??= (older as FlushBatch).journal;
+      },
+    };
+    if (spool.push !== undefined || (journal !== undefined && journaled > 0)) line.offer(cut);
     self.flushDuration.record((performance.now() - t0) / 1000);
   };
   const retryAfterSeconds = Math.max(1, Math.ceil(config.aggregation.flush_interval / 1000));
@@ -307,7 +331,7 @@ export async function startPipeline(
       await httpServer.close();
       flush();
       // What the sinks have not delivered stays in their queues for the next start.
-      await pushing;
+      await line.idle();
       await spool.close();
       processMetrics.stop();
       await meterProvider.shutdown();

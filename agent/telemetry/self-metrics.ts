@@ -1,4 +1,4 @@
-import { ValueType, type Histogram, type Meter } from '@opentelemetry/api';
+import { ValueType, type Counter, type Histogram, type Meter } from '@opentelemetry/api';
 import type { IngestCounters } from './ingest-counters.js';
 
 export interface SelfMetricsSources {
@@ -16,6 +16,7 @@ export interface SelfMetricsSources {
 
 export interface SelfMetrics {
   flushDuration: Histogram;
+  batchesSuperseded: Counter;
 }
 
 /**
@@ -92,5 +93,8 @@ export function registerSelfMetrics(meter: Meter, src: SelfMetricsSources): Self
     unit: 's',
     advice: { explicitBucketBoundaries: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1] },
   });
-  return { flushDuration };
+  const batchesSuperseded = meter.createCounter('tally_flush_batches_superseded_total', {
+    description: 'Flush batches replaced by the next flush before the sinks took them, because the one before was still encoding: nothing is lost (metrics are cumulative, events are carried), but the sinks see fewer points.',
+  });
+  return { flushDuration, batchesSuperseded };
 }

@@ -64,6 +64,49 @@ describe('a sink module named in the config', () => {
     }
   });
 
+  it('replaces a waiting batch with the next when encoding outlasts the flush interval, losing no count and no event', async () => {
+    // A sink whose encode takes 600 ms, three flush intervals: batches would pile up behind it without end.
+    const slow = join(dir, 'slow-sink.mjs');
+    const out = join(dir, 'slow.jsonl');
+    await writeFile(
+      slow,
+      [
+        `import createJsonLinesSink from ${JSON.stringify(SINK_MODULE)};`,
+        'export default function (ctx) {',
+        '  const sink = createJsonLinesSink(ctx);',
+        '  return { ...sink, encode: (snapshot) => new Promise((resolve) => setTimeout(() => resolve(sink.encode(snapshot)), 600)) };',
+        '}',
+      ].join('\n'),
+    );
+    const agent = await startAgent({ config: { ...config(out), sinks: [{ name: 'slow', type: 'module', module: slow, options: { path: out } }] } });
+    try {
+      for (let i = 0; i < 10; i++) {
+        await agent.sendUdp(`slow.hits:1|c\n_e{4,2}:tick|${String(i).padStart(2, '0')}`);
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      const superseded = await waitFor(async () => {
+        const v = sampleValue(parsePromText(await agent.metricsText()), 'tally_flush_batches_superseded_total', {});
+        expect(v).toBeGreaterThan(0);
+        return v;
+      }, 10_000);
+      const lines = await waitFor(async () => {
+        const l = await jsonLines(out);
+        // The counter is cumulative: its last value written holds every hit, and every event arrived once.
+        expect(l.filter((x) => String(x.name).includes('slow_hits') || x.name === 'slow.hits').at(-1)?.value).toBe(10);
+        expect(l.filter((x) => x.event === 'tick').map((x) => x.value).sort()).toEqual(Array.from({ length: 10 }, (_, i) => String(i).padStart(2, '0')));
+        return l;
+      }, 15_000);
+      expect(superseded).toBeGreaterThan(0);
+      expect(new Set(lines.map((x) => x.batch)).size).toBeGreaterThan(1);
+      expect(agent.stdout.join('\n')).toMatch(/replaced by the next one before the sinks took it/);
+    } finally {
+      const t0 = Date.now();
+      await agent.stop();
+      // Shutting down waits for the batch under way and one more, not for a backlog.
+      expect(Date.now() - t0).toBeLessThan(5_000);
+    }
+  });
+
   it('keeps batches queued across an outage and a restart, then delivers them in order', async () => {
     const out = join(dir, 'missing-folder', 'metrics.jsonl');
     const first = await startAgent({ config: config(out) });
