@@ -12,6 +12,7 @@ import type { Mapper, MappingMetricType } from '../mapping/mapper.js';
 import type { ExponentialOptions, Quantile } from '../mapping/mapping-config.js';
 import { DEFAULT_MAX_SCALE, DEFAULT_MAX_SIZE, ExponentialHistogram } from './exponential-histogram.js';
 import { MemberSet } from './member-set.js';
+import { StringPool } from './string-pool.js';
 import type { EventRecord } from './event-record.js';
 import { SummaryWindow, summaryShape, type SummaryShape } from './summary-window.js';
 import { finishHash, mixWord } from '../parse/word-scan.js';
@@ -72,11 +73,24 @@ export interface AggregatorOptions {
   upDownCounters?: (statsdName: string) => boolean;
 }
 
+/**
+ * A series' labels: an ordinary object whose prototype has none, so no key
+ * is inherited ("constructor" in labels is false). Object.create(null) gave
+ * each series a dictionary of its own; these share one hidden class per
+ * list of label names and keep the values in the object: 92 bytes less a
+ * series, measured at 100,000 mixed series (bench/micro-flush.mjs).
+ */
+const SeriesLabels = function SeriesLabels() {} as unknown as new () => Record<string, string>;
+SeriesLabels.prototype = Object.create(null) as Record<string, string>;
+
+/** The buckets of a series that has none: empty, so nothing can be written to it. */
+const NO_BUCKETS = new Float64Array(0);
+
 /** One time series: its identity (fixed at creation) and its running state. */
 export class Series {
   /** Cumulative sum (counter) or last value (gauge). */
   value = 0;
-  /** Per-bucket (not cumulative) weights; the last cell is the +Inf bucket. */
+  /** Per-bucket (not cumulative) weights; the last cell is the +Inf bucket. Empty for counters, gauges and sets. */
   readonly bucketCounts: Float64Array;
   sum = 0;
   count = 0;
@@ -122,7 +136,8 @@ export class Series {
   ) {
     this.lastEpoch = epoch;
     this.lastSeenMs = startTimeMs;
-    this.bucketCounts = new Float64Array(family.bounds.length + 1);
+    // Only observers have buckets: a typed array costs some 250 bytes however short (measured), on every counter, gauge and set.
+    this.bucketCounts = kind === COUNTER || kind === GAUGE || kind === SET ? NO_BUCKETS : new Float64Array(family.bounds.length + 1);
     this.members = kind === SET ? new MemberSet() : null;
     this.summary = family.summary === undefined ? null : new SummaryWindow(family.summary, startTimeMs);
     this.expo = family.exponential === undefined ? null : new ExponentialHistogram(family.exponential);
@@ -221,6 +236,7 @@ const MAX_ALIASES_PER_SERIES = 16;
 export class Aggregator implements LineSink {
   private readonly aliases = new AliasTable();
   private readonly byCanonicalKey = new Map<string, number>();
+  private readonly labelValues = new StringPool();
   private readonly families = new Map<string, Family>();
   private series: Series[] = [];
   private routes: Route[] = [];
@@ -843,8 +859,8 @@ export class Aggregator implements LineSink {
         this.refuseSeries(familyName);
         return REJECTED;
       }
-      const attributes: Record<string, string> = Object.create(null);
-      for (const [k, v] of sorted) attributes[k] = v;
+      const attributes = new SeriesLabels();
+      for (const [k, v] of sorted) attributes[k] = this.labelValues.get(v);
       id = this.series.length;
       const created = new Series(id, kind, family, attributes, this.now(), key, ttlMs ?? this.defaultTtl(), this.epoch);
       this.series.push(created);

@@ -49,6 +49,20 @@ describe('Aggregator', () => {
     expect({ ...f.series[0]!.attributes }).toEqual({ a: '1', b: '2' });
   });
 
+  it('gives each series labels that inherit no key, and buckets only to observers', () => {
+    const { send, families } = setup();
+    send('odd:1|c|#constructor:c,toString:t\nplain:1|c|#env:prod\nlevel:3|g\nusers:ann|s\nlat:5|ms');
+    const odd = families().get('odd_total')!.series[0]!.attributes;
+    expect({ ...odd }).toEqual({ constructor: 'c', toString: 't' });
+    const plain = families().get('plain_total')!.series[0]!.attributes;
+    expect('constructor' in plain).toBe(false);
+    expect(plain['toString' as string]).toBeUndefined();
+    expect(Object.keys(plain)).toEqual(['env']);
+    expect(JSON.stringify(plain)).toBe('{"env":"prod"}');
+    for (const name of ['plain_total', 'level', 'users']) expect(families().get(name)!.series[0]!.bucketCounts).toHaveLength(0);
+    expect(families().get('lat_seconds')!.series[0]!.bucketCounts).toHaveLength(DEFAULT_BUCKETS.length + 1);
+  });
+
   it('keeps gauges at their last value and applies signed deltas', () => {
     const { send, families } = setup();
     send('temp:10|g\ntemp:+5|g\ntemp:-3|g');
