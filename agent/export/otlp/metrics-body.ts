@@ -24,23 +24,24 @@ const PART_BYTES = 1 << 20;
  * Summaries, which the transformer cannot write, go in a ResourceMetrics of
  * their own after the others (summary-body.ts).
  *
- * The batch is first cut into parts by an estimate of their encoded size,
- * each encoded on its own (one body each, or several where the estimate
- * fell short); a caller may yield to the event loop between two.
+ * The batch is cut into parts by an estimate of their encoded size; each
+ * part is a function that encodes it (one body, or several where the
+ * estimate fell short), so a caller can give the event loop a turn before
+ * each.
  */
-export function* metricsBodies(
+export function metricsParts(
   rm: ResourceMetrics,
   summaries: readonly SummaryMetricData[],
   summaryScope: InstrumentationScope,
   encoding: OtlpEncoding,
   maxBytes: number,
-): Generator<Uint8Array[], void, undefined> {
+): Array<() => Uint8Array[]> {
   const units: Unit[] = [];
   for (const sm of rm.scopeMetrics) for (const metric of sm.metrics) if (metric.dataPoints.length > 0) units.push({ scope: sm.scope, metric });
   for (const summary of summaries) if (summary.dataPoints.length > 0) units.push({ scope: summaryScope, summary });
   // JSON spells out what protobuf packs: names, numbers as text, times as decimal strings.
   const budget = Math.min(PART_BYTES, maxBytes) / (encoding === 'json' ? 3 : 1);
-  for (const part of partsByEstimate(units, budget)) yield encodeWithin(part, (p) => encodePart(rm, p, encoding), maxBytes, splitPoints);
+  return partsByEstimate(units, budget).map((part) => () => encodeWithin(part, (p) => encodePart(rm, p, encoding), maxBytes, splitPoints));
 }
 
 /** Consecutive units packed into parts of about `budget` estimated bytes; a unit larger than that is cut by its points first. */

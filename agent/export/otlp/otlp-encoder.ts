@@ -8,7 +8,7 @@ import { DeltaConverter } from './delta-temporality.js';
 import { logsBodies, toLogRecords } from './event-log-records.js';
 import { withExponentialHistograms, type HistogramForm } from './exponential-swap.js';
 import { withIntegerCounts } from './integer-counts.js';
-import { metricsBodies } from './metrics-body.js';
+import { metricsParts } from './metrics-body.js';
 import { BATCH_ID_HEADER, BATCH_PART_HEADER } from '../batch-headers.js';
 import {
   DEFAULT_MAX_REQUEST_BYTES,
@@ -73,18 +73,18 @@ export class OtlpEncoder {
     const resource = this.opts.resource === undefined ? snapshot.metrics.resource : snapshot.metrics.resource.merge(this.opts.resource);
     const chosen = withExponentialHistograms(snapshot.metrics, snapshot.exponential ?? [], this.opts.histograms ?? 'explicit');
     let metrics: ResourceMetrics = withIntegerCounts({ resource, scopeMetrics: chosen.scopeMetrics });
+    // Turns of the event loop between the steps and before each part, so the sockets are read while a large batch encodes
+    // (at 100,000 series the steps run back to back held the loop about 0.1 s). Its delta state is taken: abandon() puts it back.
+    await nextTurn();
     // Run on every flush, even one with nothing to send, so "the previous batch" is always the previous flush.
     if (this.delta !== undefined) metrics = await this.delta.convert(metrics);
     const scope = snapshot.metrics.scopeMetrics[0]?.scope ?? this.opts.scope ?? { name: 'tally-agent' };
     const bodies: Array<{ path: string; body: Uint8Array }> = [];
     // Compressed as it is made, so no one step holds the whole batch's gzip.
     const add = (path: string, body: Uint8Array) => bodies.push({ path, body: this.opts.compression === 'gzip' ? gzipSync(body) : body });
-    let first = true;
-    for (const part of metricsBodies(metrics, snapshot.summaries ?? [], scope, this.opts.encoding, this.maxRequestBytes)) {
-      // A turn of the event loop between parts, so the sockets are read while a large batch encodes (its delta state is taken: abandon() puts it back).
-      if (!first) await nextTurn();
-      first = false;
-      for (const body of part) add(METRICS_PATH, body);
+    for (const encodePart of metricsParts(metrics, snapshot.summaries ?? [], scope, this.opts.encoding, this.maxRequestBytes)) {
+      await nextTurn();
+      for (const body of encodePart()) add(METRICS_PATH, body);
     }
     if (this.opts.events !== false && snapshot.events.length > 0) {
       const records = toLogRecords(snapshot.events, resource, scope, snapshot.timeMs);
