@@ -39,8 +39,6 @@ type Label = readonly [name: string, value: string];
 
 /** How one family is written: its sample names as Label fields, and its `le` or `quantile` fields. */
 interface FamilyCodec {
-  /** The exposition name (without the _count/_sum/_bucket suffixes). */
-  name: string;
   /** Every `__name__` the family's series carry, for finding a repeat across families. */
   names: string[];
   /** Label fields of names[i]. */
@@ -53,7 +51,6 @@ interface FamilyCodec {
 
 /** What the previous batch held of a family: its series array as the snapshot had it, and how many. */
 interface SentFamily {
-  family: Family;
   series: readonly Series[];
   length: number;
 }
@@ -110,7 +107,7 @@ export class RemoteWriteEncoder {
     const cut = () => {
       if (writer.seriesCount >= this.maxSeries) compress();
     };
-    const batch = new BatchNames(this);
+    const batch = new BatchNames(this.externalLabels);
     // A timer on the default layout is 131 samples: a look at the clock every 16 series.
     const clock = new SliceClock(this.sliceMs, 16);
     const breathe = async () => {
@@ -157,7 +154,7 @@ export class RemoteWriteEncoder {
         wrote = true;
         await breathe();
       }
-      next.set(family, { family, series: scraped.series, length: scraped.length });
+      next.set(family, { series: scraped.series, length: scraped.length });
     }
 
     // Series the previous batch held and this one does not: expired, each gets a stale marker.
@@ -282,7 +279,7 @@ export class RemoteWriteEncoder {
   }
 
   /** How a family is written, made once per family; undefined (and said once) for a name nothing can carry. */
-  codec(family: Family): FamilyCodec | undefined {
+  private codec(family: Family): FamilyCodec | undefined {
     let codec = this.codecs.get(family);
     if (codec !== undefined) return codec ?? undefined;
     codec = makeCodec(family, (bounds) => this.les(bounds));
@@ -300,10 +297,6 @@ export class RemoteWriteEncoder {
     return fields;
   }
 
-  /** A series' labels as a repeat check compares them. */
-  keyOf(scraped: SnapshotFamily, i: number): string {
-    return labelKey(scraped.series[i]!.attributes, this.externalLabels);
-  }
 }
 
 function makeCodec(family: Family, les: (bounds: readonly number[]) => Uint8Array[]): FamilyCodec | null {
@@ -327,7 +320,6 @@ function makeCodec(family: Family, les: (bounds: readonly number[]) => Uint8Arra
       names = [base];
   }
   return {
-    name: base,
     names,
     nameFields: names.map((n) => encodeLabelField('__name__', n)),
     extraName,
@@ -346,7 +338,7 @@ function makeCodec(family: Family, les: (bounds: readonly number[]) => Uint8Arra
 class BatchNames {
   private readonly owners = new Map<string, Array<{ target?: Label[]; scraped?: SnapshotFamily }>>();
 
-  constructor(private readonly encoder: RemoteWriteEncoder) {}
+  constructor(private readonly externals: readonly Label[]) {}
 
   /** Records the names; returns the label keys already written under any of them, or undefined when none was taken. */
   claim(names: readonly string[], owner: { target?: Label[]; scraped?: SnapshotFamily }): Set<string> | undefined {
@@ -360,7 +352,7 @@ class BatchNames {
       taken ??= new Set();
       for (const o of earlier) {
         if (o.target !== undefined) taken.add(JSON.stringify(o.target));
-        if (o.scraped !== undefined) for (let i = 0; i < o.scraped.length; i++) taken.add(this.encoder.keyOf(o.scraped, i));
+        if (o.scraped !== undefined) for (let i = 0; i < o.scraped.length; i++) taken.add(labelKey(o.scraped.series[i]!.attributes, this.externals));
       }
       earlier.push(owner);
     }

@@ -9,7 +9,9 @@ import { compress as compressInJs } from 'snappyjs';
  * series snappyjs alone took 15 % of the agent's CPU, with the garbage its
  * buffers made on top.
  */
-export const compressBlock: (input: Uint8Array) => Uint8Array = loadNative()?.compressSync ?? compressInJs;
+const native = loadNative();
+
+export const compressBlock: (input: Uint8Array) => Uint8Array = native?.compressSync ?? compressInJs;
 
 /**
  * The same, off the event loop where the native binding is there: it
@@ -19,7 +21,7 @@ export const compressBlock: (input: Uint8Array) => Uint8Array = loadNative()?.co
  * change until the promise settles.
  */
 export const compressBlockAsync: (input: Uint8Array) => Promise<Uint8Array> =
-  loadNative()?.compress ?? ((input) => Promise.resolve(compressInJs(input)));
+  native?.compress ?? ((input) => Promise.resolve(compressInJs(input)));
 
 interface NativeSnappy {
   compressSync(input: Uint8Array): Buffer;

@@ -118,14 +118,11 @@ function labelRoom(name: string, value: string): number {
 
 /** One Label field (key, length, message) on its own: a `__name__`, an `le` or a `quantile`, encoded once and copied into many series. */
 export function encodeLabelField(name: string, value: string): Uint8Array {
-  const inner = new ByteSink(labelRoom(name, value));
-  inner.string(LABEL_NAME_KEY, name);
-  inner.string(LABEL_VALUE_KEY, value);
-  const out = new ByteSink(inner.pos + 11);
-  out.byte(LABEL_KEY);
-  out.varint(inner.pos);
-  out.copy(inner.buf, 0, inner.pos);
-  return out.buf.slice(0, out.pos);
+  const block = new LabelBlock(labelRoom(name, value));
+  block.begin('');
+  block.add(name, value);
+  block.finish();
+  return block.bytes.slice(0, block.end);
 }
 
 /**
@@ -135,7 +132,7 @@ export function encodeLabelField(name: string, value: string): Uint8Array {
  * sample of the series.
  */
 export class LabelBlock {
-  private readonly sink = new ByteSink();
+  private readonly sink: ByteSink;
   /** Byte offset where `__name__` goes: after every label whose name sorts before it. */
   nameAt = 0;
   /** Byte offset where the extra label (`le`, `quantile`) goes; at or after nameAt. */
@@ -145,6 +142,10 @@ export class LabelBlock {
   private extraName = '';
   private named = false;
   private placed = false;
+
+  constructor(initialBytes?: number) {
+    this.sink = new ByteSink(initialBytes);
+  }
 
   get bytes(): Uint8Array {
     return this.sink.buf;
@@ -165,7 +166,7 @@ export class LabelBlock {
     this.extraResume = 0;
   }
 
-  /** Adds a label; labels must come in ascending name order, none named `__name__`. */
+  /** Adds a label; labels must come in ascending name order, and only encodeLabelField adds one named `__name__`. */
   add(name: string, value: string): void {
     const sink = this.sink;
     if (!this.named && name > '__name__') {
