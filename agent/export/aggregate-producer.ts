@@ -12,7 +12,8 @@ import {
   type MetricProducer,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
-import type { Aggregator, Family, Series } from '../aggregate/aggregator.js';
+import type { Aggregator } from '../aggregate/aggregator.js';
+import type { Family, Series } from '../aggregate/series.js';
 import { SliceClock } from '../shared/slice-clock.js';
 import { takeMetricsSnapshot, type MetricsSnapshot, type SnapshotFamily } from './metrics-snapshot.js';
 import { heldAtZero, type ZeroHold } from './zero-hold.js';

@@ -1,5 +1,5 @@
 import type { Attributes } from '@opentelemetry/api';
-import type { Family, Series } from '../aggregate/aggregator.js';
+import type { Family, Series } from '../aggregate/series.js';
 import { familyDescription, familyDescriptor } from './aggregate-producer.js';
 import { heldAtZero, type ZeroHold } from './zero-hold.js';
 import { escapeLabelValue, familyHeader, labelPairs, sampleValue } from './exposition-text.js';

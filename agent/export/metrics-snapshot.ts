@@ -1,4 +1,5 @@
-import type { Aggregator, Family, Series } from '../aggregate/aggregator.js';
+import type { Aggregator } from '../aggregate/aggregator.js';
+import type { Family, Series } from '../aggregate/series.js';
 import { SET } from '../parse/metric-kind.js';
 import { zeroHold, type ZeroHold } from './zero-hold.js';
 

@@ -1,5 +1,5 @@
 import type { MetricData, ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import type { Series } from '../aggregate/aggregator.js';
+import type { Series } from '../aggregate/series.js';
 import { familyDescriptor } from './aggregate-producer.js';
 import type { MetricsSnapshot, SnapshotFamily } from './metrics-snapshot.js';
 import type { EventRecord, FlushSnapshot } from './sink.js';

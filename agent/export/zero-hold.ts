@@ -1,4 +1,5 @@
-import type { Aggregator, Series } from '../aggregate/aggregator.js';
+import type { Aggregator } from '../aggregate/aggregator.js';
+import type { Series } from '../aggregate/series.js';
 
 /**
  * Past this age a series is not held at zero for its first scrape: a scraper

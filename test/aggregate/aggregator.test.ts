@@ -1,6 +1,8 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Aggregator, DEFAULT_LIMITS, type AggregatorLimits, type Family } from '../../agent/aggregate/aggregator.js';
+import { Aggregator } from '../../agent/aggregate/aggregator.js';
+import { DEFAULT_LIMITS, type AggregatorLimits } from '../../agent/aggregate/series-store.js';
+import type { Family } from '../../agent/aggregate/series.js';
 import { DEFAULT_BUCKETS } from '../../agent/config/schema.js';
 import { StatsdParser } from '../../agent/parse/statsd-line.js';
 import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';

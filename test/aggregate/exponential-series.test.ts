@@ -7,7 +7,9 @@
  */
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Aggregator, type AggregatorLimits, type ExponentialMode, type Family, type Series } from '../../agent/aggregate/aggregator.js';
+import { Aggregator } from '../../agent/aggregate/aggregator.js';
+import type { AggregatorLimits, ExponentialMode } from '../../agent/aggregate/series-store.js';
+import type { Family, Series } from '../../agent/aggregate/series.js';
 import { Mapper } from '../../agent/mapping/mapper.js';
 import { parseMappingText } from '../../agent/mapping/mapping-config.js';
 import { TIMER } from '../../agent/parse/metric-kind.js';

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Aggregator, type Family } from '../../agent/aggregate/aggregator.js';
+import { Aggregator } from '../../agent/aggregate/aggregator.js';
+import type { Family } from '../../agent/aggregate/series.js';
 import { globalTags } from '../../agent/aggregate/global-tags.js';
 import { decodeTags } from '../../agent/aggregate/tags.js';
 import { COUNTER, TIMER } from '../../agent/parse/metric-kind.js';

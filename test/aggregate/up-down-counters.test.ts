@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Aggregator, type Family } from '../../agent/aggregate/aggregator.js';
+import { Aggregator } from '../../agent/aggregate/aggregator.js';
+import type { Family } from '../../agent/aggregate/series.js';
 import { compileNamePatterns } from '../../agent/aggregate/name-patterns.js';
 import { Mapper } from '../../agent/mapping/mapper.js';
 import { parseMappingText } from '../../agent/mapping/mapping-config.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bucketIndex } from '../../agent/aggregate/aggregator.js';
+import { bucketIndex } from '../../agent/aggregate/sample-math.js';
 import { DEFAULT_TIMER_BUCKETS } from '../../agent/config/schema.js';
 import { histogramQuantile } from '../support/histogram-quantile.js';
 import { exactQuantile } from '../support/quantiles.js';

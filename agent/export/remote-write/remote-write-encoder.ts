@@ -1,5 +1,5 @@
 import type { Attributes } from '@opentelemetry/api';
-import type { Family, Series } from '../../aggregate/aggregator.js';
+import type { Family, Series } from '../../aggregate/series.js';
 import { SliceClock, SLICE_MS } from '../../shared/slice-clock.js';
 import { BATCH_ID_HEADER, BATCH_PART_HEADER } from '../batch-headers.js';
 import { familyDescriptor } from '../aggregate-producer.js';
