@@ -68,6 +68,14 @@ export class SeriesStore {
   series: Series[] = [];
   /** Counts flushes; a series remembers the interval of its latest sample instead of a clock reading per line. */
   epoch = 0;
+  /**
+   * The set series, whose members roll over at every flush, and how many
+   * series have a ttl: a flush then touches only those. Walking all series
+   * held the event loop 15 ms a flush at 100,000 mixed series, none of them
+   * with a ttl (timed per callback against a CPU profile).
+   */
+  private sets: Series[] = [];
+  private seriesWithTtl = 0;
   private readonly families = new Map<string, Family>();
   private readonly byCanonicalKey = new Map<string, number>();
   private readonly labelValues = new StringPool();
@@ -151,6 +159,8 @@ export class SeriesStore {
       const created = new Series(id, kind, family, attributes, this.opts.now(), key, shape.ttlMs ?? this.opts.defaultTtlMs, this.epoch);
       this.series.push(created);
       family.series.push(created);
+      if (created.members !== null) this.sets.push(created);
+      if (created.ttlMs > 0) this.seriesWithTtl++;
       this.byCanonicalKey.set(key, id);
     }
     return id;
@@ -162,15 +172,18 @@ export class SeriesStore {
    * when any did, for the holders of series ids to follow.
    */
   flush(): Compaction | undefined {
+    for (const s of this.sets) {
+      s.lastIntervalCount = s.members!.size;
+      s.members!.clear();
+    }
     const now = this.opts.now();
     let expired = 0;
-    for (const s of this.series) {
-      if (s.members !== null) {
-        s.lastIntervalCount = s.members.size;
-        s.members.clear();
+    if (this.seriesWithTtl > 0) {
+      for (const s of this.series) {
+        if (s.ttlMs === 0) continue;
+        if (s.lastEpoch === this.epoch) s.lastSeenMs = now;
+        else if (now - s.lastSeenMs >= s.ttlMs) expired++;
       }
-      if (s.lastEpoch === this.epoch) s.lastSeenMs = now;
-      else if (s.ttlMs > 0 && now - s.lastSeenMs >= s.ttlMs) expired++;
     }
     this.epoch++;
     return expired > 0 ? this.expire(now) : undefined;
@@ -223,6 +236,8 @@ export class SeriesStore {
     }
     // Assigned, not refilled with push(...alive): a spread of 10^5 elements overflows the call stack.
     this.series = alive;
+    this.seriesWithTtl -= dead.size;
+    this.sets = this.sets.filter((s) => !dead.has(s));
     for (const [key, id] of this.byCanonicalKey) this.byCanonicalKey.set(key, remap[id]!);
     for (const [name, family] of this.families) {
       family.series = family.series.filter((s) => !dead.has(s));

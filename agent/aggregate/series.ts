@@ -41,7 +41,7 @@ export class Series {
   aliases = 0;
   /** The flush interval (SeriesStore.epoch) of the latest sample. */
   lastEpoch: number;
-  /** When a flush last found the series updated; expiry counts from here. */
+  /** When a flush last found the series updated, kept for series with a ttl only; expiry counts from here. */
   lastSeenMs: number;
   /**
    * The flush interval in which a storing scraper first read the series; -1

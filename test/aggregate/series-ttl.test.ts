@@ -57,6 +57,30 @@ describe('series expiry', () => {
     expect(values()).toEqual({ 'pod_total{"pod":"b"}': 6, 'pod_total{"pod":"a"}': 5 });
   });
 
+  it('rolls over the sets that remain after an expiry, and none that expired', () => {
+    const { send, advance, agg } = setup({ seriesTtlMs: 30_000 });
+    const distinct = () => {
+      const out: Record<string, number> = {};
+      agg.forEachFamily((f: Family) => {
+        for (const s of f.series) if (s.members !== null) out[s.attributes.pod!] = s.lastIntervalCount;
+      });
+      return out;
+    };
+    send('users:u1|s|#pod:a\nusers:u1|s|#pod:b\nusers:u2|s|#pod:b');
+    advance(10_000);
+    expect(distinct()).toEqual({ a: 1, b: 2 });
+    for (let i = 0; i < 3; i++) {
+      send(`users:u${i}|s|#pod:b`);
+      advance(10_000);
+    }
+    expect(distinct()).toEqual({ b: 1 });
+    send('users:x|s|#pod:b\nusers:y|s|#pod:b\nusers:z|s|#pod:c');
+    advance(10_000);
+    expect(distinct()).toEqual({ b: 2, c: 1 });
+    advance(10_000);
+    expect(distinct()).toEqual({ b: 0, c: 0 });
+  });
+
   it('events find their series again after an expiry renumbered them, and an expired event starts afresh', () => {
     const { advance, values, agg } = setup({ seriesTtlMs: 30_000 });
     const event = (name: string, value: string) => agg.recordEvent(name, value, { pairs: [['env', 'prod']], malformed: 0 }, 1_000);

@@ -9,6 +9,7 @@
  * too large for one request.
  */
 import { randomUUID } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { ValueType } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -326,8 +327,9 @@ describe('OtlpEncoder', () => {
 });
 
 describe('a large batch', () => {
-  it('is encoded in parts of about 1 MiB with a turn of the event loop between them, every point once', async () => {
-    const s = makeSink({ compression: 'gzip' });
+  it('is encoded in pieces with a turn of the event loop before each, joined into requests within maxRequestBytes, every point once', async () => {
+    const maxRequestBytes = 2 << 20;
+    const s = makeSink({ compression: 'gzip', maxRequestBytes });
     const a = agent();
     const lines: string[] = [];
     for (let i = 0; i < 30_000; i++) lines.push(`wide${i % 3}.latency:${i % 997}|ms|#route:/r${i}`);
@@ -335,9 +337,16 @@ describe('a large batch', () => {
     const snapshot = await a.flush();
     const { result: requests, turns } = await countTurns(() => s.encode(snapshot));
     expect(requests.length).toBeGreaterThan(1);
+    const sizes = requests.map((r) => gunzipSync(r.body).length);
+    for (const size of sizes) expect(size).toBeLessThanOrEqual(maxRequestBytes);
     expect(turns).toBeGreaterThan(0);
     for (const r of requests) expect(await s.send(r, new AbortController().signal)).toEqual({ kind: 'delivered', status: 200 });
-    const points = rx.accepted('metrics').flatMap((r) => metricPoints(r.message));
+    const accepted = rx.accepted('metrics');
+    // A piece is a request of its own (resource, scope, its metrics), cut at 256 KiB by an estimate that runs high (about 170 KB each here), joined several to a body.
+    const pieces = accepted.map((r) => r.message.resourceMetrics?.length ?? 0);
+    expect(Math.max(...pieces)).toBeGreaterThan(1);
+    expect(pieces.reduce((x, y) => x + y, 0)).toBeGreaterThanOrEqual(Math.ceil(sizes.reduce((x, y) => x + y, 0) / (384 << 10)));
+    const points = accepted.flatMap((r) => metricPoints(r.message));
     expect(points).toHaveLength(30_000);
     expect(new Set(points.map((p) => p.attributes.route)).size).toBe(30_000);
   });
