@@ -1,7 +1,8 @@
 /**
  * A small OTLP/HTTP receiver for tests. It decodes what it is sent with the
- * OpenTelemetry protobuf definitions (test/fixtures/otlp-proto, copied from
- * opentelemetry-proto) loaded by protobufjs, never with Tally's own encoder,
+ * OpenTelemetry protobuf definitions (../shared/otlp-proto beside the
+ * project: opentelemetry-proto v1.11.0, unchanged) loaded by protobufjs,
+ * never with Tally's own encoder,
  * so a round trip through it checks Tally against the protocol.
  *
  *   const rx = await OtlpReceiver.start();
@@ -25,7 +26,8 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
 
-const PROTO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'otlp-proto');
+/** Provided beside the project, never copied into it (the brief: nothing taken from another repository is committed). */
+export const OTLP_PROTO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'otlp-proto');
 /** The spec's recommended server limit on a request body, after decompression. */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
@@ -85,20 +87,31 @@ interface Types {
 
 let typesPromise: Promise<Types> | undefined;
 
-/** The OTLP message types, loaded once per test process from the .proto fixtures. */
+/**
+ * google.rpc.Status, which an OTLP/HTTP server puts in every 4xx/5xx body:
+ * declared here from googleapis' field numbers rather than loaded from a
+ * copy of its .proto (code 1, message 2, details 3).
+ */
+function declareRpcStatus(root: protobuf.Root): void {
+  root.addJSON(protobuf.common.get('google/protobuf/any.proto')!.nested!);
+  root.define('google.rpc').add(
+    new protobuf.Type('Status')
+      .add(new protobuf.Field('code', 1, 'int32'))
+      .add(new protobuf.Field('message', 2, 'string'))
+      .add(new protobuf.Field('details', 3, 'google.protobuf.Any', 'repeated')),
+  );
+}
+
+/** The OTLP message types, loaded once per test process from ../shared/otlp-proto. */
 export function otlpTypes(): Promise<Types> {
   typesPromise ??= (async () => {
     const root = new protobuf.Root();
     // Imports name files from the include root, as protoc's -I does.
-    root.resolvePath = (_origin, target) => (target.startsWith(PROTO_DIR) ? target : join(PROTO_DIR, target));
-    await root.load(
-      [
-        'opentelemetry/proto/collector/metrics/v1/metrics_service.proto',
-        'opentelemetry/proto/collector/logs/v1/logs_service.proto',
-        'google/rpc/status.proto',
-      ],
-      { keepCase: false },
-    );
+    root.resolvePath = (_origin, target) => (target.startsWith(OTLP_PROTO_DIR) ? target : join(OTLP_PROTO_DIR, target));
+    await root.load(['opentelemetry/proto/collector/metrics/v1/metrics_service.proto', 'opentelemetry/proto/collector/logs/v1/logs_service.proto'], {
+      keepCase: false,
+    });
+    declareRpcStatus(root);
     root.resolveAll();
     return {
       metricsRequest: root.lookupType('opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest'),

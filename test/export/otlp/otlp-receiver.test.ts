@@ -5,14 +5,15 @@
  * malformed requests, and answers as scripted: faults, Retry-After, partial
  * success, and down (connection refused) until up again.
  */
+import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ROOT } from '../../support/agent-process.js';
-import { logRecords, metricPoints, OtlpReceiver, otlpTypes } from '../../support/otlp-receiver.js';
+import { logRecords, metricPoints, OTLP_PROTO_DIR, OtlpReceiver, otlpTypes } from '../../support/otlp-receiver.js';
 
-const EXAMPLES = join(ROOT, 'test', 'fixtures', 'otlp-proto', 'examples');
+const EXAMPLES = join(OTLP_PROTO_DIR, 'examples');
 const PB = { 'content-type': 'application/x-protobuf' };
 const JSON_TYPE = { 'content-type': 'application/json' };
 
@@ -33,6 +34,14 @@ function post(path: string, body: Uint8Array | string, headers: Record<string, s
 }
 
 describe('test OTLP receiver', () => {
+  it("reads OpenTelemetry's definitions from ../shared/otlp-proto, and the project holds no copy of them", () => {
+    expect(OTLP_PROTO_DIR.startsWith(ROOT)).toBe(false);
+    const copies = readdirSync(ROOT, { recursive: true, encoding: 'utf8' }).filter(
+      (f) => !/^(node_modules|dist|\.git)\//.test(f) && (/\.proto$/.test(f) ? !f.endsWith('remote-write-1.0.proto') : /otlp-proto/.test(f)),
+    );
+    expect(copies).toEqual([]);
+  });
+
   it('decodes the specification\'s OTLP/JSON metrics example, and the same request as binary protobuf alike', async () => {
     const json = await example('metrics');
     const res = await post('/v1/metrics', json, JSON_TYPE);
