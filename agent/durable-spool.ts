@@ -176,7 +176,7 @@ export class DurableSpool {
 
   private async open(): Promise<void> {
     const { config, logger, version } = this.opts;
-    const dir = await lockDataDir(config, this.opts.baseDir, logger);
+    const dir = await lockDataDir(config.spool, this.opts.baseDir, logger);
     let journal: CollectJournal | undefined;
     let push: PushSinks | undefined;
     try {
@@ -193,7 +193,8 @@ export class DurableSpool {
       if (config.sinks.length > 0) {
         const telemetry: { metrics?: ReturnType<typeof registerSinkMetrics> } = {};
         push = await openPushSinks(
-          config,
+          config.sinks,
+          config.spool,
           dir.path,
           { baseDir: this.opts.baseDir, version, logger, builtIn: builtInSinks(this.opts.pushResource, version) },
           (sink, seconds, outcome) => telemetry.metrics?.attempt.record(seconds, { sink, outcome }),

@@ -19,7 +19,7 @@ import type { CollectJournal } from './ingest/collect-journal.js';
 import type { FileAccess } from './spool/file-access.js';
 import { collectExponentialHistograms } from './export/exponential-data.js';
 import { collectSummaries } from './export/summary-data.js';
-import { startHttpServer, type HttpServer } from './export/http-server.js';
+import { startHttpServer, type HttpServer } from './http-server.js';
 import { streamedMetricsHandler } from './export/streamed-metrics.js';
 import { takeMetricsSnapshot } from './export/metrics-snapshot.js';
 import { createCollectHandler, readBearerToken, type CollectHandler } from './ingest/http-collect.js';
@@ -121,7 +121,7 @@ export async function startPipeline(
   });
   const processMetrics = registerProcessMetrics(meterProvider.getMeter('tally-agent', version));
 
-  const pushResource = buildPushResource(config, version);
+  const pushResource = buildPushResource(config.resource, version);
   const spool = new DurableSpool({ config, baseDir: opts.baseDir, version, logger, pushResource, meter: meterProvider.getMeter('tally-agent', version), files: opts.files });
   await spool.start();
   // Only OTLP and sink modules read the OpenTelemetry form and the summaries and exponential histograms beside it;

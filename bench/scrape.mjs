@@ -84,7 +84,7 @@ async function child(writer, n) {
   const { Aggregator } = await import(dist('aggregate/aggregator.js'));
   const { StatsdParser } = await import(dist('parse/statsd-line.js'));
   const { IngestCounters } = await import(dist('telemetry/ingest-counters.js'));
-  const { startHttpServer } = await import(dist('export/http-server.js'));
+  const { startHttpServer } = await import(dist('http-server.js'));
   const { AggregateProducer } = await import(dist('export/aggregate-producer.js'));
   const { appendToExposition } = await import(dist('export/append-exposition.js'));
   const { summariesToPrometheusText } = await import(dist('export/summary-text.js'));

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { COUNTER, DISTRIBUTION, GAUGE, HISTOGRAM, SET, TIMER, type MetricKind } from '../parse/metric-kind.js';
 import { forEachValue, type LineSink, type ParsedLine } from '../parse/statsd-line.js';
 import type { ParsedEvent, ParsedServiceCheck } from '../parse/dogstatsd-extras.js';
-import type { ParseErrorReason } from '../parse/parse-error.js';
+import type { ParseErrorReason } from '../telemetry/parse-error-reasons.js';
 import type { Mapper } from '../mapping/mapper.js';
 import type { IngestCounters } from '../telemetry/ingest-counters.js';
 import { AliasTable } from './alias-table.js';

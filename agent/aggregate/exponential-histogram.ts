@@ -1,4 +1,5 @@
 import type { ExponentialHistogram as OtelExponentialHistogram } from '@opentelemetry/sdk-metrics';
+import { DEFAULT_MAX_SCALE, DEFAULT_MAX_SIZE, MIN_SCALE } from '../shared/exponential-scale.js';
 
 /**
  * OpenTelemetry's base-2 exponential histogram, for one series: at scale s
@@ -12,11 +13,6 @@ import type { ExponentialHistogram as OtelExponentialHistogram } from '@opentele
  * them, as it does for explicit buckets.
  */
 
-/** OpenTelemetry SDK defaults (Base2ExponentialHistogramAggregation). */
-export const DEFAULT_MAX_SIZE = 160;
-export const DEFAULT_MAX_SCALE = 20;
-/** Below this, a base^(2^10) = 2^1024 bucket already spans every double. */
-export const MIN_SCALE = -10;
 
 export interface ExponentialHistogramOptions {
   /** Buckets per range (positive, negative); at least 4, so that MIN_SCALE holds any range of doubles. */

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { DISTRIBUTION, GAUGE, HISTOGRAM, KIND_NAMES, TIMER, type MetricKind } from '../parse/metric-kind.js';
 import type { ExponentialOptions } from '../mapping/mapping-config.js';
 import type { IngestCounters } from '../telemetry/ingest-counters.js';
-import { DEFAULT_MAX_SCALE, DEFAULT_MAX_SIZE } from './exponential-histogram.js';
+import { DEFAULT_MAX_SCALE, DEFAULT_MAX_SIZE } from '../shared/exponential-scale.js';
 import { familyNameOf, familyTypeOf, sanitizeLabelName, sanitizeMetricName, type FamilyType } from './prometheus-names.js';
 import { PLAIN, type SeriesShape } from './series-decision.js';
 import { Series, SeriesLabels, type ExponentialShape, type Family } from './series.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ConfigError } from '../config/load-config.js';
+import { ConfigError } from '../shared/yaml-issues.js';
 import type { TallyConfig } from '../config/schema.js';
 import { parseInlineMapping, type MappingConfig } from '../mapping/mapping-config.js';
 

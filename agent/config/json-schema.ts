@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bucketLayout, bucketBounds, exponentialLayout } from './bucket-bounds.js';
+import { bucketLayout, bucketBounds, exponentialLayout } from '../shared/bucket-bounds.js';
 import { configSchema } from './schema.js';
 
 /**

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { bucketLayout, exponentialBounds } from './bucket-bounds.js';
-import { duration, DURATION_PATTERN } from './duration-schema.js';
-import { resourceSchema, sinksSchema, spoolSchema } from './sinks-schema.js';
+import { bucketLayout, exponentialBounds } from '../shared/bucket-bounds.js';
+import { duration, DURATION_PATTERN } from '../shared/duration-schema.js';
+import { resourceSchema, sinksSchema, spoolSchema } from '../export/sinks-config.js';
 
 export { DURATION_PATTERN };
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RequestHandler } from './http-server.js';
+import type { RequestHandler } from '../shared/request-handler.js';
 
 /**
  * Wraps a /metrics handler so the text `more()` returns, made at response

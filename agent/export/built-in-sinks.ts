@@ -1,9 +1,9 @@
 import type { Resource } from '@opentelemetry/resources';
-import type { TallyConfig } from '../config/schema.js';
 import { createOtlpSink } from './otlp/otlp-sink.js';
 import { otlpResource } from './otlp/otlp-resource.js';
 import { createRemoteWriteSink } from './remote-write/remote-write-sink.js';
 import type { SinkFactoryContext } from './sink-factory.js';
+import type { ResourceConfig } from './sinks-config.js';
 
 /**
  * The resource of what is pushed: defaults (service.name tally-agent, this
@@ -11,8 +11,8 @@ import type { SinkFactoryContext } from './sink-factory.js';
  * environment, then `resource.attributes` from the config, each winning over
  * the one before, as an operator expects a config file to win.
  */
-export function buildPushResource(config: TallyConfig, version: string): Resource {
-  return otlpResource({ version, attributes: config.resource.attributes });
+export function buildPushResource(resource: ResourceConfig, version: string): Resource {
+  return otlpResource({ version, attributes: resource.attributes });
 }
 
 /** The built-in sink types, made from their config. */

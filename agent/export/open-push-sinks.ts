@@ -1,11 +1,11 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import type { TallyConfig } from '../config/schema.js';
 import { DirLock } from '../spool/dir-lock.js';
 import type { FileAccess } from '../spool/file-access.js';
 import { PushSinks } from './push-sinks.js';
 import { createSink, type SinkFactoryContext } from './sink-factory.js';
+import type { SinkConfig, SpoolConfig } from './sinks-config.js';
 
 export interface DataDir {
   path: string;
@@ -13,8 +13,8 @@ export interface DataDir {
 }
 
 /** The data directory, created if missing and locked: one agent per directory, or exit naming the holder. */
-export async function lockDataDir(config: TallyConfig, baseDir: string, logger: Logger): Promise<DataDir> {
-  const path = isAbsolute(config.spool.dir) ? config.spool.dir : resolve(baseDir, config.spool.dir);
+export async function lockDataDir(spool: SpoolConfig, baseDir: string, logger: Logger): Promise<DataDir> {
+  const path = isAbsolute(spool.dir) ? spool.dir : resolve(baseDir, spool.dir);
   await mkdir(path, { recursive: true, mode: 0o700 });
   const lock = await DirLock.acquire(path);
   // A directory made before (by an older version, or by hand) keeps its mode: the operator's choice, but said.
@@ -26,7 +26,8 @@ export async function lockDataDir(config: TallyConfig, baseDir: string, logger: 
 
 /** Makes every configured sink and opens its queue; recovery of each queue is logged. */
 export async function openPushSinks(
-  config: TallyConfig,
+  sinks: readonly SinkConfig[],
+  spool: SpoolConfig,
   dataDir: string,
   ctx: SinkFactoryContext,
   onAttempt?: (sink: string, seconds: number, outcome: string) => void,
@@ -34,7 +35,7 @@ export async function openPushSinks(
   onEncode?: (sink: string, seconds: number) => void,
 ): Promise<PushSinks> {
   const specs = [];
-  for (const c of config.sinks) {
+  for (const c of sinks) {
     specs.push({
       sink: await createSink(c, ctx),
       match: c.match,
@@ -50,8 +51,8 @@ export async function openPushSinks(
   }
   return PushSinks.open({
     dataDir,
-    segmentBytes: config.spool.segment_bytes,
-    maxRecordBytes: config.spool.max_record_bytes,
+    segmentBytes: spool.segment_bytes,
+    maxRecordBytes: spool.max_record_bytes,
     sinks: specs,
     logger: ctx.logger,
     onAttempt,

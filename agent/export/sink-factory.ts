@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
-import type { SinkConfig } from '../config/sinks-schema.js';
+import type { SinkConfig } from './sinks-config.js';
 import type { Sink } from './sink.js';
 
 export interface SinkFactoryContext {

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Aggregator } from '../aggregate/aggregator.js';
 import { sendChunks } from './chunked-response.js';
 import { expositionChunks } from './exposition-writer.js';
-import type { RequestHandler } from './http-server.js';
+import type { RequestHandler } from '../shared/request-handler.js';
 import { takeMetricsSnapshot } from './metrics-snapshot.js';
 import { isStoringScraper } from './storing-scraper.js';
 

@@ -9,7 +9,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Aggregator } from '../aggregate/aggregator.js';
 import type { ParsedEvent, ParsedServiceCheck } from '../parse/dogstatsd-extras.js';
-import type { ParseErrorReason } from '../parse/parse-error.js';
+import type { ParseErrorReason } from '../telemetry/parse-error-reasons.js';
+import { CollectStats } from '../telemetry/collect-stats.js';
 import { StatsdParser, type LineSink, type ParsedLine } from '../parse/statsd-line.js';
 import { makeHostCheck, originAllowed, parseContentType } from './collect-guards.js';
 import { validateItem, type ItemLimits } from './collect-items.js';
@@ -38,21 +39,6 @@ export interface CollectOptions {
    * it can. Such requests are answered 503 with Retry-After, unread.
    */
   unavailable?: () => { reason: string; message: string; retryAfterSeconds: number } | undefined;
-}
-
-/** Counts read by the self-metrics at scrape time. */
-export class CollectStats {
-  /** Responses by status code. */
-  readonly requests = new Map<number, number>();
-  /** Requests refused as a whole, by reason. */
-  readonly requestErrors = new Map<string, number>();
-  /** Items (JSON objects or statsd lines) by outcome and reason ("" when accepted). */
-  readonly items = new Map<string, number>();
-  itemsAccepted = 0;
-
-  bump<K>(map: Map<K, number>, key: K, n = 1): void {
-    map.set(key, (map.get(key) ?? 0) + n);
-  }
 }
 
 interface BadItem {

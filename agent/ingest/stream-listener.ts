@@ -3,7 +3,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { LineFramer } from './line-framer.js';
-import { listenError } from './listen-error.js';
+import { listenError } from '../shared/listen-error.js';
 
 export type StreamListenerEvent = 'connection' | 'connection_refused' | 'connection_error' | 'line_too_long' | 'bytes';
 

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { IngestCounters } from '../telemetry/ingest-counters.js';
 import { bindBatchReceiver, loadMmsgAddon } from './batch-receiver.js';
 import { KernelDrops, procUdpDrops } from './kernel-drops.js';
-import { listenError } from './listen-error.js';
+import { listenError } from '../shared/listen-error.js';
 
 /** auto: recvmmsg where the native addon is built, node:dgram elsewhere. */
 export type UdpReceiverKind = 'auto' | 'recvmmsg' | 'dgram';

@@ -1,4 +1,4 @@
-import type { ParseErrorReason } from './parse-error.js';
+import type { ParseErrorReason } from '../telemetry/parse-error-reasons.js';
 
 /** A DogStatsD event: `_e{title_len,text_len}:title|text|d:ts|h:host|p:prio|t:alert|s:src|k:key|#tags`. */
 export interface ParsedEvent {

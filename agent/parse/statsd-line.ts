@@ -1,6 +1,6 @@
 import { COUNTER, DISTRIBUTION, GAUGE, HISTOGRAM, SET, TIMER, type MetricKind } from './metric-kind.js';
 import { parseEvent, parseServiceCheck, type ParsedEvent, type ParsedServiceCheck } from './dogstatsd-extras.js';
-import type { ParseErrorReason } from './parse-error.js';
+import type { ParseErrorReason } from '../telemetry/parse-error-reasons.js';
 import { finishHash, firstLane, lanes, lowBytes, mixWord, mixWord2, zeroBytes } from './word-scan.js';
 
 /**

@@ -1,5 +1,5 @@
 import { ValueType, type Meter } from '@opentelemetry/api';
-import type { CollectStats } from '../ingest/http-collect.js';
+import type { CollectStats } from './collect-stats.js';
 
 /**
  * The HTTP collect API's own counts on /metrics, read at scrape time like

@@ -1,4 +1,4 @@
-import { PARSE_ERROR_REASONS, type ParseErrorReason } from '../parse/parse-error.js';
+import { PARSE_ERROR_REASONS, type ParseErrorReason } from './parse-error-reasons.js';
 
 export const LISTENERS = ['udp', 'tcp', 'unix', 'unixgram'] as const;
 export type ListenerName = (typeof LISTENERS)[number];

@@ -1,5 +1,5 @@
 import { ValueType, type Histogram, type Meter } from '@opentelemetry/api';
-import type { PushSinks } from '../export/push-sinks.js';
+import type { SinkStats } from './sink-stats.js';
 
 /** From a few series (under a millisecond) to a million (seconds), where anything past 50 ms is a block that loses UDP. */
 const ENCODE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -7,13 +7,21 @@ const ENCODE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 /** Attempt latencies from a loopback collector (ms) to a slow remote one (tens of seconds). */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+/** A push sink and its spool queue as these metrics read them (export/push-sinks.ts gives them). */
+export interface SinkView {
+  readonly stats: SinkStats;
+  readonly queue: { readonly bytes: number; readonly records: number; readonly oldestAppendedAtMs: number | undefined };
+  /** How full the queue is, 0 to 1. */
+  readonly fill: number;
+}
+
 /**
  * Per push sink and its spool queue, on /metrics: what is queued, how old
  * the oldest batch is, what was sent, retried, dropped (by reason) and
  * dead-lettered, the time to encode a flush and the latency of each
  * attempt, and when the last error was.
  */
-export function registerSinkMetrics(meter: Meter, sinks: PushSinks, now: () => number = Date.now): { attempt: Histogram; encode: Histogram } {
+export function registerSinkMetrics(meter: Meter, sinks: { views(): readonly SinkView[] }, now: () => number = Date.now): { attempt: Histogram; encode: Histogram } {
   const gauge = (name: string, description: string, unit = '') =>
     meter.createObservableGauge(name, { description, unit, valueType: ValueType.DOUBLE });
   const counter = (name: string, description: string) =>

@@ -1,11 +1,18 @@
 import { ValueType, type Meter } from '@opentelemetry/api';
-import type { RecoveryReport } from '../spool/recovery.js';
+
+/** What these counters read of a spool log's recovery report (spool/recovery.ts's RecoveryReport has more). */
+export interface RecoveredBytes {
+  /** What was cut off the end, piece by piece: whole records among the bytes mean records were lost with them. */
+  readonly truncated: ReadonlyArray<{ readonly bytes: number; readonly wholeRecords: number }>;
+  readonly truncatedBytes: number;
+  readonly skippedBytes: number;
+}
 
 /** A spool log opened at start-up: the journal, or a sink's queue. */
 export interface RecoveredLog {
   log: 'journal' | 'queue';
   sink?: string;
-  report: RecoveryReport;
+  report: RecoveredBytes;
 }
 
 /**

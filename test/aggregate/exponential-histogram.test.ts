@@ -8,15 +8,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_MAX_SCALE,
-  DEFAULT_MAX_SIZE,
-  downscaleSpan,
-  ExponentialHistogram,
-  frexp2,
-  mapToIndex,
-  MIN_SCALE,
-} from '../../agent/aggregate/exponential-histogram.js';
+import { downscaleSpan, ExponentialHistogram, frexp2, mapToIndex } from '../../agent/aggregate/exponential-histogram.js';
+import { DEFAULT_MAX_SCALE, DEFAULT_MAX_SIZE, MIN_SCALE } from '../../agent/shared/exponential-scale.js';
 
 const view = new DataView(new ArrayBuffer(8));
 

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseDuration } from '../../agent/config/duration.js';
+import { parseDuration } from '../../agent/shared/duration.js';
 import { configJsonSchema } from '../../agent/config/json-schema.js';
 import { DURATION_PATTERN } from '../../agent/config/schema.js';
 

@@ -5,13 +5,11 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
-  ConfigError,
   defaultConfig,
   loadConfigFile,
   parseConfigText,
-  parseYamlWithSchema,
-  type ConfigIssue,
 } from '../../agent/config/load-config.js';
+import { ConfigError, parseYamlWithSchema, type ConfigIssue } from '../../agent/shared/yaml-issues.js';
 import { DEFAULT_TIMER_BUCKETS } from '../../agent/config/schema.js';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Aggregator } from '../../agent/aggregate/aggregator.js';
 import { AggregateProducer } from '../../agent/export/aggregate-producer.js';
 import { appendToExposition } from '../../agent/export/append-exposition.js';
-import { startHttpServer, type HttpServer } from '../../agent/export/http-server.js';
+import { startHttpServer, type HttpServer } from '../../agent/http-server.js';
 import { collectSummaries } from '../../agent/export/summary-data.js';
 import { summariesToPrometheusText } from '../../agent/export/summary-text.js';
 import { Mapper } from '../../agent/mapping/mapper.js';

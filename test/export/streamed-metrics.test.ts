@@ -8,7 +8,7 @@ import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Aggregator } from '../../agent/aggregate/aggregator.js';
-import { startHttpServer, type HttpServer } from '../../agent/export/http-server.js';
+import { startHttpServer, type HttpServer } from '../../agent/http-server.js';
 import { streamedMetricsHandler } from '../../agent/export/streamed-metrics.js';
 import { StatsdParser } from '../../agent/parse/statsd-line.js';
 import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';

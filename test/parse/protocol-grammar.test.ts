@@ -13,7 +13,7 @@ import { Aggregator } from '../../agent/aggregate/aggregator.js';
 import { decodeTags, splitNameTags } from '../../agent/aggregate/tags.js';
 import type { ParsedEvent, ParsedServiceCheck } from '../../agent/parse/dogstatsd-extras.js';
 import { KIND_NAMES, SET } from '../../agent/parse/metric-kind.js';
-import { PARSE_ERROR_REASONS, type ParseErrorReason } from '../../agent/parse/parse-error.js';
+import { PARSE_ERROR_REASONS, type ParseErrorReason } from '../../agent/telemetry/parse-error-reasons.js';
 import { forEachValue, StatsdParser, type LineSink, type ParsedLine } from '../../agent/parse/statsd-line.js';
 import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';
 

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ParsedEvent, ParsedServiceCheck } from '../../agent/parse/dogstatsd-extras.js';
 import { KIND_NAMES } from '../../agent/parse/metric-kind.js';
-import { PARSE_ERROR_REASONS, type ParseErrorReason } from '../../agent/parse/parse-error.js';
+import { PARSE_ERROR_REASONS, type ParseErrorReason } from '../../agent/telemetry/parse-error-reasons.js';
 import { StatsdParser, parseNumber, type LineSink, type ParsedLine } from '../../agent/parse/statsd-line.js';
 
 interface Valid {

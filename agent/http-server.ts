@@ -1,10 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { HostCheck } from '../ingest/collect-guards.js';
-import { listenError } from '../ingest/listen-error.js';
+import type { HostCheck } from './ingest/collect-guards.js';
+import { listenError } from './shared/listen-error.js';
+import type { RequestHandler } from './shared/request-handler.js';
 
-export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export interface HttpServerOptions {
   address: string;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from './duration-schema.js';
+import { duration } from '../shared/duration-schema.js';
 
 const byteCount = z.number().int().positive();
 
@@ -161,3 +161,5 @@ export const resourceSchema = z
   .strict();
 
 export type SinkConfig = z.output<typeof sinkSchema>;
+export type SpoolConfig = z.output<typeof spoolSchema>;
+export type ResourceConfig = z.output<typeof resourceSchema>;
