@@ -22,7 +22,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { coreTimes, fail, freePort, jsonLine, readSysctl, settle, start, stop, tmpDir, tuneRmemMax, udpSocketStats, waitLine } from './lib.mjs';
+import { coreTimes, fail, freePort, jsonLine, parsePrometheus, readSysctl, sum, settle, start, stop, tmpDir, tuneRmemMax, udpSocketStats, waitLine } from './lib.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const benchDir = join(root, 'bench');
@@ -218,29 +218,6 @@ async function waitUdpBound(port, child, timeoutMs, what) {
   }
 }
 
-/** Waits until the process is idle: startup JIT and GC would otherwise be billed to the run. */
-
-function parsePrometheus(text) {
-  const samples = [];
-  const types = new Map();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('# TYPE ')) {
-      const [, , name, type] = line.split(' ');
-      types.set(name, type);
-      continue;
-    }
-    if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
-    if (!m) continue;
-    const labels = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
-    samples.push({ name: m[1], labels, value: Number(m[3]) });
-  }
-  return { samples, types };
-}
-
-const sumOf = (samples, pred) => samples.filter(pred).reduce((a, s) => a + s.value, 0);
-
 function statsdMgmt(port, command, timeoutMs = 5000) {
   return new Promise((resolve, reject) => {
     let buf = '';
@@ -386,7 +363,7 @@ async function startTally(receiver) {
     async counts() {
       const res = await fetch(url, { signal: AbortSignal.timeout(10000) });
       if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
-      const { samples } = parsePrometheus(await res.text());
+      const samples = parsePrometheus(await res.text());
       const named = (n) => (s) => s.name === n;
       const packetSamples = samples.filter(named('tally_packets_received_total'));
       const udpOnly = packetSamples.filter((s) => s.labels.listener === 'udp');
@@ -400,12 +377,12 @@ async function startTally(receiver) {
       }
       const counterSamples = samples.filter((s) => COUNTER_NAME.test(s.name) && s.name.endsWith('_total'));
       return {
-        packets: sumOf(udpOnly.length ? udpOnly : packetSamples, () => true),
-        metrics: sumOf(samples, named('tally_metrics_received_total')),
-        aggregated: sumOf(samples, named('tally_metrics_aggregated_total')),
+        packets: sum(udpOnly.length ? udpOnly : packetSamples, () => true),
+        metrics: sum(samples, named('tally_metrics_received_total')),
+        aggregated: sum(samples, named('tally_metrics_aggregated_total')),
         parseErrors,
-        series: samples.some(named('tally_series')) ? sumOf(samples, named('tally_series')) : null,
-        counterTotal: counterSamples.length ? sumOf(counterSamples, () => true) : null,
+        series: samples.some(named('tally_series')) ? sum(samples, named('tally_series')) : null,
+        counterTotal: counterSamples.length ? sum(counterSamples, () => true) : null,
         counterSeries: counterSamples.length,
         // Samples carrying a label only bench/mapping-rules.mjs rules add.
         mappedSamples: samples.filter((s) => s.labels.team === 'bench' || s.labels.shard !== undefined).length,

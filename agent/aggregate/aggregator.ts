@@ -13,7 +13,7 @@ import type { Family, Series } from './series.js';
 import { decideSeries } from './series-decision.js';
 import { CONFLICT, DEFAULT_LIMITS, REJECTED, SeriesStore, type AggregatorLimits, type Compaction, type ExponentialMode } from './series-store.js';
 import { decodeTags, splitNameTags, type DecodedTags } from './tags.js';
-import { clip, WarnLimiter } from './warn-limiter.js';
+import { clip, WarnLimiter } from '../shared/warn-limiter.js';
 
 export interface AggregatorOptions {
   timerBuckets: number[];
@@ -85,8 +85,8 @@ export class Aggregator implements LineSink {
   /** A decrementing client warns once a minute per metric, and all of them together once a second, however many names it uses. */
   private readonly negativeWarnings = new WarnLimiter(60_000, 1000, 1024);
   private readonly upDownCounters: ((statsdName: string) => boolean) | undefined;
-  private lastErrorLogMs = 0;
-  private suppressedErrorLogs = 0;
+  /** A broken client must not turn the log into a second firehose: one rejected line a second at debug level. */
+  private readonly rejectLogs = new WarnLimiter(0, 1000, 1);
 
   constructor(opts: AggregatorOptions) {
     this.counters = opts.counters;
@@ -354,15 +354,9 @@ export class Aggregator implements LineSink {
   private reject(reason: ParseErrorReason, sample: () => string): void {
     this.counters.parseError(reason);
     if (!this.logger.isLevelEnabled('debug')) return;
-    // A broken client must not turn the log into a second firehose.
-    const now = this.now();
-    if (now - this.lastErrorLogMs < 1000) {
-      this.suppressedErrorLogs++;
-      return;
-    }
-    this.logger.debug({ reason, line: clip(sample()), suppressed: this.suppressedErrorLogs }, 'statsd input rejected');
-    this.lastErrorLogMs = now;
-    this.suppressedErrorLogs = 0;
+    const suppressed = this.rejectLogs.allow('', this.now());
+    if (suppressed === undefined) return;
+    this.logger.debug({ reason, line: clip(sample()), suppressed }, 'statsd input rejected');
   }
 
   /** The events kept since the last call, oldest first; the buffer starts empty again. */

@@ -48,7 +48,9 @@ export function routed(s: Series, scale: number): boolean {
 }
 
 export function observe(s: Series, v: number, weight: number): void {
-  s.bucketCounts[bucketIndex(s.family.bounds, v)] += weight;
+  const i = bucketIndex(s.family.bounds, v);
+  // bucketIndex is at most bounds.length, the +Inf cell.
+  s.bucketCounts[i] = s.bucketCounts[i]! + weight;
   s.sum += v * weight;
   s.count += weight;
 }

@@ -8,7 +8,7 @@ import { PLAIN, type SeriesShape } from './series-decision.js';
 import { Series, SeriesLabels, type ExponentialShape, type Family } from './series.js';
 import { StringPool } from './string-pool.js';
 import { summaryShape } from './summary-window.js';
-import { clip, WarnLimiter } from './warn-limiter.js';
+import { clip, WarnLimiter } from '../shared/warn-limiter.js';
 
 export interface AggregatorLimits {
   maxSeriesPerMetric: number;

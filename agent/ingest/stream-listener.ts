@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { LineFramer } from './line-framer.js';
 import { listenError } from '../shared/listen-error.js';
+import { WarnLimiter } from '../shared/warn-limiter.js';
 
 export type StreamListenerEvent = 'connection' | 'connection_refused' | 'connection_error' | 'line_too_long' | 'bytes';
 
@@ -55,12 +56,10 @@ export async function startStreamListener(opts: StreamListenerOptions): Promise<
   const conns = new Set<Socket>();
   let drained: (() => void) | undefined;
 
-  const lastWarn = new Map<string, number>();
+  const warnings = new WarnLimiter(WARN_INTERVAL_MS, 0, 64);
   const warnSometimes = (key: string, obj: object, msg: string) => {
-    const now = Date.now();
-    if (now - (lastWarn.get(key) ?? -Infinity) < WARN_INTERVAL_MS) return;
-    lastWarn.set(key, now);
-    logger.warn(obj, msg);
+    const suppressed = warnings.allow(key, Date.now());
+    if (suppressed !== undefined) logger.warn({ ...obj, suppressed }, msg);
   };
 
   // allowHalfOpen false: a client's FIN means it is done sending, so our side ends too.

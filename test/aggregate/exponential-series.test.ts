@@ -5,49 +5,23 @@
  * can take (repeated lines, tag orders, value lists, sample rates, rule
  * scales, the HTTP API), and dropped with their series.
  */
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Aggregator } from '../../agent/aggregate/aggregator.js';
+import { aggregatorHarness } from '../support/aggregator-harness.js';
 import type { AggregatorLimits, ExponentialMode } from '../../agent/aggregate/series-store.js';
-import type { Family, Series } from '../../agent/aggregate/series.js';
+import type { Series } from '../../agent/aggregate/series.js';
 import { Mapper } from '../../agent/mapping/mapper.js';
 import { parseMappingText } from '../../agent/mapping/mapping-config.js';
 import { TIMER } from '../../agent/parse/metric-kind.js';
-import { StatsdParser } from '../../agent/parse/statsd-line.js';
-import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';
 
 function setup(opts: { exponential?: ExponentialMode; mapping?: string; seriesTtlMs?: number; limits?: AggregatorLimits } = {}) {
-  let now = 1_700_000_000_000;
-  const counters = new IngestCounters();
-  const agg = new Aggregator({
-    timerBuckets: [0.1, 1],
+  const h = aggregatorHarness({
     histogramBuckets: [10],
     exponential: opts.exponential,
     mapper: opts.mapping === undefined ? undefined : new Mapper(parseMappingText(opts.mapping, 'm.yaml')),
     seriesTtlMs: opts.seriesTtlMs,
     limits: opts.limits,
-    counters,
-    logger: pino({ level: 'silent' }),
-    now: () => now,
   });
-  const parser = new StatsdParser();
-  const families = () => {
-    const out = new Map<string, Family>();
-    agg.forEachFamily((f) => out.set(f.name, f));
-    return out;
-  };
-  const series = (family: string, i = 0): Series => families().get(family)!.series[i]!;
-  return {
-    agg,
-    counters,
-    families,
-    series,
-    send: (t: string) => parser.parsePacket(Buffer.from(t), agg),
-    advance: (ms: number) => {
-      now += ms;
-      agg.flush();
-    },
-  };
+  return { ...h, series: (family: string, i = 0): Series => h.seriesAt(family, i)! };
 }
 
 /** The observations an exponential histogram holds, summed over its buckets. */

@@ -1,12 +1,8 @@
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Aggregator } from '../../agent/aggregate/aggregator.js';
-import type { Family } from '../../agent/aggregate/series.js';
+import { aggregatorHarness } from '../support/aggregator-harness.js';
 import { globalTags } from '../../agent/aggregate/global-tags.js';
 import { decodeTags } from '../../agent/aggregate/tags.js';
 import { COUNTER, TIMER } from '../../agent/parse/metric-kind.js';
-import { StatsdParser } from '../../agent/parse/statsd-line.js';
-import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';
 import { Mapper } from '../../agent/mapping/mapper.js';
 import { parseMappingText } from '../../agent/mapping/mapping-config.js';
 
@@ -48,25 +44,9 @@ describe('globalTags', () => {
 });
 
 function setup(tags: Array<[string, string]>, mapper?: Mapper) {
-  const agg = new Aggregator({
-    globalTags: tags,
-    mapper,
-    timerBuckets: [0.1, 1],
-    histogramBuckets: [1, 10],
-    counters: new IngestCounters(),
-    logger: pino({ level: 'silent' }),
-    now: () => 1_700_000_000_000,
-  });
-  const parser = new StatsdParser();
-  const send = (text: string) => parser.parsePacket(Buffer.from(text), agg);
-  const attributes = (name: string) => {
-    const out: Array<Record<string, string>> = [];
-    agg.forEachFamily((f: Family) => {
-      if (f.name === name) for (const s of f.series) out.push({ ...s.attributes });
-    });
-    return out;
-  };
-  return { agg, send, attributes };
+  const h = aggregatorHarness({ globalTags: tags, mapper, histogramBuckets: [1, 10] });
+  const attributes = (name: string) => (h.family(name)?.series ?? []).map((s) => ({ ...s.attributes }));
+  return { agg: h.agg, send: h.send, attributes };
 }
 
 describe('Aggregator with global tags', () => {
@@ -113,16 +93,13 @@ describe('Aggregator with global tags', () => {
   });
 
   it('counts toward the series limits as any label', () => {
-    const agg = new Aggregator({
+    const { agg, send } = aggregatorHarness({
       globalTags: global,
       timerBuckets: [1],
       histogramBuckets: [1],
       limits: { maxSeries: 2, maxSeriesPerMetric: 10, maxTags: 64, maxTagValueBytes: 1024 },
-      counters: new IngestCounters(),
-      logger: pino({ level: 'silent' }),
     });
-    const parser = new StatsdParser();
-    parser.parsePacket(Buffer.from('a:1|c\nb:1|c\nc:1|c'), agg);
+    send('a:1|c\nb:1|c\nc:1|c');
     expect(agg.seriesCount).toBe(2);
   });
 });

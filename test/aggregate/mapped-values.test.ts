@@ -1,55 +1,19 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Aggregator } from '../../agent/aggregate/aggregator.js';
+import { aggregatorHarness } from '../support/aggregator-harness.js';
 import { DEFAULT_LIMITS, type AggregatorLimits } from '../../agent/aggregate/series-store.js';
-import type { Family } from '../../agent/aggregate/series.js';
 import { Mapper } from '../../agent/mapping/mapper.js';
 import { loadMappingFile, parseMappingText } from '../../agent/mapping/mapping-config.js';
 import { COUNTER, TIMER } from '../../agent/parse/metric-kind.js';
-import { StatsdParser } from '../../agent/parse/statsd-line.js';
-import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';
 import { loadLatenciesMs, quantileErrors } from '../support/quantiles.js';
 
 // scale, help and observer_type: summary; shared with the mapper, export and end-to-end tests.
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), '..', 'mapping', 'fixtures', 'valid', 'scale-summary-help.yaml');
 
 function setup(opts: { mapper?: Mapper; limits?: AggregatorLimits; seriesTtlMs?: number } = {}) {
-  let now = 1_700_000_000_000;
-  const counters = new IngestCounters();
-  const agg = new Aggregator({
-    mapper: opts.mapper ?? new Mapper(loadMappingFile(FIXTURE)),
-    timerBuckets: [0.1, 1],
-    histogramBuckets: [10, 100],
-    limits: opts.limits,
-    seriesTtlMs: opts.seriesTtlMs,
-    counters,
-    logger: pino({ level: 'silent' }),
-    now: () => now,
-  });
-  const parser = new StatsdParser();
-  const families = () => {
-    const out = new Map<string, Family>();
-    agg.forEachFamily((f) => out.set(f.name, f));
-    return out;
-  };
-  const series = (family: string, labels: Record<string, string> = {}) =>
-    families()
-      .get(family)
-      ?.series.find((s) => JSON.stringify({ ...s.attributes }) === JSON.stringify(labels));
-  return {
-    agg,
-    counters,
-    families,
-    series,
-    send: (text: string) => parser.parsePacket(Buffer.from(text), agg),
-    advance: (ms: number) => {
-      now += ms;
-      agg.flush();
-    },
-    now: () => now,
-  };
+  const h = aggregatorHarness({ mapper: opts.mapper ?? new Mapper(loadMappingFile(FIXTURE)), limits: opts.limits, seriesTtlMs: opts.seriesTtlMs });
+  return { ...h, series: h.seriesWith };
 }
 
 describe('scale', () => {

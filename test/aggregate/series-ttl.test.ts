@@ -1,35 +1,16 @@
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Aggregator } from '../../agent/aggregate/aggregator.js';
+import { aggregatorHarness } from '../support/aggregator-harness.js';
 import type { Family } from '../../agent/aggregate/series.js';
 import { Mapper } from '../../agent/mapping/mapper.js';
 import { parseMappingText } from '../../agent/mapping/mapping-config.js';
-import { StatsdParser } from '../../agent/parse/statsd-line.js';
-import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';
 
 function setup(opts: { seriesTtlMs?: number; mapper?: Mapper }) {
-  let now = 1_700_000_000_000;
-  const counters = new IngestCounters();
-  const agg = new Aggregator({
-    timerBuckets: [1],
-    histogramBuckets: [1],
-    counters,
-    logger: pino({ level: 'silent' }),
-    now: () => now,
-    ...opts,
-  });
-  const parser = new StatsdParser();
+  const h = aggregatorHarness({ timerBuckets: [1], histogramBuckets: [1], ...opts });
   return {
-    agg,
-    counters,
-    send: (t: string) => parser.parsePacket(Buffer.from(t), agg),
-    advance: (ms: number) => {
-      now += ms;
-      agg.flush();
-    },
+    ...h,
     values: () => {
       const out: Record<string, number> = {};
-      agg.forEachFamily((f: Family) => {
+      h.agg.forEachFamily((f: Family) => {
         for (const s of f.series) out[`${f.name}${JSON.stringify({ ...s.attributes })}`] = s.value;
       });
       return out;

@@ -1,12 +1,9 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Aggregator } from '../../agent/aggregate/aggregator.js';
-import type { Family } from '../../agent/aggregate/series.js';
+import { aggregatorHarness } from '../support/aggregator-harness.js';
 import { compileNamePatterns } from '../../agent/aggregate/name-patterns.js';
 import { Mapper } from '../../agent/mapping/mapper.js';
 import { parseMappingText } from '../../agent/mapping/mapping-config.js';
-import { StatsdParser } from '../../agent/parse/statsd-line.js';
-import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';
 
 interface LogRecord {
   level: number;
@@ -16,38 +13,16 @@ interface LogRecord {
 }
 
 function setup(patterns: string[], mapping?: string) {
-  let now = 1_700_000_000_000;
-  const counters = new IngestCounters();
   const logs: LogRecord[] = [];
-  // Logging at the agent's default level: the warning must show there.
-  const logger = pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line) as LogRecord) });
-  const agg = new Aggregator({
-    timerBuckets: [0.1, 1],
-    histogramBuckets: [10, 100],
-    counters,
-    logger,
-    now: () => now,
+  const h = aggregatorHarness({
+    // Logging at the agent's default level: the warning must show there.
+    logger: pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line) as LogRecord) }),
     upDownCounters: compileNamePatterns(patterns),
     mapper: mapping === undefined ? undefined : new Mapper(parseMappingText(mapping, 'm.yaml')),
+    parser: { negativeCounters: patterns.length > 0 },
   });
-  const parser = new StatsdParser({ negativeCounters: patterns.length > 0 });
-  const family = (name: string) => {
-    let found: Family | undefined;
-    agg.forEachFamily((f) => {
-      if (f.name === name) found = f;
-    });
-    return found;
-  };
   const warnings = () => logs.filter((l) => l.level === 40 && l.msg.startsWith('negative count'));
-  return {
-    counters,
-    family,
-    warnings,
-    send: (text: string) => parser.parsePacket(Buffer.from(text), agg),
-    advance: (ms: number) => {
-      now += ms;
-    },
-  };
+  return { counters: h.counters, family: h.family, warnings, send: h.send, advance: h.tick };
 }
 
 describe('compileNamePatterns', () => {

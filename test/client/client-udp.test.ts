@@ -236,7 +236,7 @@ describe('tally-agent/client over UDP', () => {
       ['runtime_event_loop_delay_p99_seconds', 'gauge'],
       ['runtime_gc_seconds_total', 'counter'],
       ['runtime_cpu_seconds_total', 'counter'],
-    ]) {
+    ] as const) {
       expect(familyType(e, family.replace(/_total$/, '')) ?? familyType(e, family), family).toBe(type);
     }
     expect(keep).toEqual([]);

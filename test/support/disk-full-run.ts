@@ -65,7 +65,7 @@ export async function untilDelivered(sent: Sent, receiver: OtlpReceiver, ms: num
   const end = Date.now() + ms;
   while (Date.now() < end) {
     const got = new Set<string>();
-    for (const r of receiver.accepted('logs')) for (const l of logRecords(r.message)) got.add(String(l.body).split(':')[0]);
+    for (const r of receiver.accepted('logs')) for (const l of logRecords(r.message)) got.add(String(l.body).split(':')[0] ?? '');
     if (sent.ackedEvents.every((id) => got.has(id))) return;
     await new Promise((r) => setTimeout(r, 100));
   }

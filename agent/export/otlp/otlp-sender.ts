@@ -3,6 +3,7 @@ import { Pool } from 'undici';
 import type { EncodedRequest } from '../sink.js';
 import { classifyResponse, type OtlpSendOutcome } from './otlp-response.js';
 import { MAX_RESPONSE_BYTES, RESERVED_HEADERS } from './wire-format.js';
+import { WarnLimiter } from '../../shared/warn-limiter.js';
 
 export interface OtlpSenderOptions {
   /** Sink name, for log lines. */
@@ -40,7 +41,7 @@ export class OtlpSender {
   private readonly pool: Pool;
   private readonly basePath: string;
   private readonly fixedHeaders: Record<string, string>;
-  private lastPartialLogMs = -Infinity;
+  private readonly partialLogs = new WarnLimiter(PARTIAL_LOG_INTERVAL_MS, 0, 1);
 
   constructor(private readonly opts: OtlpSenderOptions) {
     const url = new URL(opts.endpoint);
@@ -92,10 +93,9 @@ export class OtlpSender {
   }
 
   private logPartial(path: string, p: { rejected: number; message: string }): void {
-    const now = (this.opts.now ?? Date.now)();
-    if (now - this.lastPartialLogMs < PARTIAL_LOG_INTERVAL_MS) return;
-    this.lastPartialLogMs = now;
-    this.opts.logger?.warn({ sink: this.opts.name, path, rejected: p.rejected, message: p.message }, 'OTLP receiver accepted the batch only in part (not retried, as the spec says)');
+    const suppressed = this.partialLogs.allow('', (this.opts.now ?? Date.now)());
+    if (suppressed === undefined) return;
+    this.opts.logger?.warn({ sink: this.opts.name, path, rejected: p.rejected, message: p.message, suppressed }, 'OTLP receiver accepted the batch only in part (not retried, as the spec says)');
   }
 }
 

@@ -1,8 +1,9 @@
 /**
- * Rate limits for warnings about refused input, whose keys (metric names)
- * come from clients: each key warns at most once per `perKeyMs`, and all of
- * them together at most once per `anyMs`, so a flood of distinct names
- * writes one short line a second, not one per name. At most `maxKeys` keys
+ * Rate limits for log lines the input or a peer can repeat without end
+ * (refused names, refused connections, a receiver's partial success): each
+ * key logs at most once per `perKeyMs`, and all of them together at most
+ * once per `anyMs`, so a flood of distinct names writes one short line a
+ * second, not one per name. Keys from clients are clipped. At most `maxKeys` keys
  * are remembered (then the memory starts over): memory stays bounded
  * however many names are refused.
  */
