@@ -30,6 +30,7 @@ import { startStreamListener, type StreamListener } from './ingest/stream-listen
 import { startUdpListener, type UdpListener } from './ingest/udp-listener.js';
 import { startUnixgramListener, type UnixgramListener } from './ingest/unixgram-listener.js';
 import { StatsdParser } from './parse/statsd-line.js';
+import { AggregationCounters } from './telemetry/aggregation-counters.js';
 import { IngestCounters } from './telemetry/ingest-counters.js';
 import { registerSelfMetrics } from './telemetry/self-metrics.js';
 import { registerProcessMetrics } from './telemetry/process-metrics.js';
@@ -71,6 +72,7 @@ export async function startPipeline(
   opts: PipelineOptions,
 ): Promise<RunningAgent> {
   const counters = new IngestCounters();
+  const aggregation = new AggregationCounters();
   const tags = globalTags({
     config: config.tags,
     // The SDK's own reader of OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME, so both sides of the agent read them alike.
@@ -93,6 +95,7 @@ export async function startPipeline(
       maxTagValueBytes: config.limits.max_tag_value_bytes,
     },
     counters,
+    aggregation,
     logger,
     // Exponential histograms only for sinks that can take them: OTLP, and a module sink may read them too.
     exponential: config.sinks.some((s) => s.type === 'otlp' && s.histograms === 'exponential')
@@ -113,6 +116,7 @@ export async function startPipeline(
   const meterProvider = new MeterProvider({ resource, readers: [selfReader] });
   const self = registerSelfMetrics(meterProvider.getMeter('tally-agent', version), {
     counters,
+    aggregation,
     seriesCount: () => aggregator.seriesCount,
     largestMetricSeries: () => aggregator.largestFamilySeries(),
     seriesLimits: { maxSeries: config.limits.max_series, maxSeriesPerMetric: config.limits.max_series_per_metric },
@@ -152,7 +156,7 @@ export async function startPipeline(
       );
     },
     maxEvents: MAX_PENDING_EVENTS,
-    onEventsDropped: (n) => counters.metricDrop('event_buffer_full', n),
+    onEventsDropped: (n) => aggregation.metricDrop('event_buffer_full', n),
   });
 
   const flush = () => {

@@ -4,6 +4,7 @@ import { forEachValue, type LineSink, type ParsedLine } from '../parse/statsd-li
 import type { ParsedEvent, ParsedServiceCheck } from '../parse/dogstatsd-extras.js';
 import type { ParseErrorReason } from '../telemetry/parse-error-reasons.js';
 import type { Mapper } from '../mapping/mapper.js';
+import { AggregationCounters } from '../telemetry/aggregation-counters.js';
 import type { IngestCounters } from '../telemetry/ingest-counters.js';
 import { AliasTable } from './alias-table.js';
 import type { EventRecord } from './event-record.js';
@@ -32,6 +33,8 @@ export interface AggregatorOptions {
   globalTags?: ReadonlyArray<readonly [string, string]>;
   limits?: AggregatorLimits;
   counters: IngestCounters;
+  /** What became of the parsed lines; a set of its own when not given (the agent passes the one its self-metrics read). */
+  aggregation?: AggregationCounters;
   logger: Logger;
   /** Wall clock in ms; injectable so tests control time. */
   now?: () => number;
@@ -78,6 +81,7 @@ export class Aggregator implements LineSink {
   /** The scale of the decision mappedSeries() last applied (1 for none): read right after it, by the same caller. */
   private resolvedScale = 1;
   private readonly counters: IngestCounters;
+  private readonly aggregation: AggregationCounters;
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly limits: AggregatorLimits;
@@ -90,6 +94,7 @@ export class Aggregator implements LineSink {
 
   constructor(opts: AggregatorOptions) {
     this.counters = opts.counters;
+    this.aggregation = opts.aggregation ?? new AggregationCounters();
     this.logger = opts.logger;
     this.now = opts.now ?? Date.now;
     this.limits = opts.limits ?? DEFAULT_LIMITS;
@@ -103,11 +108,11 @@ export class Aggregator implements LineSink {
       defaultTtlMs: opts.mapper?.defaults.ttlMs || opts.seriesTtlMs || 0,
       globalTags: opts.globalTags ?? [],
       limits: this.limits,
-      counters: opts.counters,
+      counters: this.aggregation,
       logger: opts.logger,
       now: this.now,
     });
-    this.events = new EventSeries(this.store, opts.counters, opts.maxPendingEvents ?? 0);
+    this.events = new EventSeries(this.store, this.aggregation, opts.maxPendingEvents ?? 0);
   }
 
   get seriesCount(): number {
@@ -155,7 +160,7 @@ export class Aggregator implements LineSink {
     }
     if (id < 0) {
       // CONFLICT or MAPPED_DROP: on a miss resolve() has counted it already.
-      if (!miss) counters.metricDrop(id === CONFLICT ? 'type_conflict' : 'mapping_drop');
+      if (!miss) this.aggregation.metricDrop(id === CONFLICT ? 'type_conflict' : 'mapping_drop');
       return;
     }
     const s = this.store.series[id]!;
@@ -193,14 +198,14 @@ export class Aggregator implements LineSink {
         s.members!.add(memberHash(p.buf, p.valueStart, p.valueEnd));
         break;
     }
-    this.counters.metricsAggregated++;
+    this.aggregation.metricsAggregated++;
   }
 
   /** A line of a routed spelling: scaled by its rule, and into the summary window or exponential histogram if the series has one. */
   private applyRouted(s: Series, p: ParsedLine, scale: number): void {
     s.lastEpoch = this.store.epoch;
     if (p.valueCount === 1) {
-      if (this.applyValue(s, p.kind, p.value, p.rate, p.gaugeDelta, scale)) this.counters.metricsAggregated++;
+      if (this.applyValue(s, p.kind, p.value, p.rate, p.gaugeDelta, scale)) this.aggregation.metricsAggregated++;
       return;
     }
     const { kind, rate } = p;
@@ -209,7 +214,7 @@ export class Aggregator implements LineSink {
       if (this.applyValue(s, kind, v, rate, delta, scale)) applied++;
     });
     this.counters.metricsReceived += p.valueCount - 1;
-    this.counters.metricsAggregated += applied;
+    this.aggregation.metricsAggregated += applied;
   }
 
   /**
@@ -263,7 +268,7 @@ export class Aggregator implements LineSink {
     const weight = 1 / p.rate;
     forEachValue(p, (v, delta) => applyNumber(s, kind, v, weight, delta));
     this.counters.metricsReceived += p.valueCount - 1;
-    this.counters.metricsAggregated += p.valueCount;
+    this.aggregation.metricsAggregated += p.valueCount;
   }
 
   error(reason: ParseErrorReason, buf: Uint8Array, start: number, end: number): void {
@@ -317,7 +322,7 @@ export class Aggregator implements LineSink {
     else if (routed(s, scale)) {
       if (!this.applyValue(s, kind, value as number, rate, false, scale)) return;
     } else applyNumber(s, kind, value as number, 1 / rate, false);
-    this.counters.metricsAggregated++;
+    this.aggregation.metricsAggregated++;
   }
 
   /** A DogStatsD service check becomes `service_check_status{check=...}`: 0 OK, 1 warning, 2 critical, 3 unknown. */
@@ -331,7 +336,7 @@ export class Aggregator implements LineSink {
     const status = this.store.series[id]!;
     status.value = sc.status;
     status.lastEpoch = this.store.epoch;
-    this.counters.metricsAggregated++;
+    this.aggregation.metricsAggregated++;
   }
 
   /**
@@ -469,7 +474,7 @@ export class Aggregator implements LineSink {
     const decision = decideSeries(this.mapper, kind, name, pairs, upDown);
     if (decision.drop) {
       this.resolvedScale = 1;
-      this.counters.metricDrop('mapping_drop');
+      this.aggregation.metricDrop('mapping_drop');
       return MAPPED_DROP;
     }
     this.resolvedScale = decision.scale;

@@ -1,6 +1,6 @@
 import { COUNTER, GAUGE } from '../parse/metric-kind.js';
 import type { ParsedEvent } from '../parse/dogstatsd-extras.js';
-import type { IngestCounters } from '../telemetry/ingest-counters.js';
+import type { AggregationCounters } from '../telemetry/aggregation-counters.js';
 import type { EventRecord } from './event-record.js';
 import type { SeriesStore } from './series-store.js';
 
@@ -40,7 +40,7 @@ export class EventSeries {
 
   constructor(
     private readonly store: SeriesStore,
-    private readonly counters: IngestCounters,
+    private readonly counters: AggregationCounters,
     private readonly maxPending: number,
   ) {}
 

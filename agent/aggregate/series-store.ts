@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { DISTRIBUTION, GAUGE, HISTOGRAM, KIND_NAMES, TIMER, type MetricKind } from '../parse/metric-kind.js';
 import type { ExponentialOptions } from '../mapping/mapping-config.js';
-import type { IngestCounters } from '../telemetry/ingest-counters.js';
+import type { AggregationCounters } from '../telemetry/aggregation-counters.js';
 import { DEFAULT_MAX_SCALE, DEFAULT_MAX_SIZE } from '../shared/exponential-scale.js';
 import { familyNameOf, familyTypeOf, sanitizeLabelName, sanitizeMetricName, type FamilyType } from './prometheus-names.js';
 import { PLAIN, type SeriesShape } from './series-decision.js';
@@ -46,7 +46,7 @@ export interface SeriesStoreOptions {
   /** Labels every series carries, under names already sanitized; a later pair of the same name wins. */
   globalTags: ReadonlyArray<readonly [string, string]>;
   limits: AggregatorLimits;
-  counters: IngestCounters;
+  counters: AggregationCounters;
   logger: Logger;
   now: () => number;
 }

@@ -1,8 +1,10 @@
 import { ValueType, type Counter, type Histogram, type Meter } from '@opentelemetry/api';
+import type { AggregationCounters } from './aggregation-counters.js';
 import type { IngestCounters } from './ingest-counters.js';
 
 export interface SelfMetricsSources {
   counters: IngestCounters;
+  aggregation: AggregationCounters;
   /** Open stream connections by listener. */
   openConnections: () => Array<[string, number]>;
   seriesCount: () => number;
@@ -26,6 +28,7 @@ export interface SelfMetrics {
  */
 export function registerSelfMetrics(meter: Meter, src: SelfMetricsSources): SelfMetrics {
   const c = src.counters;
+  const a = src.aggregation;
   const counter = (name: string, description: string, unit = '') =>
     meter.createObservableCounter(name, { description, unit, valueType: ValueType.INT });
 
@@ -56,21 +59,21 @@ export function registerSelfMetrics(meter: Meter, src: SelfMetricsSources): Self
     });
   counter('tally_metrics_received', 'statsd lines that parsed.').addCallback((r) => r.observe(c.metricsReceived));
   counter('tally_metrics_aggregated', 'Parsed lines applied to a series.').addCallback((r) =>
-    r.observe(c.metricsAggregated),
+    r.observe(a.metricsAggregated),
   );
   counter('tally_parse_errors', 'Rejected or partly rejected statsd lines, by reason.').addCallback((r) => {
     for (const [reason, n] of c.parseErrors) r.observe(n, { reason });
   });
   counter('tally_metrics_dropped', 'Parsed lines not aggregated, by reason.').addCallback((r) => {
-    for (const [reason, n] of c.metricsDropped) r.observe(n, { reason });
+    for (const [reason, n] of a.metricsDropped) r.observe(n, { reason });
   });
   counter('tally_series_dropped', 'Lines refused because they would create a series past a limit, by reason.').addCallback(
     (r) => {
-      for (const [reason, n] of c.seriesDropped) r.observe(n, { reason });
+      for (const [reason, n] of a.seriesDropped) r.observe(n, { reason });
     },
   );
   counter('tally_series_expired', 'Series dropped after sitting idle past their ttl.').addCallback((r) =>
-    r.observe(c.seriesExpired),
+    r.observe(a.seriesExpired),
   );
   meter
     .createObservableGauge('tally_series', { description: 'Series held in memory.', valueType: ValueType.INT })

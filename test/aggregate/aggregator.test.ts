@@ -5,18 +5,21 @@ import { DEFAULT_LIMITS, type AggregatorLimits } from '../../agent/aggregate/ser
 import type { Family } from '../../agent/aggregate/series.js';
 import { DEFAULT_BUCKETS } from '../../agent/config/schema.js';
 import { StatsdParser } from '../../agent/parse/statsd-line.js';
+import { AggregationCounters } from '../../agent/telemetry/aggregation-counters.js';
 import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';
 import { Mapper } from '../../agent/mapping/mapper.js';
 import { parseMappingText } from '../../agent/mapping/mapping-config.js';
 
 function setup(limits?: AggregatorLimits, mapper?: Mapper) {
   const counters = new IngestCounters();
+  const aggregation = new AggregationCounters();
   const agg = new Aggregator({
     mapper,
     timerBuckets: DEFAULT_BUCKETS,
     histogramBuckets: [1, 10, 100],
     limits,
     counters,
+    aggregation,
     logger: pino({ level: 'silent' }),
     now: () => 1_700_000_000_000,
   });
@@ -27,19 +30,19 @@ function setup(limits?: AggregatorLimits, mapper?: Mapper) {
     agg.forEachFamily((f) => out.set(f.name, f));
     return out;
   };
-  return { agg, counters, send, families };
+  return { agg, counters, aggregation, send, families };
 }
 
 describe('Aggregator', () => {
   it('sums counters divided by their sample rate, cumulatively', () => {
-    const { send, families, counters } = setup();
+    const { send, families, counters, aggregation } = setup();
     send('logins:1|c\nlogins:1|c|@0.5\nlogins:3|c');
     const f = families().get('logins_total')!;
     expect(f.type).toBe('counter');
     expect(f.series).toHaveLength(1);
     expect(f.series[0]!.value).toBe(6);
     expect(counters.metricsReceived).toBe(3);
-    expect(counters.metricsAggregated).toBe(3);
+    expect(aggregation.metricsAggregated).toBe(3);
   });
 
   it('treats tag order as irrelevant and sanitizes names and tag keys into one series', () => {
@@ -114,28 +117,29 @@ describe('Aggregator', () => {
   });
 
   it('refuses new series past the per-metric and total limits, counting every refused line', () => {
-    const { send, families, counters, agg } = setup({ ...DEFAULT_LIMITS, maxSeriesPerMetric: 3, maxSeries: 5 });
+    const { send, families, counters, agg, aggregation } = setup({ ...DEFAULT_LIMITS, maxSeriesPerMetric: 3, maxSeries: 5 });
     for (let i = 0; i < 5; i++) send(`a:1|c|#i:${i}`);
     expect(families().get('a_total')!.series).toHaveLength(3);
-    expect(counters.seriesDropped.get('cardinality')).toBe(2);
+    expect(aggregation.seriesDropped.get('cardinality')).toBe(2);
     send('a:1|c|#i:0\na:1|c|#i:4');
     expect(families().get('a_total')!.series[0]!.value).toBe(2);
-    expect(counters.seriesDropped.get('cardinality')).toBe(3);
+    expect(aggregation.seriesDropped.get('cardinality')).toBe(3);
     for (let i = 0; i < 4; i++) send(`b:1|g|#i:${i}`);
     expect(agg.seriesCount).toBe(5);
-    expect(counters.seriesDropped.get('cardinality')).toBe(5);
-    expect(counters.metricsReceived).toBe(counters.metricsAggregated);
+    expect(aggregation.seriesDropped.get('cardinality')).toBe(5);
+    expect(counters.metricsReceived).toBe(aggregation.metricsAggregated);
   });
 
   it('a flood of distinct long names past max_series leaves nothing behind per name, and logs a line or two', () => {
     const lines: string[] = [];
     let nowMs = 1_700_000_000_000;
-    const counters = new IngestCounters();
+    const aggregation = new AggregationCounters();
     const agg = new Aggregator({
       timerBuckets: DEFAULT_BUCKETS,
       histogramBuckets: [1],
       limits: { ...DEFAULT_LIMITS, maxSeries: 5 },
-      counters,
+      counters: new IngestCounters(),
+      aggregation,
       logger: pino({ level: 'debug' }, { write: (l: string) => lines.push(l) }),
       now: () => nowMs,
     });
@@ -150,7 +154,7 @@ describe('Aggregator', () => {
     let familyCount = 0;
     agg.forEachFamily(() => familyCount++);
     expect(familyCount).toBe(5);
-    expect(counters.seriesDropped.get('cardinality')).toBe(10_000);
+    expect(aggregation.seriesDropped.get('cardinality')).toBe(10_000);
     const warnings = lines.map((l) => JSON.parse(l) as { level: number; metric?: string; suppressed?: number });
     expect(warnings.length).toBeGreaterThan(0);
     expect(warnings.length).toBeLessThanOrEqual(130);
@@ -160,18 +164,19 @@ describe('Aggregator', () => {
 
   it('type conflicts are warned about once a minute per metric, however many lines conflict', () => {
     const lines: string[] = [];
-    const counters = new IngestCounters();
+    const aggregation = new AggregationCounters();
     const agg = new Aggregator({
       timerBuckets: DEFAULT_BUCKETS,
       histogramBuckets: [1],
-      counters,
+      counters: new IngestCounters(),
+      aggregation,
       logger: pino({ level: 'warn' }, { write: (l: string) => lines.push(l) }),
       now: () => 1_700_000_000_000,
     });
     const parser = new StatsdParser();
     parser.parsePacket(Buffer.from('dual:1|c'), agg);
     for (let i = 0; i < 1000; i++) parser.parsePacket(Buffer.from(`dual_total:1|g|#i:${i}`), agg);
-    expect(counters.metricsDropped.get('type_conflict')).toBe(1000);
+    expect(aggregation.metricsDropped.get('type_conflict')).toBe(1000);
     expect(lines).toHaveLength(1);
   });
 
@@ -184,7 +189,7 @@ describe('Aggregator', () => {
   });
 
   it('turns HTTP events into a per-value count and a last-seen time that never goes back', () => {
-    const { families, agg, counters } = setup();
+    const { families, agg, aggregation } = setup();
     const env = { pairs: [['env', 'prod']] as Array<[string, string]>, malformed: 0 };
     agg.recordEvent('feature-used', 'Export PDF', env, 1_700_000_100_000);
     agg.recordEvent('feature-used', 'Export PDF', env, 1_700_000_050_000);
@@ -197,15 +202,15 @@ describe('Aggregator', () => {
     const seen = families().get('feature_used_last_seen_timestamp_seconds')!;
     expect(seen.type).toBe('gauge');
     expect(seen.series.map((x) => x.value)).toEqual([1700000100, 1700000200]);
-    expect(counters.metricsAggregated).toBe(3);
+    expect(aggregation.metricsAggregated).toBe(3);
   });
 
   it('keeps a line with a DogStatsD field it does not know, counting the field, on the hot path and off it', () => {
-    const { send, families, counters } = setup();
+    const { send, families, counters, aggregation } = setup();
     send('hits:1|c|zz:new\nhits:1|c|zz:new\nhits:1|c|#a:1|card:low|e:ext');
     expect(families().get('hits_total')!.series.map((x) => x.value)).toEqual([2, 1]);
     expect(counters.parseErrors.get('unknown_field')).toBe(2);
-    expect(counters.metricsAggregated).toBe(3);
+    expect(aggregation.metricsAggregated).toBe(3);
   });
 
   it('counts DogStatsD events by title with their kind, never by their free text', () => {
@@ -256,7 +261,7 @@ describe('Aggregator', () => {
         'inline.yaml',
       ),
     );
-    const { send, families, counters } = setup(undefined, mapper);
+    const { send, families, aggregation } = setup(undefined, mapper);
     send('checkout.pay.latency:200|ms|#env:prod\ncheckout.ship.latency:700|ms\nnoise.a:1|c\nnoise.a:1|c\nhits.home:1|c|#env:test\nother.thing:1|c');
     const lat = families().get('checkout_step_latency')!;
     expect(lat.unit).toBe('s');
@@ -265,13 +270,13 @@ describe('Aggregator', () => {
       [{ env: 'prod', step: 'pay' }, [0, 1, 0]],
       [{ step: 'ship' }, [0, 0, 1]],
     ]);
-    expect(counters.metricsDropped.get('mapping_drop')).toBe(2);
+    expect(aggregation.metricsDropped.get('mapping_drop')).toBe(2);
     expect({ ...families().get('hits_total')!.series[0]!.attributes }).toEqual({ env: 'test', page: 'home' });
     expect(families().get('other_thing_total')!.series[0]!.value).toBe(1);
   });
 
   it('applies every sample of a DogStatsD value list', () => {
-    const { send, families, counters } = setup();
+    const { send, families, counters, aggregation } = setup();
     send('lat:100:200:300|ms\nhits:1:2|c|@0.5\nlevel:5:+2:-1|g');
     const lat = families().get('lat_seconds')!.series[0]!;
     expect(lat.count).toBe(3);
@@ -279,7 +284,7 @@ describe('Aggregator', () => {
     expect(families().get('hits_total')!.series[0]!.value).toBe(6);
     expect(families().get('level')!.series[0]!.value).toBe(6);
     expect(counters.metricsReceived).toBe(8);
-    expect(counters.metricsAggregated).toBe(8);
+    expect(aggregation.metricsAggregated).toBe(8);
   });
 
   it('reports the distinct count of the last complete interval for sets', () => {
@@ -296,17 +301,17 @@ describe('Aggregator', () => {
   });
 
   it('counts a type conflict per line and leaves the first family intact', () => {
-    const { send, families, counters } = setup();
+    const { send, families, aggregation } = setup();
     send('dual:1|c\ndual_total:5|g\ndual_total:6|g\ndual:2|c');
     expect(families().get('dual_total')!.series[0]!.value).toBe(3);
-    expect(counters.metricsDropped.get('type_conflict')).toBe(2);
-    expect(counters.metricsAggregated).toBe(2);
+    expect(aggregation.metricsDropped.get('type_conflict')).toBe(2);
+    expect(aggregation.metricsAggregated).toBe(2);
   });
 
   it('treats a gauge and a set of one name as a conflict instead of mixing their state', () => {
-    const { send, counters } = setup();
+    const { send, aggregation } = setup();
     send('mixed:1|g\nmixed:x|s');
-    expect(counters.metricsDropped.get('type_conflict')).toBe(1);
+    expect(aggregation.metricsDropped.get('type_conflict')).toBe(1);
   });
 
   it('counts malformed tags per line and keeps the metric', () => {

@@ -146,13 +146,13 @@ describe('exponential histograms in the aggregator', () => {
   });
 
   it('goes with its series when the series expires, and survivors keep theirs through the compaction', () => {
-    const { send, advance, series, families, agg, counters } = setup({ exponential: 'all', seriesTtlMs: 30_000 });
+    const { send, advance, series, families, agg, aggregation } = setup({ exponential: 'all', seriesTtlMs: 30_000 });
     send('lat:100|ms|#pod:a\nlat:100|ms|#pod:b\nsize:4|h');
     for (let i = 0; i < 4; i++) {
       advance(10_000);
       send('lat:200|ms|#pod:b');
     }
-    expect(counters.seriesExpired).toBe(2);
+    expect(aggregation.seriesExpired).toBe(2);
     expect(families().get('size')).toBeUndefined();
     expect(families().get('lat_seconds')!.series.map((s) => s.attributes.pod)).toEqual(['b']);
     expect(series('lat_seconds').expo!.count).toBe(5);
@@ -167,14 +167,14 @@ describe('exponential histograms in the aggregator', () => {
   });
 
   it('creates none for a series refused by the cardinality limit', () => {
-    const { send, families, counters } = setup({
+    const { send, families, aggregation } = setup({
       exponential: 'all',
       limits: { maxSeriesPerMetric: 2, maxSeries: 100, maxTags: 8, maxTagValueBytes: 64 },
     });
     send('lat:1|ms|#pod:a\nlat:1|ms|#pod:b\nlat:1|ms|#pod:c\nlat:1|ms|#pod:c');
     const f = families().get('lat_seconds')!;
     expect(f.series).toHaveLength(2);
-    expect(counters.seriesDropped.get('cardinality')).toBe(2);
+    expect(aggregation.seriesDropped.get('cardinality')).toBe(2);
     expect(f.series.reduce((n, s) => n + s.expo!.count, 0)).toBe(2);
   });
 });

@@ -84,14 +84,14 @@ describe('scale', () => {
     const mapper = new Mapper(
       parseMappingText('mappings:\n- match: neg.*\n  name: neg\n  scale: -1\n- match: huge.*\n  name: huge\n  scale: 1e300\n', 'i.yaml'),
     );
-    const { send, series, counters } = setup({ mapper });
+    const { send, series, counters, aggregation } = setup({ mapper });
     send('neg.a:5|c\nneg.a:0|c\nhuge.a:1e10|g\nhuge.a:2|g');
     expect(counters.parseErrors.get('negative_counter')).toBe(1);
     expect(counters.parseErrors.get('bad_value')).toBe(1);
     expect(series('neg_total')!.value).toBe(0);
     expect(series('huge')!.value).toBe(2e300);
     expect(counters.metricsReceived).toBe(4);
-    expect(counters.metricsAggregated).toBe(2);
+    expect(aggregation.metricsAggregated).toBe(2);
   });
 });
 
@@ -107,7 +107,7 @@ describe('help', () => {
 
 describe('observer_type: summary', () => {
   it('makes a summary family whose series keep sum and count and a quantile window', () => {
-    const { send, families, series, counters, now } = setup();
+    const { send, families, series, now, aggregation } = setup();
     send('api.home.latency:100|ms\napi.home.latency:300|ms|@0.5\napi.cart.latency:7|ms');
     const f = families().get('api_latency_seconds')!;
     expect(f.type).toBe('summary');
@@ -120,7 +120,7 @@ describe('observer_type: summary', () => {
     const [p50, , p99] = home.summary!.quantileValues(now());
     expect(p50).toBeCloseTo(0.3, 3);
     expect(p99).toBeCloseTo(0.3, 3);
-    expect(counters.metricsAggregated).toBe(3);
+    expect(aggregation.metricsAggregated).toBe(3);
   });
 
   it('takes the rule window and quantiles', () => {
@@ -150,18 +150,18 @@ describe('observer_type: summary', () => {
     const first = setup();
     first.send('clash.summary:1|ms\nclash.histogram:1|ms\nclash.histogram:1|ms');
     expect(first.families().get('clash')!.type).toBe('summary');
-    expect(first.counters.metricsDropped.get('type_conflict')).toBe(2);
+    expect(first.aggregation.metricsDropped.get('type_conflict')).toBe(2);
     const second = setup();
     second.send('clash.histogram:1|ms\nclash.summary:1|ms');
     expect(second.families().get('clash')!.type).toBe('histogram');
-    expect(second.counters.metricsDropped.get('type_conflict')).toBe(1);
+    expect(second.aggregation.metricsDropped.get('type_conflict')).toBe(1);
   });
 
   it('conflicts with an unmapped histogram of the same name too', () => {
-    const { send, counters, families } = setup();
+    const { send, families, aggregation } = setup();
     send('api.x.latency:1|ms\napi_latency_seconds:1|ms');
     expect(families().get('api_latency_seconds')!.series).toHaveLength(1);
-    expect(counters.metricsDropped.get('type_conflict')).toBe(1);
+    expect(aggregation.metricsDropped.get('type_conflict')).toBe(1);
   });
 
   it('makes unmapped observers summaries when the defaults say so, as statsd_exporter does', () => {
@@ -181,20 +181,20 @@ describe('observer_type: summary', () => {
   });
 
   it('applies the cardinality limits to summary series', () => {
-    const { send, families, counters } = setup({ limits: { ...DEFAULT_LIMITS, maxSeriesPerMetric: 2 } });
+    const { send, families, aggregation } = setup({ limits: { ...DEFAULT_LIMITS, maxSeriesPerMetric: 2 } });
     send('api.a.latency:1|ms\napi.b.latency:1|ms\napi.c.latency:1|ms\napi.c.latency:1|ms');
     expect(families().get('api_latency_seconds')!.series).toHaveLength(2);
-    expect(counters.seriesDropped.get('cardinality')).toBe(2);
+    expect(aggregation.seriesDropped.get('cardinality')).toBe(2);
   });
 
   it('expires idle summary and scaled series, keeps the others routed right, and starts a returning one afresh', () => {
-    const { send, series, advance, counters, agg, now } = setup({ seriesTtlMs: 30_000 });
+    const { send, series, advance, agg, now, aggregation } = setup({ seriesTtlMs: 30_000 });
     send('api.old.latency:100|ms\nmem.kb:1|g\napi.busy.latency:5|ms\ndownload.kb:1|c');
     for (let i = 0; i < 4; i++) {
       advance(10_000);
       send('api.busy.latency:5|ms\ndownload.kb:1|c');
     }
-    expect(counters.seriesExpired).toBe(2);
+    expect(aggregation.seriesExpired).toBe(2);
     expect(agg.seriesCount).toBe(2);
     expect(series('api_latency_seconds', { route: 'old' })).toBeUndefined();
     // The survivors' spellings were renumbered: still scaled, still summaries.

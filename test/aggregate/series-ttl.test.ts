@@ -20,7 +20,7 @@ function setup(opts: { seriesTtlMs?: number; mapper?: Mapper }) {
 
 describe('series expiry', () => {
   it('drops series idle past the ttl, keeps busy ones, and starts a returning series afresh', () => {
-    const { send, advance, values, agg, counters } = setup({ seriesTtlMs: 30_000 });
+    const { send, advance, values, agg, aggregation } = setup({ seriesTtlMs: 30_000 });
     send('pod:1|c|#pod:a\npod:1|c|#pod:b\nup:1|g');
     for (let i = 0; i < 3; i++) {
       advance(10_000);
@@ -31,7 +31,7 @@ describe('series expiry', () => {
     expect(values()).toEqual({ 'pod_total{"pod":"a"}': 1, 'pod_total{"pod":"b"}': 4, 'up{}': 1 });
     advance(10_000);
     expect(values()).toEqual({ 'pod_total{"pod":"b"}': 4 });
-    expect(counters.seriesExpired).toBe(2);
+    expect(aggregation.seriesExpired).toBe(2);
     expect(agg.seriesCount).toBe(1);
     // The alias table was renumbered: lines land on the right series after compaction.
     send('pod:2|c|#pod:b\npod:5|c|#pod:a');

@@ -11,9 +11,10 @@ import { pino, type Logger } from 'pino';
 import { Aggregator, type AggregatorOptions } from '../../agent/aggregate/aggregator.js';
 import type { Family, Series } from '../../agent/aggregate/series.js';
 import { StatsdParser } from '../../agent/parse/statsd-line.js';
+import { AggregationCounters } from '../../agent/telemetry/aggregation-counters.js';
 import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';
 
-export interface HarnessOptions extends Partial<Omit<AggregatorOptions, 'counters' | 'logger' | 'now'>> {
+export interface HarnessOptions extends Partial<Omit<AggregatorOptions, 'counters' | 'aggregation' | 'logger' | 'now'>> {
   /** Silent unless given. */
   logger?: Logger;
   /** The parser's own options (negative counters for up-down counters). */
@@ -25,12 +26,14 @@ export type AggregatorHarness = ReturnType<typeof aggregatorHarness>;
 export function aggregatorHarness(opts: HarnessOptions = {}) {
   let now = 1_700_000_000_000;
   const counters = new IngestCounters();
+  const aggregation = new AggregationCounters();
   const { parser: parserOptions, logger, ...rest } = opts;
   const agg = new Aggregator({
     timerBuckets: [0.1, 1],
     histogramBuckets: [10, 100],
     ...rest,
     counters,
+    aggregation,
     logger: logger ?? pino({ level: 'silent' }),
     now: () => now,
   });
@@ -43,6 +46,7 @@ export function aggregatorHarness(opts: HarnessOptions = {}) {
   return {
     agg,
     counters,
+    aggregation,
     families,
     family: (name: string): Family | undefined => families().get(name),
     /** The family's i-th series, in the order they were made. */
