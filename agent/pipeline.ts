@@ -9,20 +9,15 @@ import { warmUpHotPath } from './aggregate/warm-up.js';
 import { globalTags } from './aggregate/global-tags.js';
 import type { TallyConfig } from './config/schema.js';
 import type { Mapper } from './mapping/mapper.js';
-import { randomUUID } from 'node:crypto';
-import { toResourceMetrics } from './export/aggregate-producer.js';
-import { BatchLine, type WaitingBatch } from './export/batch-line.js';
-import type { FlushSnapshot } from './export/sink.js';
 import { buildPushResource } from './export/built-in-sinks.js';
 import { DurableSpool } from './durable-spool.js';
-import type { CollectJournal } from './ingest/collect-journal.js';
+import { MAX_PENDING_EVENTS, startFlushLoop } from './flush-loop.js';
+import { replayJournal } from './journal-replay.js';
+import { Lifecycle } from './lifecycle.js';
 import type { FileAccess } from './spool/file-access.js';
-import { collectExponentialHistograms } from './export/exponential-data.js';
-import { collectSummaries } from './export/summary-data.js';
 import { startHttpServer, type HttpServer } from './http-server.js';
 import { streamedMetricsHandler } from './export/streamed-metrics.js';
-import { takeMetricsSnapshot } from './export/metrics-snapshot.js';
-import { createCollectHandler, readBearerToken, type CollectHandler } from './ingest/http-collect.js';
+import { createCollectHandler, readBearerToken } from './ingest/http-collect.js';
 import { makeHostCheck } from './ingest/collect-guards.js';
 import { socketPath } from './ingest/socket-dir.js';
 import { registerHttpMetrics } from './telemetry/http-metrics.js';
@@ -43,18 +38,6 @@ export interface RunningAgent {
   /** Stops listening, runs a last flush and releases every resource. */
   stop(): Promise<void>;
 }
-
-/** A cut batch before the sinks take it: the SDK's form of its metrics is made when its turn comes. */
-type CutBatch = Omit<FlushSnapshot, 'metrics'>;
-
-/** A flush's batch and the HTTP collect journal mark it releases once every sink queue holds it. */
-interface FlushBatch extends WaitingBatch<CutBatch> {
-  journal: CollectJournal | undefined;
-  journaled: number;
-}
-
-/** Events kept per flush interval for log-record sinks; past it they are counted, not kept. */
-const MAX_PENDING_EVENTS = 100_000;
 
 export interface PipelineOptions {
   /** Folder that relative paths in the config (spool.dir, sink modules) are read from. */
@@ -126,97 +109,44 @@ export async function startPipeline(
   const processMetrics = registerProcessMetrics(meterProvider.getMeter('tally-agent', version));
 
   const pushResource = buildPushResource(config.resource, version);
-  const spool = new DurableSpool({ config, baseDir: opts.baseDir, version, logger, pushResource, meter: meterProvider.getMeter('tally-agent', version), files: opts.files });
-  await spool.start();
-  // Only OTLP and sink modules read the OpenTelemetry form and the summaries and exponential histograms beside it;
-  // remote write renders the families themselves (0.2 s of a flush at 100,000 series saved where it is the only sink).
-  const sdkForm = config.sinks.some((s) => s.type !== 'prometheus_remote_write');
-  // Batches reach the sink queues in flush order, one after another, at most one waiting.
-  const line = new BatchLine<CutBatch>({
-    deliver: async ({ batch, journal, journaled }: FlushBatch) => {
-      let queued = true;
-      if (spool.push !== undefined) {
-        try {
-          // The SDK's form of the same families, for OTLP and sink modules, made in slices between the loop's turns.
-          const metrics = sdkForm ? await toResourceMetrics(batch.families, pushResource, scope) : { resource: pushResource, scopeMetrics: [] };
-          queued = await spool.push.push({ ...batch, metrics });
-        } catch (err) {
-          logger.error({ err, batch_id: batch.batchId }, 'could not queue the flush for the push sinks');
-          queued = false;
-        }
-      }
-      // Released only once every queue took a flush covering it: until then a later flush or a restart still has it.
-      if (queued && journal !== undefined && journaled > 0) await journal.release(journaled).catch((err) => logger.error({ err }, 'could not release the HTTP collect journal'));
-    },
-    onSuperseded: (older, by) => {
-      self.batchesSuperseded.add(1);
-      logger.warn(
-        { superseded: older.batch.batchId, by: by.batch.batchId },
-        'a flush batch was replaced by the next one before the sinks took it (the last one is still encoding): its metrics are in the newer batch, its events carried; counted in tally_flush_batches_superseded_total',
-      );
-    },
-    maxEvents: MAX_PENDING_EVENTS,
-    onEventsDropped: (n) => aggregation.metricDrop('event_buffer_full', n),
-  });
-
-  const flush = () => {
-    const t0 = performance.now();
-    const journal = spool.journal;
-    // Journaled requests applied so far are in this flush: once it is in the sink queues, they need no replay.
-    const journaled = journal?.mark() ?? 0;
-    aggregator.flush();
-    if (spool.push === undefined && !(journal !== undefined && journaled > 0)) {
-      self.flushDuration.record((performance.now() - t0) / 1000);
-      return;
-    }
-    // Every point of a batch carries the batch's time, fixed when it is cut, so a replay rewrites the same samples.
-    const batchTimeMs = Date.now();
-    const cut: FlushBatch = {
-      batch: {
-        batchId: randomUUID(),
-        timeMs: batchTimeMs,
-        // Which series the batch holds is fixed now; their values are read as the sinks reach them.
-        families: takeMetricsSnapshot(aggregator, false, batchTimeMs),
-        summaries: spool.push !== undefined && sdkForm ? collectSummaries(aggregator, batchTimeMs) : [],
-        exponential: spool.push !== undefined && sdkForm ? collectExponentialHistograms(aggregator, batchTimeMs) : [],
-        events: aggregator.takeEvents(),
-      },
-      journal,
-      journaled,
-      absorb(older) {
-        // The newer mark covers the older one's requests; without a journal of its own, it releases the older one's.
-        if (this.journal === undefined) {
-          this.journal = (older as FlushBatch).journal;
-          this.journaled = (older as FlushBatch).journaled;
-        }
-      },
-    };
-    line.offer(cut);
-    self.flushDuration.record((performance.now() - t0) / 1000);
-  };
-  const retryAfterSeconds = Math.max(1, Math.ceil(config.aggregation.flush_interval / 1000));
-  const flushTimer = setInterval(flush, config.aggregation.flush_interval);
-  flushTimer.unref();
-
+  const lifecycle = new Lifecycle(logger);
+  lifecycle.defer('meter provider', () => meterProvider.shutdown());
+  lifecycle.defer('process metrics', () => processMetrics.stop());
+  let started = false;
   let udp: UdpListener | undefined;
   let unixgram: UnixgramListener | undefined;
   const streams: StreamListener[] = [];
   let http: HttpServer | undefined;
   let ready = false;
-  // One parser per listener: a parser's scratch buffer must not be shared by interleaved inputs.
-  const newParser = () =>
-    new StatsdParser({
-      maxLineBytes: config.limits.max_line_bytes,
-      maxEventTextBytes: config.limits.max_event_text_bytes,
-      // Only then can a name need them; otherwise the parser refuses them before any series is made.
-      negativeCounters: config.aggregation.up_down_counters.length > 0,
-    });
-  const closeListeners = async () => {
-    await udp?.close();
-    await unixgram?.close();
-    await Promise.all(streams.map((l) => l.close()));
-  };
   try {
+    const spool = new DurableSpool({ config, baseDir: opts.baseDir, version, logger, pushResource, meter: meterProvider.getMeter('tally-agent', version), files: opts.files });
+    await spool.start();
+    lifecycle.defer('spool', () => spool.close());
+    const flushLoop = startFlushLoop({
+      aggregator,
+      spool,
+      intervalMs: config.aggregation.flush_interval,
+      // Only OTLP and sink modules read the OpenTelemetry form and the summaries and exponential histograms beside it;
+      // remote write renders the families themselves (0.2 s of a flush at 100,000 series saved where it is the only sink).
+      sdkForm: config.sinks.some((s) => s.type !== 'prometheus_remote_write'),
+      pushResource,
+      scope,
+      self,
+      aggregation,
+      logger,
+    });
+    // Every way in is closed before the last flush (they close first, being opened later), so nothing arrives after it.
+    lifecycle.defer('last flush', () => flushLoop.stop(started));
+    const retryAfterSeconds = Math.max(1, Math.ceil(config.aggregation.flush_interval / 1000));
+
+    // One parser per listener: a parser's scratch buffer must not be shared by interleaved inputs.
+    const newParser = () =>
+      new StatsdParser({
+        maxLineBytes: config.limits.max_line_bytes,
+        maxEventTextBytes: config.limits.max_event_text_bytes,
+        // Only then can a name need them; otherwise the parser refuses them before any series is made.
+        negativeCounters: config.aggregation.up_down_counters.length > 0,
+      });
     const s = config.statsd;
     if (s.udp.enabled || s.tcp.enabled || s.unix.enabled || s.unixgram.enabled) {
       warmUpHotPath({
@@ -228,7 +158,7 @@ export async function startPipeline(
     }
     if (config.statsd.udp.enabled) {
       const parser = newParser();
-      udp = await startUdpListener({
+      const listener = await startUdpListener({
         address: config.statsd.udp.address,
         port: config.statsd.udp.port,
         receiveBufferBytes: config.statsd.udp.receive_buffer_bytes,
@@ -237,10 +167,12 @@ export async function startPipeline(
         logger,
         onDatagram: (buf, start, end) => parser.parseRange(buf, start, end, aggregator),
       });
+      udp = listener;
+      lifecycle.defer('udp listener', () => listener.close());
     }
     if (s.unixgram.enabled) {
       const parser = newParser();
-      unixgram = await startUnixgramListener({
+      const listener = await startUnixgramListener({
         path: await socketPath(s.unixgram.path, 'dsd.sock'),
         socketMode: parseInt(s.unixgram.mode, 8),
         receiveBufferBytes: s.unixgram.receive_buffer_bytes,
@@ -248,34 +180,36 @@ export async function startPipeline(
         logger,
         onDatagram: (buf, start, end) => parser.parseRange(buf, start, end, aggregator),
       });
+      unixgram = listener;
+      lifecycle.defer('unixgram listener', () => listener.close());
     }
     for (const kind of ['tcp', 'unix'] as const) {
       const c = config.statsd[kind];
       if (!c.enabled) continue;
       const parser = newParser();
-      streams.push(
-        await startStreamListener({
-          kind,
-          address: kind === 'unix' ? await socketPath(s.unix.path, 'statsd.sock') : s.tcp.address,
-          port: kind === 'tcp' ? s.tcp.port : undefined,
-          socketMode: kind === 'unix' ? parseInt(s.unix.mode, 8) : undefined,
-          maxConnections: c.max_connections,
-          idleTimeoutMs: c.idle_timeout,
-          maxLineBytes: config.limits.max_line_bytes,
-          logger,
-          onLines: (buf) => parser.parsePacket(buf, aggregator),
-          onEvent: (event, n) => {
-            if (event === 'bytes') {
-              counters.packets[kind]++;
-              counters.bytes[kind] += n;
-            } else if (event === 'line_too_long') {
-              counters.parseError('line_too_long');
-            } else {
-              counters.connection(kind, event === 'connection' ? 'accepted' : event === 'connection_refused' ? 'refused' : 'error');
-            }
-          },
-        }),
-      );
+      const listener = await startStreamListener({
+        kind,
+        address: kind === 'unix' ? await socketPath(s.unix.path, 'statsd.sock') : s.tcp.address,
+        port: kind === 'tcp' ? s.tcp.port : undefined,
+        socketMode: kind === 'unix' ? parseInt(s.unix.mode, 8) : undefined,
+        maxConnections: c.max_connections,
+        idleTimeoutMs: c.idle_timeout,
+        maxLineBytes: config.limits.max_line_bytes,
+        logger,
+        onLines: (buf) => parser.parsePacket(buf, aggregator),
+        onEvent: (event, n) => {
+          if (event === 'bytes') {
+            counters.packets[kind]++;
+            counters.bytes[kind] += n;
+          } else if (event === 'line_too_long') {
+            counters.parseError('line_too_long');
+          } else {
+            counters.connection(kind, event === 'connection' ? 'accepted' : event === 'connection_refused' ? 'refused' : 'error');
+          }
+        },
+      });
+      streams.push(listener);
+      lifecycle.defer(`${kind} listener`, () => listener.close());
     }
     const cc = config.http.collect;
     const collect = cc.enabled
@@ -308,7 +242,7 @@ export async function startPipeline(
     if (collect !== undefined) registerHttpMetrics(meterProvider.getMeter('tally-agent', version), collect.stats);
     if (collect !== undefined && spool.journal !== undefined) await replayJournal(spool.journal, collect, logger);
     if (collect !== undefined) spool.replayLateJournal((j) => replayJournal(j, collect, logger));
-    http = await startHttpServer({
+    const server = await startHttpServer({
       address: config.http.address,
       port: config.http.port,
       logger,
@@ -322,60 +256,25 @@ export async function startPipeline(
       headersTimeoutMs: config.http.headers_timeout,
       requestTimeoutMs: config.http.request_timeout,
     });
+    http = server;
+    lifecycle.defer('http server', () => server.close());
+    // Closed first: no timer flush while the ways in close, one last flush after them.
+    lifecycle.defer('flush timer', () => flushLoop.pause());
   } catch (err) {
-    clearInterval(flushTimer);
-    await closeListeners();
-    await spool.close();
-    processMetrics.stop();
-    await meterProvider.shutdown();
+    await lifecycle.closeAll();
     throw err;
   }
+  started = true;
   ready = true;
   processMetrics.listening();
-  const httpServer = http;
   return {
     udp,
     unixgram,
     streams,
-    http: httpServer,
+    http,
     async stop() {
       ready = false;
-      clearInterval(flushTimer);
-      // Every way in is closed before the last flush, so nothing arrives after it.
-      await closeListeners();
-      await httpServer.close();
-      flush();
-      // What the sinks have not delivered stays in their queues for the next start.
-      await line.idle();
-      await spool.close();
-      processMetrics.stop();
-      await meterProvider.shutdown();
+      await lifecycle.closeAll();
     },
   };
-}
-
-/**
- * Applies again the collect requests a crash left in the journal: they were
- * answered 2xx but had not reached the sink queues. They join the next flush.
- */
-async function replayJournal(journal: CollectJournal, collect: CollectHandler, logger: Logger): Promise<void> {
-  let requests = 0;
-  let accepted = 0;
-  let rejected = 0;
-  let damaged = 0;
-  for await (const r of journal.pending()) {
-    if ('error' in r) {
-      damaged++;
-      logger.error({ seq: r.seq }, r.error);
-    } else {
-      const out = collect.replay(r.type, r.body, r.receivedAtMs);
-      requests++;
-      accepted += out.accepted;
-      rejected += out.rejected;
-    }
-    journal.markApplied(r.seq);
-  }
-  if (requests + damaged > 0 || journal.stats().records > 0) {
-    logger.info({ requests, items_accepted: accepted, items_rejected: rejected, damaged, recovery: journal.recovery }, 'replayed the HTTP collect journal');
-  }
 }
