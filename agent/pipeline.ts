@@ -197,16 +197,7 @@ export async function startPipeline(
         maxLineBytes: config.limits.max_line_bytes,
         logger,
         onLines: (buf) => parser.parsePacket(buf, aggregator),
-        onEvent: (event, n) => {
-          if (event === 'bytes') {
-            counters.packets[kind]++;
-            counters.bytes[kind] += n;
-          } else if (event === 'line_too_long') {
-            counters.parseError('line_too_long');
-          } else {
-            counters.connection(kind, event === 'connection' ? 'accepted' : event === 'connection_refused' ? 'refused' : 'error');
-          }
-        },
+        counters,
       });
       streams.push(listener);
       lifecycle.defer(`${kind} listener`, () => listener.close());

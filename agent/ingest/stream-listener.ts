@@ -5,8 +5,8 @@ import type { Logger } from 'pino';
 import { LineFramer } from './line-framer.js';
 import { listenError } from '../shared/listen-error.js';
 import { WarnLimiter } from '../shared/warn-limiter.js';
-
-export type StreamListenerEvent = 'connection' | 'connection_refused' | 'connection_error' | 'line_too_long' | 'bytes';
+import type { IngestCounters } from '../telemetry/ingest-counters.js';
+import type { Source } from './source.js';
 
 export interface StreamListenerOptions {
   kind: 'tcp' | 'unix';
@@ -26,11 +26,11 @@ export interface StreamListenerOptions {
   logger: Logger;
   /** Runs of complete lines, newline-separated; the buffer may be a view of the socket's read. */
   onLines: (buf: Buffer) => void;
-  /** Counter increments: `n` is 1 for every event but 'bytes', where it is the bytes read. */
-  onEvent: (event: StreamListenerEvent, n: number) => void;
+  /** Reads, bytes, connections (accepted, refused, error) and lines too long, counted under this listener's kind. */
+  counters: IngestCounters;
 }
 
-export interface StreamListener {
+export interface StreamListener extends Source {
   kind: 'tcp' | 'unix';
   /** The bound host for tcp, the socket path for unix. */
   address: string;
@@ -52,7 +52,7 @@ const WARN_INTERVAL_MS = 60_000;
 
 export async function startStreamListener(opts: StreamListenerOptions): Promise<StreamListener> {
   const what = opts.kind === 'tcp' ? 'statsd TCP' : 'statsd unix socket';
-  const { logger, onLines, onEvent, maxLineBytes, idleTimeoutMs } = opts;
+  const { logger, onLines, counters, kind, maxLineBytes, idleTimeoutMs } = opts;
   const conns = new Set<Socket>();
   let drained: (() => void) | undefined;
 
@@ -67,7 +67,7 @@ export async function startStreamListener(opts: StreamListenerOptions): Promise<
   // Set only when positive: Node versions disagree on whether 0 means "none" or "no limit".
   if (opts.maxConnections > 0) server.maxConnections = opts.maxConnections;
   server.on('drop', (data) => {
-    onEvent('connection_refused', 1);
+    counters.connection(kind, 'refused');
     warnSometimes(
       'refused',
       { listener: opts.kind, max_connections: opts.maxConnections, remote: data?.remoteAddress },
@@ -76,13 +76,13 @@ export async function startStreamListener(opts: StreamListenerOptions): Promise<
   });
 
   server.on('connection', (socket: Socket) => {
-    onEvent('connection', 1);
+    counters.connection(kind, 'accepted');
     conns.add(socket);
     const framer = new LineFramer({
       maxLineBytes,
       onLines,
       onOversize: (bytes) => {
-        onEvent('line_too_long', 1);
+        counters.parseError('line_too_long');
         warnSometimes(
           'oversize',
           { listener: opts.kind, bytes, max_line_bytes: maxLineBytes },
@@ -94,7 +94,8 @@ export async function startStreamListener(opts: StreamListenerOptions): Promise<
     // data in user space: when the agent falls behind, the kernel buffers
     // fill and TCP flow control slows the sender. No pause/resume needed.
     socket.on('data', (chunk: Buffer) => {
-      onEvent('bytes', chunk.length);
+      counters.packets[kind]++;
+      counters.bytes[kind] += chunk.length;
       framer.push(chunk);
     });
     if (idleTimeoutMs > 0) {
@@ -104,7 +105,7 @@ export async function startStreamListener(opts: StreamListenerOptions): Promise<
       });
     }
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      onEvent('connection_error', 1);
+      counters.connection(kind, 'error');
       // Resets are routine (clients crash, restart, drop); debug keeps them out of the log unless asked for.
       logger.debug({ err, listener: opts.kind }, `${what}: connection error`);
     });
@@ -124,7 +125,7 @@ export async function startStreamListener(opts: StreamListenerOptions): Promise<
   let listening = false;
   server.on('error', (err: NodeJS.ErrnoException) => {
     if (!listening) return;
-    onEvent('connection_error', 1);
+    counters.connection(kind, 'error');
     warnSometimes(`server:${err.code}`, { err, listener: opts.kind }, `${what}: accepting a connection failed`);
   });
 

@@ -2,6 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Logger } from 'pino';
 import type { IngestCounters } from '../telemetry/ingest-counters.js';
+import type { Source } from './source.js';
 import { bindBatchReceiver, loadMmsgAddon } from './batch-receiver.js';
 import { KernelDrops, procUdpDrops } from './kernel-drops.js';
 import { listenError } from '../shared/listen-error.js';
@@ -20,7 +21,7 @@ export interface UdpListenerOptions {
   onDatagram: (buf: Buffer, start: number, end: number) => void;
 }
 
-export interface UdpListener {
+export interface UdpListener extends Source {
   address: string;
   port: number;
   /** SO_RCVBUF as the kernel granted it (Linux reports double the usable size). */
@@ -29,7 +30,6 @@ export interface UdpListener {
   receiver: 'recvmmsg' | 'dgram';
   /** Datagrams the kernel dropped on the socket (receive buffer full) since it was bound. */
   kernelDrops(): number;
-  close(): Promise<void>;
 }
 
 export async function startUdpListener(opts: UdpListenerOptions): Promise<UdpListener> {

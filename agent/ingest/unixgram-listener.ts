@@ -1,6 +1,7 @@
 import { chmod, unlink } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { IngestCounters } from '../telemetry/ingest-counters.js';
+import type { Source } from './source.js';
 import { bindBatchReceiver, loadMmsgAddon } from './batch-receiver.js';
 
 export interface UnixgramListenerOptions {
@@ -15,10 +16,9 @@ export interface UnixgramListenerOptions {
   onDatagram: (buf: Buffer, start: number, end: number) => void;
 }
 
-export interface UnixgramListener {
+export interface UnixgramListener extends Source {
   path: string;
   receiveBufferBytes: number;
-  close(): Promise<void>;
 }
 
 /**

@@ -14,11 +14,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   startStreamListener,
   type StreamListener,
-  type StreamListenerEvent,
   type StreamListenerOptions,
 } from '../../agent/ingest/stream-listener.js';
 import { KIND_NAMES } from '../../agent/parse/metric-kind.js';
 import { StatsdParser, type LineSink, type ParsedLine } from '../../agent/parse/statsd-line.js';
+import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';
 import { waitFor } from '../support/agent-process.js';
 import { StatsdClientCtor } from '../support/statsd-client.js';
 
@@ -36,7 +36,7 @@ interface Metric {
 
 interface Harness {
   listener: StreamListener;
-  events: Record<StreamListenerEvent, number>;
+  events: Readonly<Record<StreamEvent, number>>;
   /** Every onLines buffer, copied. */
   chunks: Buffer[];
   metrics(): Metric[];
@@ -50,13 +50,28 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+type StreamEvent = 'connection' | 'connection_refused' | 'connection_error' | 'line_too_long' | 'bytes';
+
 async function start(overrides: Partial<StreamListenerOptions> = {}): Promise<Harness> {
-  const events: Record<StreamListenerEvent, number> = {
-    connection: 0,
-    connection_refused: 0,
-    connection_error: 0,
-    line_too_long: 0,
-    bytes: 0,
+  const counters = new IngestCounters();
+  const kind = overrides.kind ?? 'tcp';
+  // What the listener counted, read as the events these tests were written in.
+  const events = {
+    get connection() {
+      return counters.connections.get(`${kind}\u0000accepted`) ?? 0;
+    },
+    get connection_refused() {
+      return counters.connections.get(`${kind}\u0000refused`) ?? 0;
+    },
+    get connection_error() {
+      return counters.connections.get(`${kind}\u0000error`) ?? 0;
+    },
+    get line_too_long() {
+      return counters.parseErrors.get('line_too_long') ?? 0;
+    },
+    get bytes() {
+      return counters.bytes[kind];
+    },
   };
   const chunks: Buffer[] = [];
   const listener = await startStreamListener({
@@ -68,7 +83,7 @@ async function start(overrides: Partial<StreamListenerOptions> = {}): Promise<Ha
     maxLineBytes: 65536,
     logger: silent,
     onLines: (buf) => chunks.push(Buffer.from(buf)),
-    onEvent: (event, n) => (events[event] += n),
+    counters,
     ...overrides,
   });
   cleanups.push(() => listener.close());
