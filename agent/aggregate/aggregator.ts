@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { COUNTER, DISTRIBUTION, GAUGE, HISTOGRAM, SET, TIMER, type MetricKind } from '../parse/metric-kind.js';
 import { forEachValue, type LineSink, type ParsedLine } from '../parse/statsd-line.js';
 import type { ParsedEvent, ParsedServiceCheck } from '../parse/dogstatsd-extras.js';
-import type { ParseErrorReason } from '../telemetry/parse-error-reasons.js';
+import type { AdmissionReason, ParseErrorReason } from '../telemetry/parse-error-reasons.js';
 import type { Mapper } from '../mapping/mapper.js';
 import { AggregationCounters } from '../telemetry/aggregation-counters.js';
 import type { IngestCounters } from '../telemetry/ingest-counters.js';
@@ -393,7 +393,7 @@ export class Aggregator implements LineSink {
     });
   }
 
-  private checkTagLimits(...lists: Array<Array<[string, string]>>): ParseErrorReason | undefined {
+  private checkTagLimits(...lists: Array<Array<[string, string]>>): AdmissionReason | undefined {
     let count = 0;
     for (const list of lists) {
       count += list.length;

@@ -1,4 +1,4 @@
-import type { ParseErrorReason } from '../telemetry/parse-error-reasons.js';
+import type { ParseErrorReason, SyntaxReason } from '../telemetry/parse-error-reasons.js';
 
 /** A DogStatsD event: `_e{title_len,text_len}:title|text|d:ts|h:host|p:prio|t:alert|s:src|k:key|#tags`. */
 export interface ParsedEvent {
@@ -9,7 +9,7 @@ export interface ParsedEvent {
   tags: string;
   fields: Record<string, string>;
   /** Metadata fields left out while the event is kept: a bad `d:` (bad_timestamp), or a field this agent does not know. */
-  ignored: ParseErrorReason[];
+  ignored: SyntaxReason[];
 }
 
 /** A DogStatsD service check: `_sc|name|status|d:ts|h:host|#tags|m:message`. */
@@ -21,7 +21,7 @@ export interface ParsedServiceCheck {
   tags: string;
   message?: string;
   /** As for events: fields left out while the check is kept. */
-  ignored: ParseErrorReason[];
+  ignored: SyntaxReason[];
 }
 
 const EVENT_FIELDS: Record<string, string> = { h: 'hostname', p: 'priority', t: 'alert_type', s: 'source_type_name', k: 'aggregation_key' };

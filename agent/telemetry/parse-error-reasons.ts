@@ -27,3 +27,15 @@ export const PARSE_ERROR_REASONS = [
 ] as const;
 
 export type ParseErrorReason = (typeof PARSE_ERROR_REASONS)[number];
+
+// The reasons by where a line is refused. The label vocabulary stays the one
+// list above, in its order; these say which stage may give which reason.
+
+/** Cut by the transport: a stream line past limits.max_line_bytes, a datagram past the receive slot. */
+export const TRANSPORT_REASONS = ['line_too_long', 'datagram_truncated'] as const satisfies readonly ParseErrorReason[];
+/** A line that reads, refused by the agent's own rules: limits, and counters that only go up. */
+export const ADMISSION_REASONS = ['negative_counter', 'too_many_tags', 'tag_value_too_long', 'event_too_long'] as const satisfies readonly ParseErrorReason[];
+export type TransportReason = (typeof TRANSPORT_REASONS)[number];
+export type AdmissionReason = (typeof ADMISSION_REASONS)[number];
+/** What the text of a line itself gets wrong. */
+export type SyntaxReason = Exclude<ParseErrorReason, TransportReason | AdmissionReason>;
