@@ -5,7 +5,6 @@ import type { HostCheck } from './ingest/collect-guards.js';
 import { listenError } from './shared/listen-error.js';
 import type { RequestHandler } from './shared/request-handler.js';
 
-
 export interface HttpServerOptions {
   address: string;
   port: number;

@@ -108,7 +108,7 @@ export class Aggregator implements LineSink {
       defaultTtlMs: opts.mapper?.defaults.ttlMs || opts.seriesTtlMs || 0,
       globalTags: opts.globalTags ?? [],
       limits: this.limits,
-      counters: this.aggregation,
+      aggregation: this.aggregation,
       logger: opts.logger,
       now: this.now,
     });

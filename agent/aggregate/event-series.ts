@@ -40,7 +40,7 @@ export class EventSeries {
 
   constructor(
     private readonly store: SeriesStore,
-    private readonly counters: AggregationCounters,
+    private readonly aggregation: AggregationCounters,
     private readonly maxPending: number,
   ) {}
 
@@ -48,7 +48,7 @@ export class EventSeries {
   record(name: string, pairs: Array<[string, string]>, record: EventRecord): void {
     if (this.maxPending > 0) {
       if (this.pending.length < this.maxPending) this.pending.push(record);
-      else this.counters.metricDrop('event_buffer_full');
+      else this.aggregation.metricDrop('event_buffer_full');
     }
     // The same event as sent before finds its two series without building their canonical keys again.
     let cacheKey = name;
@@ -71,7 +71,7 @@ export class EventSeries {
     last.lastEpoch = epoch;
     // A late or replayed event never moves "last seen" backwards.
     last.value = Math.max(last.value, record.timeMs / 1000);
-    this.counters.metricsAggregated++;
+    this.aggregation.metricsAggregated++;
   }
 
   /** The events kept since the last call, oldest first; the buffer starts empty again. */

@@ -46,7 +46,7 @@ export interface SeriesStoreOptions {
   /** Labels every series carries, under names already sanitized; a later pair of the same name wins. */
   globalTags: ReadonlyArray<readonly [string, string]>;
   limits: AggregatorLimits;
-  counters: AggregationCounters;
+  aggregation: AggregationCounters;
   logger: Logger;
   now: () => number;
 }
@@ -124,7 +124,7 @@ export class SeriesStore {
     }
     const sorted = [...labels.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     const key = `${familyName}\u0000${JSON.stringify(sorted)}`;
-    const { limits, counters } = this.opts;
+    const { limits, aggregation } = this.opts;
 
     let family = this.families.get(familyName);
     if (family !== undefined && (!compatible(family.kind, kind) || family.type !== type)) {
@@ -135,7 +135,7 @@ export class SeriesStore {
           'metric type conflict: lines of the second type are dropped and counted in tally_metrics_dropped_total',
         );
       }
-      counters.metricDrop('type_conflict');
+      aggregation.metricDrop('type_conflict');
       return CONFLICT;
     }
     // A refused name must leave nothing behind: no family is made for a series that cannot be.
@@ -243,13 +243,13 @@ export class SeriesStore {
       family.series = family.series.filter((s) => !dead.has(s));
       if (family.series.length === 0) this.families.delete(name);
     }
-    this.opts.counters.seriesExpired += dead.size;
+    this.opts.aggregation.seriesExpired += dead.size;
     this.opts.logger.debug({ expired: dead.size, series: this.series.length }, 'idle series expired');
     return { remap, dead };
   }
 
   private refuseSeries(familyName: string): void {
-    this.opts.counters.seriesDrop('cardinality');
+    this.opts.aggregation.seriesDrop('cardinality');
     const suppressed = this.cardinalityWarnings.allow(familyName, this.opts.now());
     if (suppressed === undefined) return;
     const { limits } = this.opts;
