@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, describeReadError, parseYamlWithSchema, ROOT_KEY } from '../shared/yaml-issues.js';
+import { mappingWarnings } from '../mapping/mapping-config.js';
+import { ConfigError, describeReadError, parseYamlDocumentWithSchema, ROOT_KEY } from '../shared/yaml-issues.js';
 import { configSchema, type TallyConfig } from './schema.js';
 
 export function defaultConfig(): TallyConfig {
@@ -18,6 +19,12 @@ export function loadConfigFile(path: string): TallyConfig {
   return parseConfigText(text, path);
 }
 
+/**
+ * The config, checked in one pass, inline mapping rules included; the rules'
+ * warnings are read off the same document, at the config file's lines.
+ */
 export function parseConfigText(text: string, file: string): TallyConfig {
-  return parseYamlWithSchema(configSchema, text, file);
+  const { value, doc, lineCounter } = parseYamlDocumentWithSchema(configSchema, text, file);
+  if (value.mapping === undefined) return value;
+  return { ...value, mapping: { ...value.mapping, warnings: mappingWarnings(doc, lineCounter, file, ['mapping']) } };
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { bucketLayout, exponentialBounds } from '../shared/bucket-bounds.js';
 import { duration, DURATION_PATTERN } from '../shared/duration-schema.js';
 import { resourceSchema, sinksSchema, spoolSchema } from '../export/sinks-config.js';
+import { inlineMappingSchema } from '../mapping/mapping-config.js';
 
 export { DURATION_PATTERN };
 
@@ -264,12 +265,10 @@ export const configSchema = z
       ),
     aggregation: aggregationSchema.prefault({}),
     limits: limitsSchema.prefault({}),
-    mapping: z
-      .object({ defaults: z.unknown().optional(), mappings: z.array(z.unknown()).optional() })
-      .strict()
+    mapping: inlineMappingSchema
       .optional()
       .describe(
-        "statsd_exporter mapping rules written here instead of in a file: `defaults:` and `mappings:` exactly as in statsd_exporter's format (checked in full at load). Not together with mappings_file.",
+        "statsd_exporter mapping rules written here instead of in a file: `defaults:` and `mappings:` exactly as in statsd_exporter's format. Not together with mappings_file.",
       ),
     mappings_file: z
       .string()
@@ -283,6 +282,11 @@ export const configSchema = z
     sinks: sinksSchema,
     resource: resourceSchema.prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    if (config.mapping !== undefined && config.mappings_file !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['mappings_file'], message: 'set mapping or mappings_file, not both' });
+    }
+  });
 
 export type TallyConfig = z.output<typeof configSchema>;

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
-import type { Node } from 'yaml';
+import { isMap, isScalar, isSeq } from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_MAX_SCALE, MIN_SCALE } from '../shared/exponential-scale.js';
 import { bucketBounds } from '../shared/bucket-bounds.js';
-import { ConfigError, parseYamlWithSchema, type ConfigIssue } from '../shared/yaml-issues.js';
+import { ConfigError, parseYamlDocumentWithSchema, type ConfigIssue } from '../shared/yaml-issues.js';
 import { parseGoDuration } from './go-duration.js';
 import { compileGoRegex, GoRegexError } from './go-regex.js';
 import type { MappingMetricType } from './glob-matcher.js';
@@ -417,20 +417,17 @@ const DEPRECATED: Record<string, string> = {
 };
 
 export function parseMappingText(source: string, file: string): MappingConfig {
-  const raw = parseYamlWithSchema(mappingFileSchema, source, file) as RawFile;
-  return { ...resolve(raw), warnings: mappingWarnings(source, file, []) };
+  const { value, doc, lineCounter } = parseYamlDocumentWithSchema(mappingFileSchema, source, file);
+  return { ...resolve(value as RawFile), warnings: mappingWarnings(doc, lineCounter, file, []) };
 }
 
 /**
- * Mapping rules written inline in a Tally config under `mapping:` (the same
- * `defaults:` and `mappings:` as a statsd_exporter file). Validated against
- * the config file's own text, so errors keep its file, line and column.
+ * The `mapping:` section of a Tally config: a statsd_exporter file's schema,
+ * embedded in the config's so one validation reports both at the config
+ * file's lines, and resolved there. Its warnings need the document's
+ * positions; the config's loader adds them (`mappingWarnings`).
  */
-export function parseInlineMapping(source: string, file: string): MappingConfig | undefined {
-  const inline = z.object({ mapping: mappingFileSchema.optional() }).passthrough();
-  const raw = parseYamlWithSchema(inline, source, file) as { mapping?: RawFile };
-  return raw.mapping === undefined ? undefined : { ...resolve(raw.mapping), warnings: mappingWarnings(source, file, ['mapping']) };
-}
+export const inlineMappingSchema = mappingFileSchema.transform((file): MappingConfig => ({ ...resolve(file as RawFile), warnings: [] }));
 
 export function loadMappingFile(path: string): MappingConfig {
   let source: string;
@@ -447,11 +444,10 @@ export function loadMappingFile(path: string): MappingConfig {
 /**
  * Keys that load but deserve a word: deprecated spellings and options Tally
  * does not act on. Runs only on text the schema accepted, so the shape is
- * known; `under` is the path of the rules inside the document.
+ * known; `under` is the path of the rules inside the document (`['mapping']`
+ * in a Tally config).
  */
-function mappingWarnings(source: string, file: string, under: string[]): ConfigIssue[] {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(source, { lineCounter });
+export function mappingWarnings(doc: Document.Parsed, lineCounter: LineCounter, file: string, under: readonly string[]): ConfigIssue[] {
   const warnings: ConfigIssue[] = [];
   const warnKeys = (map: unknown, path: string, messages: Record<string, string>, prefix: string) => {
     if (!isMap(map)) return;

@@ -41,6 +41,22 @@ export const ROOT_KEY = '(root)';
  * file alike.
  */
 export function parseYamlWithSchema<S extends z.ZodType>(schema: S, text: string, file: string): z.output<S> {
+  return parseYamlDocumentWithSchema(schema, text, file).value;
+}
+
+/** A document checked against its schema: the value, and the parsed document with its line positions. */
+export interface CheckedYaml<T> {
+  value: T;
+  doc: Document.Parsed;
+  lineCounter: LineCounter;
+}
+
+/**
+ * parseYamlWithSchema, keeping the parsed document: what reads the file
+ * further (the mapping rules' warnings, inline in a config or in their own
+ * file) reads this one, so a file is parsed once.
+ */
+export function parseYamlDocumentWithSchema<S extends z.ZodType>(schema: S, text: string, file: string): CheckedYaml<z.output<S>> {
   const lineCounter = new LineCounter();
   // prettyErrors would append a source excerpt to each message; positions are
   // reported separately, and each issue must stay on one line.
@@ -66,7 +82,7 @@ export function parseYamlWithSchema<S extends z.ZodType>(schema: S, text: string
   if (input === null || input === undefined) input = {};
 
   const result = schema.safeParse(input, { reportInput: true });
-  if (result.success) return result.data;
+  if (result.success) return { value: result.data, doc, lineCounter };
   const issues = result.error.issues.flatMap((issue) => zodIssueToConfigIssues(doc, schema, issue, at));
   throw new ConfigError(sortIssues(issues));
 }

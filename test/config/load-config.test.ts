@@ -223,6 +223,31 @@ describe('loadConfigFile', () => {
   });
 });
 
+describe('inline mapping rules', () => {
+  it('are checked in the same pass as the rest of the config, every issue at the config file\'s line and column', () => {
+    expect(located(loadError('inline-mapping-and-config-errors.yaml'))).toEqual([
+      { line: 2, column: 9, key: 'http.port', message: 'Invalid input: expected number, received string' },
+      { line: 8, column: 13, key: 'mapping.mappings[0].name', message: expect.stringContaining('invalid metric name "shop hits"') },
+      { line: 9, column: 7, key: 'mapping.mappings[0].labelz', message: expect.stringMatching(/^unknown key/) },
+    ]);
+  });
+
+  it('load resolved, with their warnings read off the same document', () => {
+    const config = loadConfigFile(fixture('inline-mapping.yaml'));
+    expect(config.mapping?.defaults.observerType).toBe('summary');
+    expect(config.mapping?.mappings.map((m) => [m.match, m.name, m.labels])).toEqual([['shop.*.hits', 'shop_hits', [['page', '$1']]]]);
+    expect(config.mapping?.warnings.map((w) => `${w.file}:${w.line}:${w.column}: ${w.key}`)).toEqual([
+      `${fixture('inline-mapping.yaml')}:4:5: mapping.defaults.timer_type`,
+    ]);
+  });
+
+  it('are refused beside mappings_file, at the key', () => {
+    expect(located(loadError('mapping-and-mappings-file.yaml'))).toEqual([
+      { line: 5, column: 16, key: 'mappings_file', message: 'set mapping or mappings_file, not both' },
+    ]);
+  });
+});
+
 describe('parseConfigText', () => {
   it('puts the given file name in every issue', () => {
     const err = textError('http:\n  port: x\n  addres: y\n');

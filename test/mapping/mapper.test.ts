@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, type ConfigIssue } from '../../agent/shared/yaml-issues.js';
 import { Mapper, type MappingMetricType } from '../../agent/mapping/mapper.js';
-import { loadMappingFile, parseInlineMapping, parseMappingText, scaleForBucketFactor } from '../../agent/mapping/mapping-config.js';
+import { loadMappingFile, parseMappingText, scaleForBucketFactor } from '../../agent/mapping/mapping-config.js';
+import { parseConfigText } from '../../agent/config/load-config.js';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
@@ -160,7 +161,7 @@ describe('mapping-config', () => {
     for (const w of file.warnings) expect(w.message).toMatch(/^deprecated: .*please use (observer_type|buckets in the histogram_options|quantiles in the summary_options)/);
     expect(file.defaults).toMatchObject({ observerType: 'histogram', buckets: [0.005, 0.05, 0.5, 5] });
 
-    const inline = parseInlineMapping('statsd: {}\nmapping:\n  defaults:\n    timer_type: summary\n', 'tally.yaml')!;
+    const inline = parseConfigText('statsd: {}\nmapping:\n  defaults:\n    timer_type: summary\n', 'tally.yaml').mapping!;
     expect(inline.defaults.observerType).toBe('summary');
     expect(inline.warnings.map((w) => `${w.file}:${w.line}:${w.column}: ${w.key}`)).toEqual(['tally.yaml:4:5: mapping.defaults.timer_type']);
   });
@@ -210,7 +211,7 @@ describe('mapping-config', () => {
       '      native_histogram_max_buckets: 40',
       '',
     ].join('\n');
-    const config = parseInlineMapping(text, 'tally.yaml')!;
+    const config = parseConfigText(text, 'tally.yaml').mapping!;
     expect(config.defaults.exponential).toEqual({ maxScale: 1, maxSize: 256 });
     expect(config.mappings.map((m) => m.exponential)).toEqual([
       { maxScale: 1, maxSize: 256 },
