@@ -2,10 +2,10 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { Meter } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { Logger } from 'pino';
-import type { TallyConfig } from './config/schema.js';
 import { builtInSinks } from './export/built-in-sinks.js';
 import { lockDataDir, openPushSinks, type DataDir } from './export/open-push-sinks.js';
 import type { PushSinks } from './export/push-sinks.js';
+import type { SinkConfig, SpoolConfig } from './export/sinks-config.js';
 import { CollectJournal } from './ingest/collect-journal.js';
 import { isDiskFull } from './spool/cursor-file.js';
 import { nodeFileAccess, type FileAccess } from './spool/file-access.js';
@@ -34,7 +34,10 @@ const ROOM_FACTOR = 6;
 const ROOM_RESERVE_BYTES = 64 * 1024;
 
 export interface DurableSpoolOptions {
-  config: TallyConfig;
+  spool: SpoolConfig;
+  sinks: readonly SinkConfig[];
+  /** The HTTP collect journal: kept when collect is on and durable. */
+  journal: { durable: boolean; maxBytes: number; maxBodyBytes: number };
   /** Folder a relative spool.dir is read from. */
   baseDir: string;
   version: string;
@@ -72,17 +75,17 @@ export class DurableSpool {
   private onJournalOpen: ((j: CollectJournal) => Promise<void>) | undefined;
 
   constructor(private readonly opts: DurableSpoolOptions) {
-    const dir = opts.config.spool.dir;
+    const dir = opts.spool.dir;
     this.path = isAbsolute(dir) ? dir : resolve(opts.baseDir, dir);
   }
 
   get durableCollect(): boolean {
-    return this.opts.config.http.collect.enabled && this.opts.config.http.collect.durable;
+    return this.opts.journal.durable;
   }
 
   /** Opens the spool if the config needs one; a full disk is logged and retried in the background, any other error thrown. */
   async start(): Promise<void> {
-    if (this.opts.config.sinks.length === 0 && !this.durableCollect) return;
+    if (this.opts.sinks.length === 0 && !this.durableCollect) return;
     registerSpoolMetrics(this.opts.meter, () => [
       ...(this.journal === undefined ? [] : [{ log: 'journal' as const, report: this.journal.recovery }]),
       ...(this.push?.recoveries().map(({ sink, report }) => ({ log: 'queue' as const, sink, report })) ?? []),
@@ -106,7 +109,7 @@ export class DurableSpool {
       };
     }
     const held = this.journal.stats().bytes;
-    const max = this.opts.config.http.collect.journal_max_bytes;
+    const max = this.opts.journal.maxBytes;
     if (held >= max) {
       return { reason: 'journal_full', message: `the journal holds ${held} bytes not yet in the sink queues (journal_max_bytes ${max}); retry later`, retryAfterSeconds: flushRetryAfterSeconds };
     }
@@ -175,26 +178,26 @@ export class DurableSpool {
   }
 
   private async open(): Promise<void> {
-    const { config, logger, version } = this.opts;
-    const dir = await lockDataDir(config.spool, this.opts.baseDir, logger);
+    const { spool, sinks, logger, version } = this.opts;
+    const dir = await lockDataDir(spool, this.opts.baseDir, logger);
     let journal: CollectJournal | undefined;
     let push: PushSinks | undefined;
     try {
       if (this.durableCollect) {
         journal = await CollectJournal.open(join(dir.path, 'journal'), {
-          segmentBytes: config.spool.segment_bytes,
-          maxRecordBytes: config.spool.max_record_bytes,
-          maxBodyBytes: config.http.collect.max_body_bytes,
+          segmentBytes: spool.segment_bytes,
+          maxRecordBytes: spool.max_record_bytes,
+          maxBodyBytes: this.opts.journal.maxBodyBytes,
           files: this.opts.files,
         });
         const r = journal.recovery;
         if (!r.clean) logger.warn({ recovery: r, lost: describeLoss(r) }, 'HTTP collect journal recovered with loss');
       }
-      if (config.sinks.length > 0) {
+      if (sinks.length > 0) {
         const telemetry: { metrics?: ReturnType<typeof registerSinkMetrics> } = {};
         push = await openPushSinks(
-          config.sinks,
-          config.spool,
+          sinks,
+          spool,
           dir.path,
           { baseDir: this.opts.baseDir, version, logger, builtIn: builtInSinks(this.opts.pushResource, version) },
           (sink, seconds, outcome) => telemetry.metrics?.attempt.record(seconds, { sink, outcome }),

@@ -7,6 +7,7 @@ import { compileNamePatterns } from './aggregate/name-patterns.js';
 import { Aggregator } from './aggregate/aggregator.js';
 import { warmUpHotPath } from './aggregate/warm-up.js';
 import { globalTags } from './aggregate/global-tags.js';
+import { aggregatorLimits } from './aggregate/aggregation-config.js';
 import type { TallyConfig } from './config/schema.js';
 import type { Mapper } from './mapping/mapper.js';
 import { buildPushResource } from './export/built-in-sinks.js';
@@ -20,6 +21,7 @@ import { streamedMetricsHandler } from './export/streamed-metrics.js';
 import { createCollectHandler, readBearerToken } from './ingest/http-collect.js';
 import { makeHostCheck } from './ingest/collect-guards.js';
 import { socketPath } from './ingest/socket-dir.js';
+import { parserOptions } from './ingest/listeners-config.js';
 import { registerHttpMetrics } from './telemetry/http-metrics.js';
 import { startStreamListener, type StreamListener } from './ingest/stream-listener.js';
 import { startUdpListener, type UdpListener } from './ingest/udp-listener.js';
@@ -71,12 +73,7 @@ export async function startPipeline(
     mapper,
     seriesTtlMs: config.aggregation.series_ttl,
     upDownCounters: compileNamePatterns(config.aggregation.up_down_counters),
-    limits: {
-      maxSeriesPerMetric: config.limits.max_series_per_metric,
-      maxSeries: config.limits.max_series,
-      maxTags: config.limits.max_tags,
-      maxTagValueBytes: config.limits.max_tag_value_bytes,
-    },
+    limits: aggregatorLimits(config.limits),
     counters,
     aggregation,
     logger,
@@ -119,7 +116,18 @@ export async function startPipeline(
   let http: HttpServer | undefined;
   let ready = false;
   try {
-    const spool = new DurableSpool({ config, baseDir: opts.baseDir, version, logger, pushResource, meter: meterProvider.getMeter('tally-agent', version), files: opts.files });
+    const cc = config.http.collect;
+    const spool = new DurableSpool({
+      spool: config.spool,
+      sinks: config.sinks,
+      journal: { durable: cc.enabled && cc.durable, maxBytes: cc.journal_max_bytes, maxBodyBytes: cc.max_body_bytes },
+      baseDir: opts.baseDir,
+      version,
+      logger,
+      pushResource,
+      meter: meterProvider.getMeter('tally-agent', version),
+      files: opts.files,
+    });
     await spool.start();
     lifecycle.defer('spool', () => spool.close());
     const flushLoop = startFlushLoop({
@@ -140,13 +148,7 @@ export async function startPipeline(
     const retryAfterSeconds = Math.max(1, Math.ceil(config.aggregation.flush_interval / 1000));
 
     // One parser per listener: a parser's scratch buffer must not be shared by interleaved inputs.
-    const newParser = () =>
-      new StatsdParser({
-        maxLineBytes: config.limits.max_line_bytes,
-        maxEventTextBytes: config.limits.max_event_text_bytes,
-        // Only then can a name need them; otherwise the parser refuses them before any series is made.
-        negativeCounters: config.aggregation.up_down_counters.length > 0,
-      });
+    const newParser = () => new StatsdParser(parserOptions(config.limits, config.aggregation.up_down_counters.length > 0));
     const s = config.statsd;
     if (s.udp.enabled || s.tcp.enabled || s.unix.enabled || s.unixgram.enabled) {
       warmUpHotPath({
@@ -202,7 +204,6 @@ export async function startPipeline(
       streams.push(listener);
       lifecycle.defer(`${kind} listener`, () => listener.close());
     }
-    const cc = config.http.collect;
     const collect = cc.enabled
       ? createCollectHandler({
           aggregator,

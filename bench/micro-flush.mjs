@@ -50,7 +50,7 @@ async function runChild(n, rounds) {
   const { Aggregator } = await import('../dist/agent/aggregate/aggregator.js');
   const { StatsdParser } = await import('../dist/agent/parse/statsd-line.js');
   const { IngestCounters } = await import('../dist/agent/telemetry/ingest-counters.js');
-  const { DEFAULT_BUCKETS, DEFAULT_TIMER_BUCKETS } = await import('../dist/agent/config/schema.js');
+  const { DEFAULT_BUCKETS, DEFAULT_TIMER_BUCKETS } = await import('../dist/agent/aggregate/aggregation-config.js');
   const { toResourceMetrics } = await import('../dist/agent/export/aggregate-producer.js');
   const { collectSummaries } = await import('../dist/agent/export/summary-data.js');
   const { collectExponentialHistograms } = await import('../dist/agent/export/exponential-data.js');

@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { Aggregator } from '../dist/agent/aggregate/aggregator.js';
 import { StatsdParser } from '../dist/agent/parse/statsd-line.js';
 import { IngestCounters } from '../dist/agent/telemetry/ingest-counters.js';
-import { DEFAULT_TIMER_BUCKETS } from '../dist/agent/config/schema.js';
+import { DEFAULT_TIMER_BUCKETS } from '../dist/agent/aggregate/aggregation-config.js';
 const B=[0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10];
 // TIMER_BUCKETS=11 times timers on the client libraries' 11 bounds instead of the default 128.
 const timerBuckets = process.env.TIMER_BUCKETS === '11' ? B : DEFAULT_TIMER_BUCKETS;

@@ -54,6 +54,14 @@ export interface ParsedLine {
   scanHigh: number;
 }
 
+/** Limits of one parser (a listener's or the collect endpoint's). */
+export interface StatsdParserOptions {
+  maxLineBytes?: number;
+  maxEventTextBytes?: number;
+  /** Accept negative counts (refused as negative_counter otherwise). */
+  negativeCounters?: boolean;
+}
+
 export interface LineSink {
   line(parsed: ParsedLine): void;
   event(event: ParsedEvent): void;
@@ -126,7 +134,7 @@ export class StatsdParser {
 
   private readonly maxEventTextBytes: number;
 
-  constructor(opts: { maxLineBytes?: number; maxEventTextBytes?: number; negativeCounters?: boolean } = {}) {
+  constructor(opts: StatsdParserOptions = {}) {
     if (opts.maxLineBytes !== undefined) this.out.maxLineBytes = opts.maxLineBytes;
     this.out.negativeCounters = opts.negativeCounters ?? false;
     this.maxEventTextBytes = opts.maxEventTextBytes ?? 4096;

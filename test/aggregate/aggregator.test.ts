@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Aggregator } from '../../agent/aggregate/aggregator.js';
 import { DEFAULT_LIMITS, type AggregatorLimits } from '../../agent/aggregate/series-store.js';
 import type { Family } from '../../agent/aggregate/series.js';
-import { DEFAULT_BUCKETS } from '../../agent/config/schema.js';
+import { DEFAULT_BUCKETS } from '../../agent/aggregate/aggregation-config.js';
 import { StatsdParser } from '../../agent/parse/statsd-line.js';
 import { AggregationCounters } from '../../agent/telemetry/aggregation-counters.js';
 import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';

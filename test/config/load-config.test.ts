@@ -10,7 +10,7 @@ import {
   parseConfigText,
 } from '../../agent/config/load-config.js';
 import { ConfigError, parseYamlWithSchema, type ConfigIssue } from '../../agent/shared/yaml-issues.js';
-import { DEFAULT_TIMER_BUCKETS } from '../../agent/config/schema.js';
+import { DEFAULT_TIMER_BUCKETS } from '../../agent/aggregate/aggregation-config.js';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const fixture = (name: string) => join(fixtures, name);

@@ -14,7 +14,7 @@ import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRemoteWriteSink } from '../../../agent/export/remote-write/remote-write-sink.js';
 import type { EncodedRequest, Sink } from '../../../agent/export/sink.js';
-import { DEFAULT_TIMER_BUCKETS } from '../../../agent/config/schema.js';
+import { DEFAULT_TIMER_BUCKETS } from '../../../agent/aggregate/aggregation-config.js';
 import { Mapper } from '../../../agent/mapping/mapper.js';
 import { parseMappingText } from '../../../agent/mapping/mapping-config.js';
 import { findOnPath, startAgent, waitFor } from '../../support/agent-process.js';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bucketIndex } from '../../agent/aggregate/sample-math.js';
-import { DEFAULT_TIMER_BUCKETS } from '../../agent/config/schema.js';
+import { DEFAULT_TIMER_BUCKETS } from '../../agent/aggregate/aggregation-config.js';
 import { histogramQuantile } from '../support/histogram-quantile.js';
 import { exactQuantile } from '../support/quantiles.js';
 import { SHAPES, samplesWithQuantile } from '../support/latency-samples.js';
