@@ -19,9 +19,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  benchDir, buildC, coreTimes, cpuSeconds, fail, fmt, fmtInt, freePort, jsonLine, machineFacts, memory, parsePrometheus,
+  benchDir, buildC, coreTimes, cpuSeconds, fail, fmt, fmtInt, freePort, jsonLine, machineFacts, memory,
   pinSelf, settle, start, startAgent, stop, tmpDir, tuneRmemMax, udpSocketStats, waitLine, writeResult,
 } from './lib.mjs';
+import { parsePromText } from '../scripts/prom-text.mjs';
 import { writeFileSync } from 'node:fs';
 
 const { values: o } = parseArgs({
@@ -99,7 +100,7 @@ async function selfMetrics(port) {
       for (const l of parts) if (l.startsWith('tally_') || l.startsWith('process_')) kept.push(l);
     },
   });
-  const samples = parsePrometheus(kept.join('\n'));
+  const { samples } = parsePromText(kept.join('\n'));
   const one = (name, labels = {}) =>
     samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
   const hist = (name, labels = {}) => ({

@@ -1,6 +1,7 @@
 // Shared helpers for bench/http-collect.mjs, bench/mapping.mjs and bench/tcp.mjs:
 // child processes that never outlive the harness, the agent started on a
-// temporary config, /proc CPU accounting and Prometheus text parsing.
+// temporary config, /proc CPU accounting and /metrics scraping (read by
+// scripts/prom-text.mjs, the tests' reader, so a malformed line fails the run).
 import { execFileSync, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -10,6 +11,7 @@ import { dirname, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parsePromText } from '../scripts/prom-text.mjs';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const benchDir = join(root, 'bench');
@@ -158,23 +160,10 @@ export async function startAgent(yamlLines, extraArgs = []) {
   return { child, ports: { udp: port(ready.udp), tcp: port(ready.tcp), http: port(ready.http) }, listening: ready, config: cfg };
 }
 
-export function parsePrometheus(text) {
-  const samples = [];
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
-    if (!m) continue;
-    const labels = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
-    samples.push({ name: m[1], labels, value: Number(m[3]) });
-  }
-  return samples;
-}
-
 export async function scrape(httpPort) {
   const res = await fetch(`http://127.0.0.1:${httpPort}/metrics`, { signal: AbortSignal.timeout(15000) });
   if (!res.ok) throw new Error(`GET /metrics: HTTP ${res.status}`);
-  return parsePrometheus(await res.text());
+  return parsePromText(await res.text()).samples;
 }
 
 export const sum = (samples, pred) => samples.filter(pred).reduce((a, s) => a + s.value, 0);

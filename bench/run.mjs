@@ -22,7 +22,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { coreTimes, fail, freePort, jsonLine, parsePrometheus, readSysctl, sum, settle, start, stop, tmpDir, tuneRmemMax, udpSocketStats, waitLine } from './lib.mjs';
+import { coreTimes, fail, freePort, jsonLine, readSysctl, sum, settle, start, stop, tmpDir, tuneRmemMax, udpSocketStats, waitLine } from './lib.mjs';
+import { parsePromText } from '../scripts/prom-text.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const benchDir = join(root, 'bench');
@@ -363,7 +364,7 @@ async function startTally(receiver) {
     async counts() {
       const res = await fetch(url, { signal: AbortSignal.timeout(10000) });
       if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
-      const samples = parsePrometheus(await res.text());
+      const { samples } = parsePromText(await res.text());
       const named = (n) => (s) => s.name === n;
       const packetSamples = samples.filter(named('tally_packets_received_total'));
       const udpOnly = packetSamples.filter((s) => s.labels.listener === 'udp');

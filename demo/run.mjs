@@ -16,6 +16,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
+import { parsePromText } from '../scripts/prom-text.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -205,14 +206,7 @@ async function fromPrometheus(url) {
 /** Without Prometheus: the agent's counters and buckets are cumulative since it started, which here is the whole demo. */
 async function fromMetrics(url) {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const samples = [];
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) continue;
-    const labels = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2].replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c));
-    samples.push({ name: m[1], labels, value: Number(m[3]) });
-  }
+  const { samples } = parsePromText(text);
   const of = (name) => samples.filter((s) => s.name === name && s.labels.service === SERVICE);
   const quantile = (p, version) => {
     const buckets = of('checkout_latency_seconds_bucket')
