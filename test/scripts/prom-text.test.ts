@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { escapeHelp, familyHeader, labelPairs, sampleValue as formatValue } from '../agent/export/exposition-text.js';
+import { escapeHelp, familyHeader, labelPairs, sampleValue as formatValue } from '../../agent/export/exposition-text.js';
 import {
   familyType,
   findSample,
@@ -16,7 +16,7 @@ import {
   samplesNamed,
   sumSamples,
   type Labels,
-} from '../scripts/prom-text.mjs';
+} from '../../scripts/prom-text.mjs';
 
 const EXPOSITION = [
   '# HELP http_requests_total Requests served, by "code" \\\\ route\\nsecond line',
