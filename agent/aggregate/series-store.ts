@@ -5,8 +5,8 @@ import type { AggregationCounters } from '../telemetry/aggregation-counters.js';
 import { DEFAULT_MAX_SCALE, DEFAULT_MAX_SIZE } from '../shared/exponential-scale.js';
 import { familyNameOf, familyTypeOf, sanitizeLabelName, sanitizeMetricName, type FamilyType } from './prometheus-names.js';
 import { PLAIN, type SeriesShape } from './series-decision.js';
-import { Series, SeriesLabels, type ExponentialShape, type Family } from './series.js';
-import { StringPool } from './string-pool.js';
+import { Series, type ExponentialShape, type Family } from './series.js';
+import { LabelSets } from './label-sets.js';
 import { summaryShape } from './summary-window.js';
 import { clip, WarnLimiter } from '../shared/warn-limiter.js';
 
@@ -77,8 +77,9 @@ export class SeriesStore {
   private sets: Series[] = [];
   private seriesWithTtl = 0;
   private readonly families = new Map<string, Family>();
-  private readonly byCanonicalKey = new Map<string, number>();
-  private readonly labelValues = new StringPool();
+  /** A family's series by label set: a series' identity is its family and the number of its label set. */
+  private readonly byLabelSet = new Map<Family, Map<number, Series>>();
+  private readonly labelSets = new LabelSets();
   /** A metric warns about its cardinality once a minute, and all of them together once a second. */
   private readonly cardinalityWarnings = new WarnLimiter(60_000, 1000, 1024);
   private readonly conflictWarnings = new WarnLimiter(60_000, 1000, 1024);
@@ -123,7 +124,7 @@ export class SeriesStore {
       labels.delete(reserved);
     }
     const sorted = [...labels.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    const key = `${familyName}\u0000${JSON.stringify(sorted)}`;
+    const labelKey = JSON.stringify(sorted);
     const { limits, aggregation } = this.opts;
 
     let family = this.families.get(familyName);
@@ -143,26 +144,29 @@ export class SeriesStore {
       this.refuseSeries(familyName);
       return REJECTED;
     }
+    let inFamily: Map<number, Series>;
     if (family === undefined) {
       family = this.createFamily(familyName, type, kind, shape);
       this.families.set(familyName, family);
+      this.byLabelSet.set(family, (inFamily = new Map()));
+    } else {
+      inFamily = this.byLabelSet.get(family)!;
     }
-    let id = this.byCanonicalKey.get(key);
-    if (id === undefined) {
-      if (this.series.length >= limits.maxSeries || family.series.length >= limits.maxSeriesPerMetric) {
-        this.refuseSeries(familyName);
-        return REJECTED;
-      }
-      const attributes = new SeriesLabels();
-      for (const [k, v] of sorted) attributes[k] = this.labelValues.get(v);
-      id = this.series.length;
-      const created = new Series(id, kind, family, attributes, this.opts.now(), key, shape.ttlMs ?? this.opts.defaultTtlMs, this.epoch);
-      this.series.push(created);
-      family.series.push(created);
-      if (created.members !== null) this.sets.push(created);
-      if (created.ttlMs > 0) this.seriesWithTtl++;
-      this.byCanonicalKey.set(key, id);
+    const known = this.labelSets.find(labelKey);
+    const found = known === -1 ? undefined : inFamily.get(known);
+    if (found !== undefined) return found.id;
+    if (this.series.length >= limits.maxSeries || family.series.length >= limits.maxSeriesPerMetric) {
+      this.refuseSeries(familyName);
+      return REJECTED;
     }
+    const labelSet = this.labelSets.acquire(labelKey, sorted);
+    const id = this.series.length;
+    const created = new Series(id, kind, family, this.labelSets.attributesOf(labelSet), this.opts.now(), labelSet, shape.ttlMs ?? this.opts.defaultTtlMs, this.epoch);
+    this.series.push(created);
+    family.series.push(created);
+    inFamily.set(labelSet, created);
+    if (created.members !== null) this.sets.push(created);
+    if (created.ttlMs > 0) this.seriesWithTtl++;
     return id;
   }
 
@@ -226,7 +230,8 @@ export class SeriesStore {
     const dead = new Set<Series>();
     for (const s of this.series) {
       if (s.ttlMs > 0 && now - s.lastSeenMs >= s.ttlMs) {
-        this.byCanonicalKey.delete(s.key);
+        this.byLabelSet.get(s.family)!.delete(s.labelSet);
+        this.labelSets.release(s.labelSet);
         dead.add(s);
         continue;
       }
@@ -238,10 +243,11 @@ export class SeriesStore {
     this.series = alive;
     this.seriesWithTtl -= dead.size;
     this.sets = this.sets.filter((s) => !dead.has(s));
-    for (const [key, id] of this.byCanonicalKey) this.byCanonicalKey.set(key, remap[id]!);
     for (const [name, family] of this.families) {
       family.series = family.series.filter((s) => !dead.has(s));
-      if (family.series.length === 0) this.families.delete(name);
+      if (family.series.length > 0) continue;
+      this.families.delete(name);
+      this.byLabelSet.delete(family);
     }
     this.opts.aggregation.seriesExpired += dead.size;
     this.opts.logger.debug({ expired: dead.size, series: this.series.length }, 'idle series expired');

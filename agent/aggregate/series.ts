@@ -58,10 +58,11 @@ export class Series {
     public id: number,
     readonly kind: MetricKind,
     readonly family: Family,
+    /** Shared with every series of the same labels: never written to. */
     readonly attributes: Record<string, string>,
     readonly startTimeMs: number,
-    /** The canonical identity (name and sorted labels). */
-    readonly key: string,
+    /** The number of its label set (LabelSets), which with the family is its identity; `attributes` is that set's. */
+    readonly labelSet: number,
     /** Idle time after which the series is dropped; 0 keeps it for as long as the agent runs. */
     readonly ttlMs: number,
     epoch: number,
