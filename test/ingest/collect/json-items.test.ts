@@ -4,9 +4,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { validateItem, type ItemLimits } from '../../agent/ingest/collect-items.js';
-import { JsonSyntaxError, parseStrictJson, UnsafeInteger, type JsonValue } from '../../agent/ingest/strict-json.js';
-import { COUNTER, DISTRIBUTION, GAUGE, HISTOGRAM, SET, TIMER } from '../../agent/parse/metric-kind.js';
+import { validateItem, type ItemLimits } from '../../../agent/ingest/collect/json-items.js';
+import { JsonSyntaxError, parseStrictJson, UnsafeInteger, type JsonValue } from '../../../agent/ingest/collect/strict-json.js';
+import { COUNTER, DISTRIBUTION, GAUGE, HISTOGRAM, SET, TIMER } from '../../../agent/parse/metric-kind.js';
 
 const LIMITS = { maxDepth: 8, maxTopLevelItems: 100 };
 const ITEM_LIMITS: ItemLimits = { maxNameBytes: 200, maxTags: 4, maxTagValueBytes: 16, maxEventTextBytes: 32 };
