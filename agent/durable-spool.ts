@@ -6,7 +6,7 @@ import { builtInSinks } from './export/built-in-sinks.js';
 import { lockDataDir, openPushSinks, type DataDir } from './export/open-push-sinks.js';
 import type { PushSinks } from './export/push-sinks.js';
 import type { SinkConfig, SpoolConfig } from './export/sinks-config.js';
-import { CollectJournal } from './ingest/collect-journal.js';
+import { CollectJournal } from './ingest/collect/journal.js';
 import { isDiskFull } from './spool/cursor-file.js';
 import { nodeFileAccess, type FileAccess } from './spool/file-access.js';
 import { describeLoss } from './spool/recovery.js';

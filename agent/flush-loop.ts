@@ -9,7 +9,7 @@ import { collectExponentialHistograms } from './export/exponential-data.js';
 import { takeMetricsSnapshot } from './export/metrics-snapshot.js';
 import type { FlushSnapshot } from './export/sink.js';
 import { collectSummaries } from './export/summary-data.js';
-import type { CollectJournal } from './ingest/collect-journal.js';
+import type { CollectJournal } from './ingest/collect/journal.js';
 import type { AggregationCounters } from './telemetry/aggregation-counters.js';
 import type { SelfMetrics } from './telemetry/self-metrics.js';
 

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { HostCheck } from './ingest/collect-guards.js';
+import type { HostCheck } from './ingest/collect/header-checks.js';
 import { listenError } from './shared/listen-error.js';
 import type { RequestHandler } from './shared/request-handler.js';
 
@@ -20,7 +20,7 @@ export interface HttpServerOptions {
   /** Why the agent is unhealthy (a sink stalled, refusing everything, dropping data); empty when healthy. */
   unhealthy?: () => string[];
   /**
-   * The DNS-rebinding guard (see collect-guards.ts) for /metrics, which
+   * The DNS-rebinding guard (see ingest/collect/header-checks.ts) for /metrics, which
    * shows every series name and label a page could otherwise read through a
    * rebound name; undefined when off. /v1/collect applies its own; /healthz
    * and /readyz say nothing worth stealing and must answer any probe.

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { CollectJournal } from './ingest/collect-journal.js';
-import type { CollectHandler } from './ingest/http-collect.js';
+import type { CollectJournal } from './ingest/collect/journal.js';
+import type { CollectHandler } from './ingest/collect/handler.js';
 
 /**
  * Applies again the collect requests a crash left in the journal: they were

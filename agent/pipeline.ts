@@ -18,8 +18,9 @@ import { Lifecycle } from './lifecycle.js';
 import type { FileAccess } from './spool/file-access.js';
 import { startHttpServer, type HttpServer } from './http-server.js';
 import { streamedMetricsHandler } from './export/streamed-metrics.js';
-import { createCollectHandler, readBearerToken } from './ingest/http-collect.js';
-import { makeHostCheck } from './ingest/collect-guards.js';
+import { readBearerToken } from './ingest/collect/bearer-token.js';
+import { createCollectHandler } from './ingest/collect/handler.js';
+import { makeHostCheck } from './ingest/collect/header-checks.js';
 import { socketPath } from './ingest/socket-dir.js';
 import { parserOptions } from './ingest/listeners-config.js';
 import { registerHttpMetrics } from './telemetry/http-metrics.js';
@@ -28,6 +29,7 @@ import { startUdpListener, type UdpListener } from './ingest/udp-listener.js';
 import { startUnixgramListener, type UnixgramListener } from './ingest/unixgram-listener.js';
 import { StatsdParser } from './parse/statsd-line.js';
 import { AggregationCounters } from './telemetry/aggregation-counters.js';
+import { CollectStats } from './telemetry/collect-stats.js';
 import { IngestCounters } from './telemetry/ingest-counters.js';
 import { registerSelfMetrics } from './telemetry/self-metrics.js';
 import { registerProcessMetrics } from './telemetry/process-metrics.js';
@@ -204,10 +206,12 @@ export async function startPipeline(
       streams.push(listener);
       lifecycle.defer(`${kind} listener`, () => listener.close());
     }
+    const collectStats = new CollectStats();
     const collect = cc.enabled
       ? createCollectHandler({
           aggregator,
           logger,
+          counters: collectStats,
           listenAddress: config.http.address,
           maxBodyBytes: cc.max_body_bytes,
           maxItems: cc.max_items,
@@ -231,7 +235,11 @@ export async function startPipeline(
           unavailable: () => spool.collectUnavailable(retryAfterSeconds),
         })
       : undefined;
-    if (collect !== undefined) registerHttpMetrics(meterProvider.getMeter('tally-agent', version), collect.stats);
+    if (collect !== undefined) {
+      registerHttpMetrics(meterProvider.getMeter('tally-agent', version), collectStats);
+      // Closed after the HTTP server (opened later), which stops new requests, and before the last flush.
+      lifecycle.defer('http collect', () => collect.close());
+    }
     if (collect !== undefined && spool.journal !== undefined) await replayJournal(spool.journal, collect, logger);
     if (collect !== undefined) spool.replayLateJournal((j) => replayJournal(j, collect, logger));
     const server = await startHttpServer({

@@ -4,7 +4,8 @@
  * number and has no depth or length limit; this reader applies the limits as
  * it goes (so a hostile body costs no more than its bytes) and marks
  * duplicates and unsafe integers for the caller to judge per item instead
- * of rejecting the whole request.
+ * of rejecting the whole request. A body that is not JSON is a result, not
+ * an exception: the caller branches on `ok`.
  */
 
 /** An integer literal that no double holds exactly; the text is kept so the caller can name it. */
@@ -24,14 +25,13 @@ export interface StrictJsonLimits {
   maxTopLevelItems: number;
 }
 
-export class JsonSyntaxError extends Error {
+/** Why a body is not JSON the collect API takes; returned, never thrown. */
+export class JsonSyntaxError {
   constructor(
     readonly reason: 'bad_json' | 'too_deep' | 'too_many_items',
-    message: string,
+    readonly message: string,
     readonly offset: number,
-  ) {
-    super(message);
-  }
+  ) {}
 }
 
 export interface StrictJsonResult {
@@ -39,6 +39,8 @@ export interface StrictJsonResult {
   /** Objects in which some key appeared twice, with the first such key. */
   duplicates: DuplicateKeys;
 }
+
+export type StrictJsonOutcome = ({ ok: true } & StrictJsonResult) | { ok: false; error: JsonSyntaxError };
 
 /** Read-only view of the duplicate-key marks. */
 export interface DuplicateKeys {
@@ -64,25 +66,38 @@ let text = '';
 let pos = 0;
 let maxDepth = 0;
 let maxTopLevelItems = 0;
+/**
+ * The first failure of this parse. A reader that fails records it and
+ * returns null; every reader that calls another returns at once when it is
+ * set, so the parse unwinds without a throw.
+ */
+let failure: JsonSyntaxError | undefined;
 
-export function parseStrictJson(input: string, limits: StrictJsonLimits): StrictJsonResult {
+export function parseStrictJson(input: string, limits: StrictJsonLimits): StrictJsonOutcome {
   text = input;
   pos = 0;
   maxDepth = limits.maxDepth;
   maxTopLevelItems = limits.maxTopLevelItems;
+  failure = undefined;
   try {
     const value = readValue(0);
-    skipWs();
-    if (pos !== text.length) fail('unexpected data after the JSON value');
-    return { value, duplicates: DUPLICATES };
+    if (failure === undefined) {
+      skipWs();
+      if (pos !== text.length) fail('unexpected data after the JSON value');
+    }
+    const error = failure;
+    return error === undefined ? { ok: true, value, duplicates: DUPLICATES } : { ok: false, error };
   } finally {
     // Not to keep a megabyte body alive until the next request.
     text = '';
+    failure = undefined;
   }
 }
 
-function fail(message: string, reason: JsonSyntaxError['reason'] = 'bad_json'): never {
-  throw new JsonSyntaxError(reason, `${message} at offset ${pos}`, pos);
+/** Records why the parse failed; returns the null a failed reader returns. */
+function fail(message: string, reason: JsonSyntaxError['reason'] = 'bad_json'): null {
+  failure = new JsonSyntaxError(reason, `${message} at offset ${pos}`, pos);
+  return null;
 }
 
 function skipWs(): void {
@@ -93,7 +108,8 @@ function skipWs(): void {
   }
 }
 
-function readString(): string {
+/** The string at pos; null (failure set) when it is not one. */
+function readString(): string | null {
   // pos is at the opening quote. Most strings have no escape: scan them by hand, which beats a regex on short ones.
   const start = ++pos;
   const n = text.length;
@@ -128,7 +144,7 @@ function readString(): string {
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
 
 /** -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)? */
-function readNumber(): number | UnsafeInteger {
+function readNumber(): number | UnsafeInteger | null {
   const start = pos;
   let c = text.charCodeAt(pos);
   if (c === 0x2d) c = text.charCodeAt(++pos);
@@ -165,11 +181,12 @@ function readNumber(): number | UnsafeInteger {
 }
 
 function literal(word: string, value: JsonValue): JsonValue {
-  if (!text.startsWith(word, pos)) fail('unexpected character');
+  if (!text.startsWith(word, pos)) return fail('unexpected character');
   pos += word.length;
   return value;
 }
 
+/** A value; on failure null, which is also a value: callers read `failure` to tell. */
 function readValue(depth: number): JsonValue {
   skipWs();
   const c = text.charCodeAt(pos);
@@ -202,8 +219,8 @@ function readValue(depth: number): JsonValue {
 const JsonRecord = function JsonRecord() {} as unknown as new () => JsonObject;
 JsonRecord.prototype = Object.create(null) as JsonObject;
 
-function readObject(depth: number): JsonObject {
-  if (depth + 1 > maxDepth) fail(`nesting deeper than ${maxDepth}`, 'too_deep');
+function readObject(depth: number): JsonObject | null {
+  if (depth + 1 > maxDepth) return fail(`nesting deeper than ${maxDepth}`, 'too_deep');
   pos++;
   const obj = new JsonRecord();
   skipWs();
@@ -213,12 +230,14 @@ function readObject(depth: number): JsonObject {
   }
   for (;;) {
     skipWs();
-    if (text.charCodeAt(pos) !== 0x22) fail('expected a string key');
+    if (text.charCodeAt(pos) !== 0x22) return fail('expected a string key');
     const key = readString();
+    if (key === null) return null;
     skipWs();
-    if (text.charCodeAt(pos) !== 0x3a) fail('expected ":"');
+    if (text.charCodeAt(pos) !== 0x3a) return fail('expected ":"');
     pos++;
     const v = readValue(depth + 1);
+    if (failure !== undefined) return null;
     if (key in obj) {
       if (!DUPLICATES.has(obj)) DUPLICATES.set(obj, key);
     } else {
@@ -229,13 +248,13 @@ function readObject(depth: number): JsonObject {
     if (d === 0x7d) return obj;
     if (d !== 0x2c) {
       pos--;
-      fail('expected "," or "}"');
+      return fail('expected "," or "}"');
     }
   }
 }
 
-function readArray(depth: number): JsonValue[] {
-  if (depth + 1 > maxDepth) fail(`nesting deeper than ${maxDepth}`, 'too_deep');
+function readArray(depth: number): JsonValue[] | null {
+  if (depth + 1 > maxDepth) return fail(`nesting deeper than ${maxDepth}`, 'too_deep');
   pos++;
   const arr: JsonValue[] = [];
   skipWs();
@@ -244,14 +263,16 @@ function readArray(depth: number): JsonValue[] {
     return arr;
   }
   for (;;) {
-    if (depth === 0 && arr.length >= maxTopLevelItems) fail(`more than ${maxTopLevelItems} items`, 'too_many_items');
-    arr.push(readValue(depth + 1));
+    if (depth === 0 && arr.length >= maxTopLevelItems) return fail(`more than ${maxTopLevelItems} items`, 'too_many_items');
+    const v = readValue(depth + 1);
+    if (failure !== undefined) return null;
+    arr.push(v);
     skipWs();
     const d = text.charCodeAt(pos++);
     if (d === 0x5d) return arr;
     if (d !== 0x2c) {
       pos--;
-      fail('expected "," or "]"');
+      return fail('expected "," or "]"');
     }
   }
 }

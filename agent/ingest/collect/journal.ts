@@ -1,5 +1,5 @@
-import type { FileAccess } from '../spool/file-access.js';
-import { SegmentLog } from '../spool/segment-log.js';
+import type { FileAccess } from '../../spool/file-access.js';
+import { SegmentLog } from '../../spool/segment-log.js';
 
 export type CollectBodyType = 'json' | 'text';
 

@@ -3,8 +3,8 @@
  * one aggregator call or one error naming why, so a batch with one bad item
  * still lands the rest.
  */
-import type { DecodedTags } from '../aggregate/tags.js';
-import { COUNTER, DISTRIBUTION, GAUGE, HISTOGRAM, SET, TIMER, type MetricKind } from '../parse/metric-kind.js';
+import type { DecodedTags } from '../../aggregate/tags.js';
+import { COUNTER, DISTRIBUTION, GAUGE, HISTOGRAM, SET, TIMER, type MetricKind } from '../../parse/metric-kind.js';
 import { UnsafeInteger, type DuplicateKeys, type JsonObject, type JsonValue } from './strict-json.js';
 
 export const ITEM_ERROR_REASONS = [

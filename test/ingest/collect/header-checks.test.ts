@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { makeHostCheck, originAllowed, parseContentType } from '../../agent/ingest/collect-guards.js';
+import { makeHostCheck, originAllowed, parseContentType } from '../../../agent/ingest/collect/header-checks.js';
 
 describe('makeHostCheck', () => {
   it('is off for a non-loopback listener without allowed_hosts, on for loopback', () => {

@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { readBody, type BodyOutcome } from '../../agent/ingest/request-body.js';
+import { readBody, type BodyOutcome } from '../../../agent/ingest/collect/request-body.js';
 
 /**
  * A request stand-in: a readable stream of `chunks`, optionally destroyed

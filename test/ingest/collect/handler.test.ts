@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAgent, type AgentHandle } from '../support/agent-process.js';
-import { findSample, sampleValue, sumSamples } from '../support/prom-text.js';
+import { startAgent, type AgentHandle } from '../../support/agent-process.js';
+import { findSample, sampleValue, sumSamples } from '../../support/prom-text.js';
 
 interface Reply {
   status: number;
