@@ -18,7 +18,7 @@ import { Lifecycle } from './lifecycle.js';
 import type { FileAccess } from './spool/file-access.js';
 import { startHttpServer, type HttpServer } from './http-server.js';
 import { streamedMetricsHandler } from './export/streamed-metrics.js';
-import { readBearerToken } from './ingest/collect/bearer-token.js';
+import { collectSettings } from './ingest/collect/collect-config.js';
 import { createCollectHandler } from './ingest/collect/handler.js';
 import { makeHostCheck } from './ingest/collect/header-checks.js';
 import { socketPath } from './ingest/socket-dir.js';
@@ -212,19 +212,7 @@ export async function startPipeline(
           aggregator,
           logger,
           counters: collectStats,
-          listenAddress: config.http.address,
-          maxBodyBytes: cc.max_body_bytes,
-          maxItems: cc.max_items,
-          maxJsonDepth: cc.max_json_depth,
-          bearerToken: readBearerToken(cc.bearer_token, cc.bearer_token_file),
-          allowedHosts: cc.allowed_hosts,
-          limits: {
-            maxLineBytes: config.limits.max_line_bytes,
-            maxNameBytes: config.limits.max_line_bytes,
-            maxTags: config.limits.max_tags,
-            maxTagValueBytes: config.limits.max_tag_value_bytes,
-            maxEventTextBytes: config.limits.max_event_text_bytes,
-          },
+          ...collectSettings(cc, config.limits, config.http.address),
           // The journal may open after start-up (a full disk): requests go to it once it is.
           journal: spool.durableCollect
             ? {

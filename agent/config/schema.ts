@@ -4,56 +4,9 @@ import { resourceSchema, sinksSchema, spoolSchema } from '../export/sinks-config
 import { inlineMappingSchema } from '../mapping/mapping-config.js';
 import { aggregationSchema, limitsSchema } from '../aggregate/aggregation-config.js';
 import { portSchema, statsdSchema } from '../ingest/listeners-config.js';
+import { collectSchema } from '../ingest/collect/collect-config.js';
 
 export { DURATION_PATTERN };
-
-const collectSchema = z
-  .object({
-    enabled: z.boolean().default(true).describe('Accept metrics and events on POST /v1/collect (JSON or statsd lines).'),
-    durable: z
-      .boolean()
-      .default(true)
-      .describe('Journal each request to disk (group-commit fsync) before answering 2xx, and replay it after a crash.'),
-    journal_max_bytes: z
-      .number()
-      .int()
-      .positive()
-      .default(67108864)
-      .describe('Bytes the journal may hold for requests not yet in every sink queue (64 MiB); past it collect answers 503 with Retry-After.'),
-    max_body_bytes: z
-      .number()
-      .int()
-      .positive()
-      .default(1048576)
-      .describe('Largest request body, in bytes after gzip decoding; larger is answered 413.'),
-    max_items: z.number().int().positive().default(10000).describe('Most JSON items in one request; more is answered 413.'),
-    max_json_depth: z
-      .number()
-      .int()
-      .min(2)
-      .default(8)
-      .describe('Deepest nesting of JSON arrays and objects; deeper is answered 400.'),
-    bearer_token: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('When set, requests need "Authorization: Bearer <token>"; others are answered 401.'),
-    bearer_token_file: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('A file holding the bearer token (surrounding whitespace ignored), read at start-up; relative to the working directory.'),
-    allowed_hosts: z
-      .array(z.string().min(1))
-      .default([])
-      .describe(
-        'Host headers accepted on /v1/collect and /metrics ("name" for any port, "name:port"). Empty: on a loopback listener, localhost, 127.0.0.1, [::1] and the listen address on its port; on other listeners, any.',
-      ),
-  })
-  .strict()
-  .refine((c) => c.bearer_token === undefined || c.bearer_token_file === undefined, {
-    message: 'set bearer_token or bearer_token_file, not both',
-  });
 
 // Paths the HTTP server answers itself, which the exposition cannot take over.
 const RESERVED_PATHS = ['/healthz', '/readyz', '/-/healthy', '/-/ready', '/v1/collect'];
