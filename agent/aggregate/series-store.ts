@@ -5,7 +5,8 @@ import type { AggregationCounters } from '../telemetry/aggregation-counters.js';
 import { DEFAULT_MAX_SCALE, DEFAULT_MAX_SIZE } from '../shared/exponential-scale.js';
 import { familyNameOf, familyTypeOf, sanitizeLabelName, sanitizeMetricName, type FamilyType } from './prometheus-names.js';
 import { PLAIN, type SeriesShape } from './series-decision.js';
-import { Series, type ExponentialShape, type Family } from './series.js';
+import { BucketArena } from './bucket-arena.js';
+import { hasBuckets, NO_BUCKETS, Series, type ExponentialShape, type Family } from './series.js';
 import { LabelSets } from './label-sets.js';
 import { summaryShape } from './summary-window.js';
 import { clip, WarnLimiter } from '../shared/warn-limiter.js';
@@ -80,6 +81,7 @@ export class SeriesStore {
   /** A family's series by label set: a series' identity is its family and the number of its label set. */
   private readonly byLabelSet = new Map<Family, Map<number, Series>>();
   private readonly labelSets = new LabelSets();
+  private readonly buckets = new BucketArena();
   /** A metric warns about its cardinality once a minute, and all of them together once a second. */
   private readonly cardinalityWarnings = new WarnLimiter(60_000, 1000, 1024);
   private readonly conflictWarnings = new WarnLimiter(60_000, 1000, 1024);
@@ -161,7 +163,10 @@ export class SeriesStore {
     }
     const labelSet = this.labelSets.acquire(labelKey, sorted);
     const id = this.series.length;
-    const created = new Series(id, kind, family, this.labelSets.attributesOf(labelSet), this.opts.now(), labelSet, shape.ttlMs ?? this.opts.defaultTtlMs, this.epoch);
+    // Only observers have buckets: a typed array costs some 250 bytes however short (measured), on every counter, gauge and set.
+    const counts = hasBuckets(kind) ? this.buckets.take(family.bounds.length + 1) : NO_BUCKETS;
+    const ttlMs = shape.ttlMs ?? this.opts.defaultTtlMs;
+    const created = new Series(id, kind, family, this.labelSets.attributesOf(labelSet), this.opts.now(), labelSet, ttlMs, this.epoch, counts);
     this.series.push(created);
     family.series.push(created);
     inFamily.set(labelSet, created);
@@ -232,6 +237,12 @@ export class SeriesStore {
       if (s.ttlMs > 0 && now - s.lastSeenMs >= s.ttlMs) {
         this.byLabelSet.get(s.family)!.delete(s.labelSet);
         this.labelSets.release(s.labelSet);
+        if (s.bucketCounts.length > 0) {
+          // A scrape or push batch begun before this flush may still render the series: it keeps its counts, the arena its cells.
+          const cells = s.bucketCounts;
+          s.bucketCounts = cells.slice();
+          this.buckets.give(cells);
+        }
         dead.add(s);
         continue;
       }

@@ -16,14 +16,24 @@ export const SeriesLabels = function SeriesLabels() {} as unknown as new () => R
 SeriesLabels.prototype = Object.create(null) as Record<string, string>;
 
 /** The buckets of a series that has none: empty, so nothing can be written to it. */
-const NO_BUCKETS = new Float64Array(0);
+export const NO_BUCKETS = new Float64Array(0);
+
+/** Whether series of this kind have bucket counts: only observers do. */
+export function hasBuckets(kind: MetricKind): boolean {
+  return kind !== COUNTER && kind !== GAUGE && kind !== SET;
+}
 
 /** One time series: its identity (fixed at creation) and its running state. */
 export class Series {
   /** Cumulative sum (counter) or last value (gauge). */
   value = 0;
-  /** Per-bucket (not cumulative) weights; the last cell is the +Inf bucket. Empty for counters, gauges and sets. */
-  readonly bucketCounts: Float64Array;
+  /**
+   * Per-bucket (not cumulative) weights; the last cell is the +Inf bucket.
+   * Empty for counters, gauges and sets. A view into the store's
+   * BucketArena, replaced by a copy of its own when the series expires, so a
+   * scrape that still renders it reads its last counts.
+   */
+  bucketCounts: Float64Array;
   sum = 0;
   count = 0;
   /**
@@ -66,11 +76,12 @@ export class Series {
     /** Idle time after which the series is dropped; 0 keeps it for as long as the agent runs. */
     readonly ttlMs: number,
     epoch: number,
+    /** Zeroed, of the family's bounds plus one, for observers; NO_BUCKETS for the rest. */
+    bucketCounts: Float64Array,
   ) {
     this.lastEpoch = epoch;
     this.lastSeenMs = startTimeMs;
-    // Only observers have buckets: a typed array costs some 250 bytes however short (measured), on every counter, gauge and set.
-    this.bucketCounts = kind === COUNTER || kind === GAUGE || kind === SET ? NO_BUCKETS : new Float64Array(family.bounds.length + 1);
+    this.bucketCounts = bucketCounts;
     this.members = kind === SET ? new MemberSet() : null;
     this.summary = family.summary === undefined ? null : new SummaryWindow(family.summary, startTimeMs);
     this.expo = family.exponential === undefined ? null : new ExponentialHistogram(family.exponential);

@@ -38,6 +38,34 @@ describe('series expiry', () => {
     expect(values()).toEqual({ 'pod_total{"pod":"b"}': 6, 'pod_total{"pod":"a"}': 5 });
   });
 
+  it('lets an expired histogram series keep its counts for a scrape still rendering it, while a new series takes its cells', () => {
+    const { send, advance, seriesWith } = setup({ seriesTtlMs: 20_000 });
+    send('lat:0.5|h|#pod:a\nlat:5|h|#pod:a\nlat:5|h|#pod:a');
+    const old = seriesWith('lat', { pod: 'a' })!;
+    advance(10_000);
+    advance(10_000);
+    advance(10_000);
+    expect(seriesWith('lat', { pod: 'a' })).toBeUndefined();
+    // The new series is made after the expiry, from the cells the old one gave back.
+    send('lat:0.5|h|#pod:b');
+    const fresh = seriesWith('lat', { pod: 'b' })!;
+    expect([...fresh.bucketCounts]).toEqual([1, 0]);
+    expect([...old.bucketCounts]).toEqual([1, 2]);
+  });
+
+  it('frees an expired label set: the same labels come back as a new series, under any name', () => {
+    const { send, advance, values, agg } = setup({ seriesTtlMs: 20_000 });
+    send('a:1|c|#pod:x\nb:1|c|#pod:x');
+    advance(10_000);
+    send('a:1|c|#pod:x');
+    advance(10_000);
+    advance(10_000);
+    expect(values()).toEqual({ 'a_total{"pod":"x"}': 2 });
+    send('b:3|c|#pod:x\nc:4|c|#pod:x');
+    expect(values()).toEqual({ 'a_total{"pod":"x"}': 2, 'b_total{"pod":"x"}': 3, 'c_total{"pod":"x"}': 4 });
+    expect(agg.seriesCount).toBe(3);
+  });
+
   it('rolls over the sets that remain after an expiry, and none that expired', () => {
     const { send, advance, agg } = setup({ seriesTtlMs: 30_000 });
     const distinct = () => {
