@@ -4,9 +4,17 @@
  * nothing, unlike a Set of numbers, which boxes every value past 31 bits.
  */
 export class MemberSet {
-  private table = new Float64Array(16);
-  private mask = 15;
+  private table: Float64Array;
+  private mask: number;
   size = 0;
+
+  constructor(
+    /** The first table, of a power-of-two length, zeroed; the set comes back to it after a burst. */
+    readonly home: Float64Array = new Float64Array(16),
+  ) {
+    this.table = home;
+    this.mask = home.length - 1;
+  }
 
   /** `hash` is a non-negative integer below 2^53; its low bits index the table (ToInt32 keeps them). */
   add(hash: number): void {
@@ -27,8 +35,8 @@ export class MemberSet {
   clear(): void {
     // A table that grew for a burst shrinks back at the interval's end.
     if (this.table.length > 1024) {
-      this.table = new Float64Array(16);
-      this.mask = 15;
+      this.table = this.home.fill(0);
+      this.mask = this.home.length - 1;
     } else {
       this.table.fill(0);
     }

@@ -49,10 +49,25 @@ export function routed(s: Series, scale: number): boolean {
 
 export function observe(s: Series, v: number, weight: number): void {
   const i = bucketIndex(s.family.bounds, v);
+  const counts = s.bucketCounts;
   // bucketIndex is at most bounds.length, the +Inf cell.
-  s.bucketCounts[i] = s.bucketCounts[i]! + weight;
+  const c = counts[i]! + weight;
+  counts[i] = c;
+  // A 32-bit cell keeps whole counts up to 2^32 - 1; read back, one that did not fit differs.
+  if (counts[i] !== c) widen(s, i, c);
   s.sum += v * weight;
   s.count += weight;
+}
+
+/** Moves a series' counts to doubles of its own, cell i set to c, and gives its 32-bit cells back to the family's pool. */
+function widen(s: Series, i: number, c: number): void {
+  const narrow = s.bucketCounts;
+  // Already doubles: only a NaN reads back unequal, and it is stored as it is.
+  if (!(narrow instanceof Uint32Array)) return;
+  const wide = Float64Array.from(narrow);
+  wide[i] = c;
+  s.bucketCounts = wide;
+  s.family.cells?.give(narrow);
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { DISTRIBUTION, GAUGE, HISTOGRAM, KIND_NAMES, TIMER, type MetricKind } from '../parse/metric-kind.js';
+import { DISTRIBUTION, GAUGE, HISTOGRAM, KIND_NAMES, SET, TIMER, type MetricKind } from '../parse/metric-kind.js';
 import type { ExponentialOptions } from '../mapping/mapping-config.js';
 import type { AggregationCounters } from '../telemetry/aggregation-counters.js';
 import { DEFAULT_MAX_SCALE, DEFAULT_MAX_SIZE } from '../shared/exponential-scale.js';
@@ -8,6 +8,7 @@ import { PLAIN, type SeriesShape } from './series-decision.js';
 import { BucketArena } from './bucket-arena.js';
 import { hasBuckets, NO_BUCKETS, Series, type ExponentialShape, type Family } from './series.js';
 import { LabelSets } from './label-sets.js';
+import { MemberSet } from './member-set.js';
 import { summaryShape } from './summary-window.js';
 import { clip, WarnLimiter } from '../shared/warn-limiter.js';
 
@@ -163,10 +164,10 @@ export class SeriesStore {
     }
     const labelSet = this.labelSets.acquire(labelKey, sorted);
     const id = this.series.length;
-    // Only observers have buckets: a typed array costs some 250 bytes however short (measured), on every counter, gauge and set.
-    const counts = hasBuckets(kind) ? this.buckets.take(family.bounds.length + 1) : NO_BUCKETS;
+    const counts = family.cells?.take() ?? NO_BUCKETS;
     const ttlMs = shape.ttlMs ?? this.opts.defaultTtlMs;
-    const created = new Series(id, kind, family, this.labelSets.attributesOf(labelSet), this.opts.now(), labelSet, ttlMs, this.epoch, counts);
+    const members = kind === SET ? new MemberSet(this.buckets.memberTables.take()) : null;
+    const created = new Series(id, kind, family, this.labelSets.attributesOf(labelSet), this.opts.now(), labelSet, ttlMs, this.epoch, counts, members);
     this.series.push(created);
     family.series.push(created);
     inFamily.set(labelSet, created);
@@ -200,16 +201,19 @@ export class SeriesStore {
 
   private createFamily(name: string, type: FamilyType, kind: MetricKind, shape: SeriesShape): Family {
     const { timerBuckets, histogramBuckets } = this.opts;
+    const bounds = type !== 'histogram' ? [] : shape.bounds !== undefined ? [...shape.bounds] : kind === TIMER ? timerBuckets : histogramBuckets;
     return {
       name,
       type,
       kind,
       unit: kind === TIMER ? 's' : '',
-      bounds: type !== 'histogram' ? [] : shape.bounds !== undefined ? [...shape.bounds] : kind === TIMER ? timerBuckets : histogramBuckets,
+      bounds,
       help: shape.help,
       summary: shape.summary === undefined ? undefined : summaryShape(shape.summary.quantiles, shape.summary.maxAgeMs, shape.summary.ageBuckets),
       exponential: type === 'histogram' ? this.exponentialShape(shape.exponential) : undefined,
       series: [],
+      // Only observers have buckets: a typed array costs some 250 bytes however short (measured), on every counter, gauge and set.
+      cells: hasBuckets(kind) ? this.buckets.poolFor(bounds.length + 1) : undefined,
     };
   }
 
@@ -237,12 +241,14 @@ export class SeriesStore {
       if (s.ttlMs > 0 && now - s.lastSeenMs >= s.ttlMs) {
         this.byLabelSet.get(s.family)!.delete(s.labelSet);
         this.labelSets.release(s.labelSet);
-        if (s.bucketCounts.length > 0) {
-          // A scrape or push batch begun before this flush may still render the series: it keeps its counts, the arena its cells.
-          const cells = s.bucketCounts;
+        const cells = s.bucketCounts;
+        if (cells instanceof Uint32Array) {
+          // A scrape or push batch begun before this flush may still render the series: it keeps its counts, the pool its cells.
           s.bucketCounts = cells.slice();
-          this.buckets.give(cells);
+          s.family.cells?.give(cells);
         }
+        // Exporters read a set's count of its last interval, never its members.
+        if (s.members !== null) this.buckets.memberTables.give(s.members.home);
         dead.add(s);
         continue;
       }

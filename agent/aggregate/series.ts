@@ -1,5 +1,6 @@
 import { COUNTER, GAUGE, SET, type MetricKind } from '../parse/metric-kind.js';
 import type { ExponentialOptions } from '../mapping/mapping-config.js';
+import type { CellPool } from './bucket-arena.js';
 import { ExponentialHistogram } from './exponential-histogram.js';
 import { MemberSet } from './member-set.js';
 import type { FamilyType } from './prometheus-names.js';
@@ -15,8 +16,14 @@ import { SummaryWindow, type SummaryShape } from './summary-window.js';
 export const SeriesLabels = function SeriesLabels() {} as unknown as new () => Record<string, string>;
 SeriesLabels.prototype = Object.create(null) as Record<string, string>;
 
+/**
+ * Per-bucket weights: whole counts as 32-bit integers from the family's
+ * BucketPool, or doubles once a count did not fit (see BucketArena).
+ */
+export type BucketCounts = Uint32Array | Float64Array;
+
 /** The buckets of a series that has none: empty, so nothing can be written to it. */
-export const NO_BUCKETS = new Float64Array(0);
+export const NO_BUCKETS: BucketCounts = new Float64Array(0);
 
 /** Whether series of this kind have bucket counts: only observers do. */
 export function hasBuckets(kind: MetricKind): boolean {
@@ -29,11 +36,13 @@ export class Series {
   value = 0;
   /**
    * Per-bucket (not cumulative) weights; the last cell is the +Inf bucket.
-   * Empty for counters, gauges and sets. A view into the store's
-   * BucketArena, replaced by a copy of its own when the series expires, so a
-   * scrape that still renders it reads its last counts.
+   * Empty for counters, gauges and sets. A view into the family's
+   * BucketPool, replaced by doubles of its own when a count does not fit,
+   * and by a copy when the series expires, so a scrape that still renders it
+   * reads its last counts: read it afresh, never keep it across a turn of
+   * the event loop.
    */
-  bucketCounts: Float64Array;
+  bucketCounts: BucketCounts;
   sum = 0;
   count = 0;
   /**
@@ -77,12 +86,14 @@ export class Series {
     readonly ttlMs: number,
     epoch: number,
     /** Zeroed, of the family's bounds plus one, for observers; NO_BUCKETS for the rest. */
-    bucketCounts: Float64Array,
+    bucketCounts: BucketCounts,
+    /** A set's members: given its first table, or null for other kinds. */
+    members: MemberSet | null,
   ) {
     this.lastEpoch = epoch;
     this.lastSeenMs = startTimeMs;
     this.bucketCounts = bucketCounts;
-    this.members = kind === SET ? new MemberSet() : null;
+    this.members = members;
     this.summary = family.summary === undefined ? null : new SummaryWindow(family.summary, startTimeMs);
     this.expo = family.exponential === undefined ? null : new ExponentialHistogram(family.exponential);
   }
@@ -109,6 +120,8 @@ export interface Family {
    * the series it began with, in their order.
    */
   series: Series[];
+  /** Where its series' bucket counts come from and go back to; undefined for families without buckets. */
+  cells: CellPool<Uint32Array> | undefined;
 }
 
 

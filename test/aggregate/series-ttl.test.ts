@@ -53,6 +53,23 @@ describe('series expiry', () => {
     expect([...old.bucketCounts]).toEqual([1, 2]);
   });
 
+  it('gives an expired set\'s member table to the next new set, empty', () => {
+    const { send, advance, seriesWith } = setup({ seriesTtlMs: 20_000 });
+    send('users:u1|s|#pod:a\nusers:u2|s|#pod:a\nusers:u3|s|#pod:a');
+    const old = seriesWith('users', { pod: 'a' })!;
+    const table = old.members!.home;
+    advance(10_000);
+    advance(10_000);
+    advance(10_000);
+    expect(seriesWith('users', { pod: 'a' })).toBeUndefined();
+    send('users:u9|s|#pod:b');
+    const fresh = seriesWith('users', { pod: 'b' })!;
+    expect(fresh.members!.home).toBe(table);
+    expect(fresh.members!.size).toBe(1);
+    advance(10_000);
+    expect(fresh.lastIntervalCount).toBe(1);
+  });
+
   it('frees an expired label set: the same labels come back as a new series, under any name', () => {
     const { send, advance, values, agg } = setup({ seriesTtlMs: 20_000 });
     send('a:1|c|#pod:x\nb:1|c|#pod:x');
