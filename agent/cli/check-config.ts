@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, parseDocument } from 'yaml';
 import { loadConfigFile } from '../config/load-config.js';
-import { ConfigError, formatIssue } from '../shared/yaml-issues.js';
+import { ConfigError, formatIssue } from '../shared/config-error.js';
 import { loadMappingFile, type MappingConfig } from '../mapping/mapping-config.js';
 import { resolveMapping } from './mapping-source.js';
 

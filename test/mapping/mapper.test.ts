@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, type ConfigIssue } from '../../agent/shared/yaml-issues.js';
+import { ConfigError, type ConfigIssue } from '../../agent/shared/config-error.js';
 import { Mapper, type MappingMetricType } from '../../agent/mapping/mapper.js';
 import { loadMappingFile, parseMappingText, scaleForBucketFactor } from '../../agent/mapping/mapping-config.js';
 import { parseConfigText } from '../../agent/config/load-config.js';
