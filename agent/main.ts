@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { defaultConfig, loadConfigFile } from './config/load-config.js';
-import { ConfigError } from './shared/yaml-issues.js';
+import { ConfigError } from './shared/config-error.js';
 import type { TallyConfig } from './config/schema.js';
 import { createMapper, loadMapper } from './mapping/load-mapper.js';
 import { checkConfig } from './cli/check-config.js';

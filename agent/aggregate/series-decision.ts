@@ -1,7 +1,7 @@
 import { COUNTER, DISTRIBUTION, GAUGE, HISTOGRAM, SET, TIMER, type MetricKind } from '../parse/metric-kind.js';
 import { escapeMetricName } from '../mapping/escape.js';
 import type { Mapper, MappingMetricType } from '../mapping/mapper.js';
-import type { ExponentialOptions, Quantile } from '../mapping/mapping-config.js';
+import type { ExponentialOptions, Quantile } from '../mapping/mapping-rules.js';
 
 /**
  * What a mapping rule, or the mapping file's defaults, decide about a new

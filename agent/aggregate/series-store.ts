@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { DISTRIBUTION, GAUGE, HISTOGRAM, KIND_NAMES, SET, TIMER, type MetricKind } from '../parse/metric-kind.js';
-import type { ExponentialOptions } from '../mapping/mapping-config.js';
+import type { ExponentialOptions } from '../mapping/mapping-rules.js';
 import type { AggregationCounters } from '../telemetry/aggregation-counters.js';
 import { DEFAULT_MAX_SCALE, DEFAULT_MAX_SIZE } from '../shared/exponential-scale.js';
 import { familyNameOf, familyTypeOf, sanitizeLabelName, sanitizeMetricName, type FamilyType } from './prometheus-names.js';

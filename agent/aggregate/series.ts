@@ -1,5 +1,5 @@
 import { COUNTER, GAUGE, SET, type MetricKind } from '../parse/metric-kind.js';
-import type { ExponentialOptions } from '../mapping/mapping-config.js';
+import type { ExponentialOptions } from '../mapping/mapping-rules.js';
 import type { CellPool } from './bucket-arena.js';
 import { ExponentialHistogram } from './exponential-histogram.js';
 import { MemberSet } from './member-set.js';

@@ -1,5 +1,5 @@
 import { LogCollapsingLowestDenseDDSketch } from '@datadog/sketches-js';
-import type { Quantile } from '../mapping/mapping-config.js';
+import type { Quantile } from '../mapping/mapping-rules.js';
 
 /**
  * What every summary of one family shares, fixed when the family is created

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, parseDocument } from 'yaml';
 import { loadConfigFile } from '../config/load-config.js';
-import { ConfigError, formatIssue } from '../shared/yaml-issues.js';
-import { loadMappingFile, type MappingConfig } from '../mapping/mapping-config.js';
+import { ConfigError, formatIssue } from '../shared/config-error.js';
+import { loadMappingFile } from '../mapping/mapping-config.js';
+import type { MappingConfig } from '../mapping/mapping-rules.js';
 import { resolveMapping } from './mapping-source.js';
 
 // The only top-level keys of a statsd_exporter mapping file; no Tally config key is among them.

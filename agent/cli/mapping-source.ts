@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import type { TallyConfig } from '../config/schema.js';
-import type { MappingConfig } from '../mapping/mapping-config.js';
+import type { MappingConfig } from '../mapping/mapping-rules.js';
 
 export type MappingSource = { kind: 'none' } | { kind: 'file'; path: string } | { kind: 'inline'; config: MappingConfig };
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { mappingWarnings } from '../mapping/mapping-config.js';
-import { ConfigError, describeReadError, parseYamlDocumentWithSchema, ROOT_KEY } from '../shared/yaml-issues.js';
+import { mappingWarnings } from '../mapping/mapping-warnings.js';
+import { ConfigError, describeReadError, ROOT_KEY } from '../shared/config-error.js';
+import { parseYamlDocumentWithSchema } from '../shared/yaml-issues.js';
 import { configSchema, type TallyConfig } from './schema.js';
 
 export function defaultConfig(): TallyConfig {

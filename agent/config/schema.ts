@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration, DURATION_PATTERN } from '../shared/duration-schema.js';
 import { resourceSchema, sinksSchema, spoolSchema } from '../export/sinks-config.js';
-import { inlineMappingSchema } from '../mapping/mapping-config.js';
+import { inlineMappingSchema } from '../mapping/resolve-rules.js';
 import { aggregationSchema, limitsSchema } from '../aggregate/aggregation-config.js';
 import { portSchema, statsdSchema } from '../ingest/listeners-config.js';
 import { collectSchema } from '../ingest/collect/collect-config.js';

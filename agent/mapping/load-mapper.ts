@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { Mapper } from './mapper.js';
-import { loadMappingFile, type MappingConfig } from './mapping-config.js';
+import { loadMappingFile } from './mapping-config.js';
+import type { MappingConfig } from './mapping-rules.js';
 
 /**
  * Loads a mapping file for the agent and says, in the log, what of it Tally

@@ -1,6 +1,6 @@
 import { GlobMatcher, type MappingMetricType } from './glob-matcher.js';
 import { compileGoRegex } from './go-regex.js';
-import type { ExponentialOptions, MappingConfig, MappingDefaults, MappingRule, ObserverType, Quantile } from './mapping-config.js';
+import type { ExponentialOptions, MappingConfig, MappingDefaults, MappingRule, ObserverType, Quantile } from './mapping-rules.js';
 import { compileGlobTemplate, compileRegexTemplate, expandGlob, expandRegex, type Template } from './template.js';
 
 export type { MappingMetricType } from './glob-matcher.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SummaryWindow, summaryShape } from '../../agent/aggregate/summary-window.js';
-import { DEFAULT_MAPPING_QUANTILES } from '../../agent/mapping/mapping-config.js';
+import { DEFAULT_MAPPING_QUANTILES } from '../../agent/mapping/mapping-rules.js';
 import { loadLatenciesMs, quantileErrors } from '../support/quantiles.js';
 
 const TEN_MINUTES = 600_000;

@@ -9,7 +9,8 @@ import {
   loadConfigFile,
   parseConfigText,
 } from '../../agent/config/load-config.js';
-import { ConfigError, parseYamlWithSchema, type ConfigIssue } from '../../agent/shared/yaml-issues.js';
+import { ConfigError, type ConfigIssue } from '../../agent/shared/config-error.js';
+import { parseYamlWithSchema } from '../../agent/shared/yaml-issues.js';
 import { DEFAULT_TIMER_BUCKETS } from '../../agent/aggregate/aggregation-config.js';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');

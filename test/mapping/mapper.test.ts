@@ -2,9 +2,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, type ConfigIssue } from '../../agent/shared/yaml-issues.js';
+import { ConfigError, type ConfigIssue } from '../../agent/shared/config-error.js';
 import { Mapper, type MappingMetricType } from '../../agent/mapping/mapper.js';
-import { loadMappingFile, parseMappingText, scaleForBucketFactor } from '../../agent/mapping/mapping-config.js';
+import { loadMappingFile, parseMappingText } from '../../agent/mapping/mapping-config.js';
+import { scaleForBucketFactor } from '../../agent/mapping/resolve-rules.js';
 import { parseConfigText } from '../../agent/config/load-config.js';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
