@@ -7,6 +7,8 @@ export class MemberSet {
   private table: Float64Array;
   private mask: number;
   size = 0;
+  /** The distinct count of the last complete interval; -1 until one completed. */
+  lastCount = -1;
 
   constructor(
     /** The first table, of a power-of-two length, zeroed; the set comes back to it after a burst. */
@@ -30,6 +32,12 @@ export class MemberSet {
     }
     table[slot] = key;
     if (++this.size * 2 > table.length) this.grow();
+  }
+
+  /** Closes an interval: its distinct count becomes the last one, and the members are forgotten. */
+  endInterval(): void {
+    this.lastCount = this.size;
+    this.clear();
   }
 
   clear(): void {

@@ -65,6 +65,9 @@ export interface Compaction {
  * type checks, the cardinality limits and expiry. Everything that makes
  * strings happens here, once per new series.
  */
+/** Series a family holds before it is indexed by label set rather than scanned. */
+const BY_SCAN = 16;
+
 export class SeriesStore {
   /** By id. Read on the hot path; expiry assigns a new array. */
   series: Series[] = [];
@@ -79,7 +82,12 @@ export class SeriesStore {
   private sets: Series[] = [];
   private seriesWithTtl = 0;
   private readonly families = new Map<string, Family>();
-  /** A family's series by label set: a series' identity is its family and the number of its label set. */
+  /**
+   * A large family's series by label set: a series' identity is its family
+   * and the number of its label set. A family of fewer than BY_SCAN series
+   * is scanned instead: a Map each cost the 10-series families of
+   * bench/micro-memory.mjs 48 bytes a series.
+   */
   private readonly byLabelSet = new Map<Family, Map<number, Series>>();
   private readonly labelSets = new LabelSets();
   private readonly buckets = new BucketArena();
@@ -147,16 +155,12 @@ export class SeriesStore {
       this.refuseSeries(familyName);
       return REJECTED;
     }
-    let inFamily: Map<number, Series>;
     if (family === undefined) {
       family = this.createFamily(familyName, type, kind, shape);
       this.families.set(familyName, family);
-      this.byLabelSet.set(family, (inFamily = new Map()));
-    } else {
-      inFamily = this.byLabelSet.get(family)!;
     }
     const known = this.labelSets.find(labelKey);
-    const found = known === -1 ? undefined : inFamily.get(known);
+    const found = known === -1 ? undefined : this.inFamily(family, known);
     if (found !== undefined) return found.id;
     if (this.series.length >= limits.maxSeries || family.series.length >= limits.maxSeriesPerMetric) {
       this.refuseSeries(familyName);
@@ -170,10 +174,20 @@ export class SeriesStore {
     const created = new Series(id, kind, family, this.labelSets.attributesOf(labelSet), this.opts.now(), labelSet, ttlMs, this.epoch, counts, members);
     this.series.push(created);
     family.series.push(created);
-    inFamily.set(labelSet, created);
+    const index = this.byLabelSet.get(family);
+    if (index !== undefined) index.set(labelSet, created);
+    else if (family.series.length >= BY_SCAN) this.byLabelSet.set(family, new Map(family.series.map((x) => [x.labelSet, x])));
     if (created.members !== null) this.sets.push(created);
     if (created.ttlMs > 0) this.seriesWithTtl++;
     return id;
+  }
+
+  /** The family's series of this label set, if it has one. */
+  private inFamily(family: Family, labelSet: number): Series | undefined {
+    const index = this.byLabelSet.get(family);
+    if (index !== undefined) return index.get(labelSet);
+    for (const s of family.series) if (s.labelSet === labelSet) return s;
+    return undefined;
   }
 
   /**
@@ -182,10 +196,7 @@ export class SeriesStore {
    * when any did, for the holders of series ids to follow.
    */
   flush(): Compaction | undefined {
-    for (const s of this.sets) {
-      s.lastIntervalCount = s.members!.size;
-      s.members!.clear();
-    }
+    for (const s of this.sets) s.members!.endInterval();
     const now = this.opts.now();
     let expired = 0;
     if (this.seriesWithTtl > 0) {
@@ -239,7 +250,7 @@ export class SeriesStore {
     const dead = new Set<Series>();
     for (const s of this.series) {
       if (s.ttlMs > 0 && now - s.lastSeenMs >= s.ttlMs) {
-        this.byLabelSet.get(s.family)!.delete(s.labelSet);
+        this.byLabelSet.get(s.family)?.delete(s.labelSet);
         this.labelSets.release(s.labelSet);
         const cells = s.bucketCounts;
         if (cells instanceof Uint32Array) {

@@ -18,7 +18,7 @@ SeriesLabels.prototype = Object.create(null) as Record<string, string>;
 
 /**
  * Per-bucket weights: whole counts as 32-bit integers from the family's
- * BucketPool, or doubles once a count did not fit (see BucketArena).
+ * CellPool, or doubles once a count did not fit (see BucketArena).
  */
 export type BucketCounts = Uint32Array | Float64Array;
 
@@ -37,7 +37,7 @@ export class Series {
   /**
    * Per-bucket (not cumulative) weights; the last cell is the +Inf bucket.
    * Empty for counters, gauges and sets. A view into the family's
-   * BucketPool, replaced by doubles of its own when a count does not fit,
+   * CellPool, replaced by doubles of its own when a count does not fit,
    * and by a copy when the series expires, so a scrape that still renders it
    * reads its last counts: read it afresh, never keep it across a turn of
    * the event loop.
@@ -46,17 +46,11 @@ export class Series {
   sum = 0;
   count = 0;
   /**
-   * 52-bit hashes of the distinct members seen in the current interval: no
-   * string per line, and a collision needs about 10^7 members in one interval
-   * to become likely (birthday bound), far beyond what a set gauge is used for.
+   * A set's members, a summary's quantile window or a histogram's
+   * exponential state: a series has at most one, by its family, so one field
+   * holds it (8 bytes a series each field saved; the getters below read it).
    */
-  readonly members: MemberSet | null;
-  /** The quantile window of a summary series; null for every other type. Its sum and count are the fields above. */
-  readonly summary: SummaryWindow | null;
-  /** Kept beside the explicit buckets (which /metrics and remote write need) when the family has exponential state. */
-  readonly expo: ExponentialHistogram | null;
-  /** Distinct count of the last complete interval; -1 until one completed. */
-  lastIntervalCount = -1;
+  private readonly state: MemberSet | SummaryWindow | ExponentialHistogram | null;
   aliases = 0;
   /** The flush interval (SeriesStore.epoch) of the latest sample. */
   lastEpoch: number;
@@ -93,9 +87,37 @@ export class Series {
     this.lastEpoch = epoch;
     this.lastSeenMs = startTimeMs;
     this.bucketCounts = bucketCounts;
-    this.members = members;
-    this.summary = family.summary === undefined ? null : new SummaryWindow(family.summary, startTimeMs);
-    this.expo = family.exponential === undefined ? null : new ExponentialHistogram(family.exponential);
+    this.state =
+      members ??
+      (family.summary !== undefined
+        ? new SummaryWindow(family.summary, startTimeMs)
+        : family.exponential !== undefined
+          ? new ExponentialHistogram(family.exponential)
+          : null);
+  }
+
+  /**
+   * 52-bit hashes of the distinct members seen in the current interval: no
+   * string per line, and a collision needs about 10^7 members in one interval
+   * to become likely (birthday bound), far beyond what a set gauge is used for.
+   */
+  get members(): MemberSet | null {
+    return this.kind === SET ? (this.state as MemberSet) : null;
+  }
+
+  /** The quantile window of a summary series; null for every other type. Its sum and count are the fields above. */
+  get summary(): SummaryWindow | null {
+    return this.family.summary === undefined ? null : (this.state as SummaryWindow);
+  }
+
+  /** Kept beside the explicit buckets (which /metrics and remote write need) when the family has exponential state. */
+  get expo(): ExponentialHistogram | null {
+    return this.family.exponential === undefined ? null : (this.state as ExponentialHistogram);
+  }
+
+  /** A set's distinct count of the last complete interval; -1 until one completed, and for other types. */
+  get lastIntervalCount(): number {
+    return this.kind === SET ? (this.state as MemberSet).lastCount : -1;
   }
 }
 
