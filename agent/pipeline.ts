@@ -3,11 +3,10 @@ import { detectResources, envDetector, resourceFromAttributes } from '@opentelem
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { Logger } from 'pino';
-import { compileNamePatterns } from './aggregate/name-patterns.js';
 import { Aggregator } from './aggregate/aggregator.js';
 import { warmUpHotPath } from './aggregate/warm-up.js';
 import { globalTags } from './aggregate/global-tags.js';
-import { aggregatorLimits } from './aggregate/aggregation-config.js';
+import { aggregatorSettings } from './aggregate/aggregation-config.js';
 import type { TallyConfig } from './config/schema.js';
 import type { Mapper } from './mapping/mapper.js';
 import { buildPushResource } from './export/built-in-sinks.js';
@@ -21,8 +20,7 @@ import { streamedMetricsHandler } from './export/streamed-metrics.js';
 import { collectSettings } from './ingest/collect/collect-config.js';
 import { createCollectHandler } from './ingest/collect/handler.js';
 import { makeHostCheck } from './ingest/collect/header-checks.js';
-import { socketPath } from './ingest/socket-dir.js';
-import { parserOptions } from './ingest/listeners-config.js';
+import { parserOptions, streamSettings, udpSettings, unixgramSettings } from './ingest/listeners-config.js';
 import { registerHttpMetrics } from './telemetry/http-metrics.js';
 import { startStreamListener, type StreamListener } from './ingest/stream-listener.js';
 import { startUdpListener, type UdpListener } from './ingest/udp-listener.js';
@@ -69,13 +67,9 @@ export async function startPipeline(
   if (tags.ignored.length > 0) logger.warn({ ignored: tags.ignored }, 'TALLY_TAGS entries that are not key:value were ignored');
   if (tags.pairs.length > 0) logger.info({ tags: Object.fromEntries(tags.pairs) }, 'tags added to every series');
   const aggregator = new Aggregator({
+    ...aggregatorSettings(config.aggregation, config.limits),
     globalTags: tags.pairs,
-    timerBuckets: config.aggregation.timer_buckets,
-    histogramBuckets: config.aggregation.histogram_buckets,
     mapper,
-    seriesTtlMs: config.aggregation.series_ttl,
-    upDownCounters: compileNamePatterns(config.aggregation.up_down_counters),
-    limits: aggregatorLimits(config.limits),
     counters,
     aggregation,
     logger,
@@ -160,13 +154,10 @@ export async function startPipeline(
         logger,
       });
     }
-    if (config.statsd.udp.enabled) {
+    if (s.udp.enabled) {
       const parser = newParser();
       const listener = await startUdpListener({
-        address: config.statsd.udp.address,
-        port: config.statsd.udp.port,
-        receiveBufferBytes: config.statsd.udp.receive_buffer_bytes,
-        receiver: config.statsd.udp.receiver,
+        ...udpSettings(s.udp),
         counters,
         logger,
         onDatagram: (buf, start, end) => parser.parseRange(buf, start, end, aggregator),
@@ -177,9 +168,7 @@ export async function startPipeline(
     if (s.unixgram.enabled) {
       const parser = newParser();
       const listener = await startUnixgramListener({
-        path: await socketPath(s.unixgram.path, 'dsd.sock'),
-        socketMode: parseInt(s.unixgram.mode, 8),
-        receiveBufferBytes: s.unixgram.receive_buffer_bytes,
+        ...(await unixgramSettings(s.unixgram)),
         counters,
         logger,
         onDatagram: (buf, start, end) => parser.parseRange(buf, start, end, aggregator),
@@ -188,17 +177,10 @@ export async function startPipeline(
       lifecycle.defer('unixgram listener', () => listener.close());
     }
     for (const kind of ['tcp', 'unix'] as const) {
-      const c = config.statsd[kind];
-      if (!c.enabled) continue;
+      if (!s[kind].enabled) continue;
       const parser = newParser();
       const listener = await startStreamListener({
-        kind,
-        address: kind === 'unix' ? await socketPath(s.unix.path, 'statsd.sock') : s.tcp.address,
-        port: kind === 'tcp' ? s.tcp.port : undefined,
-        socketMode: kind === 'unix' ? parseInt(s.unix.mode, 8) : undefined,
-        maxConnections: c.max_connections,
-        idleTimeoutMs: c.idle_timeout,
-        maxLineBytes: config.limits.max_line_bytes,
+        ...(await streamSettings(kind, s, config.limits)),
         logger,
         onLines: (buf) => parser.parsePacket(buf, aggregator),
         counters,

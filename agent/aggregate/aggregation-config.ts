@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { bucketLayout, exponentialBounds } from '../shared/bucket-bounds.js';
 import { duration } from '../shared/duration-schema.js';
+import type { AggregatorOptions } from './aggregator.js';
+import { compileNamePatterns } from './name-patterns.js';
 import type { AggregatorLimits } from './series-store.js';
 
 /**
@@ -97,5 +99,19 @@ export function aggregatorLimits(limits: LimitsConfig): AggregatorLimits {
     maxSeries: limits.max_series,
     maxTags: limits.max_tags,
     maxTagValueBytes: limits.max_tag_value_bytes,
+  };
+}
+
+/** What the aggregator takes from `aggregation:` and `limits:`. */
+export function aggregatorSettings(
+  aggregation: AggregationConfig,
+  limits: LimitsConfig,
+): Pick<AggregatorOptions, 'timerBuckets' | 'histogramBuckets' | 'seriesTtlMs' | 'upDownCounters' | 'limits'> {
+  return {
+    timerBuckets: aggregation.timer_buckets,
+    histogramBuckets: aggregation.histogram_buckets,
+    seriesTtlMs: aggregation.series_ttl,
+    upDownCounters: compileNamePatterns(aggregation.up_down_counters),
+    limits: aggregatorLimits(limits),
   };
 }

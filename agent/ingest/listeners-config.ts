@@ -2,8 +2,12 @@ import { z } from 'zod';
 import { duration } from '../shared/duration-schema.js';
 import type { LimitsConfig } from '../aggregate/aggregation-config.js';
 import type { StatsdParserOptions } from '../parse/statsd-line.js';
+import { socketPath } from './socket-dir.js';
+import type { StreamListenerOptions } from './stream-listener.js';
+import type { UdpListenerOptions } from './udp-listener.js';
+import type { UnixgramListenerOptions } from './unixgram-listener.js';
 
-/** The config's `statsd:` section: the four statsd listeners, beside them. */
+/** The config's `statsd:` section: the four statsd listeners, beside them, and their options made from it. */
 
 export const portSchema = z.number().int().min(0).max(65535);
 
@@ -97,4 +101,32 @@ export type StatsdConfig = z.output<typeof statsdSchema>;
  */
 export function parserOptions(limits: LimitsConfig, negativeCounters: boolean): StatsdParserOptions {
   return { maxLineBytes: limits.max_line_bytes, maxEventTextBytes: limits.max_event_text_bytes, negativeCounters };
+}
+
+/** What the UDP listener takes from `statsd.udp`. */
+export function udpSettings(c: StatsdConfig['udp']): Pick<UdpListenerOptions, 'address' | 'port' | 'receiveBufferBytes' | 'receiver'> {
+  return { address: c.address, port: c.port, receiveBufferBytes: c.receive_buffer_bytes, receiver: c.receiver };
+}
+
+/** What the unixgram listener takes from `statsd.unixgram`; the socket's default folder is made if missing. */
+export async function unixgramSettings(c: StatsdConfig['unixgram']): Promise<Pick<UnixgramListenerOptions, 'path' | 'socketMode' | 'receiveBufferBytes'>> {
+  return { path: await socketPath(c.path, 'dsd.sock'), socketMode: parseInt(c.mode, 8), receiveBufferBytes: c.receive_buffer_bytes };
+}
+
+/** What a stream listener takes from `statsd.tcp` or `statsd.unix`, and from `limits:`. */
+export async function streamSettings(
+  kind: 'tcp' | 'unix',
+  statsd: StatsdConfig,
+  limits: LimitsConfig,
+): Promise<Pick<StreamListenerOptions, 'kind' | 'address' | 'port' | 'socketMode' | 'maxConnections' | 'idleTimeoutMs' | 'maxLineBytes'>> {
+  const c = statsd[kind];
+  return {
+    kind,
+    address: kind === 'unix' ? await socketPath(statsd.unix.path, 'statsd.sock') : statsd.tcp.address,
+    port: kind === 'tcp' ? statsd.tcp.port : undefined,
+    socketMode: kind === 'unix' ? parseInt(statsd.unix.mode, 8) : undefined,
+    maxConnections: c.max_connections,
+    idleTimeoutMs: c.idle_timeout,
+    maxLineBytes: limits.max_line_bytes,
+  };
 }
