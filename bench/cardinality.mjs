@@ -323,6 +323,12 @@ async function measureSize(size) {
     };
     if (!row.prometheus.scrapes) row.notes.push('Prometheus did not scrape during the row (make the row longer than --scrape-interval)');
     if (!row.flush) row.notes.push('no flush during the row');
+  } catch (err) {
+    // A row that fails says how the agent was then: a scrape cut off by an agent that died reads only "aborted".
+    const c = agent?.child;
+    const ended = c === undefined ? 'agent not started' : c.exitCode !== null || c.signalCode !== null ? `agent exited (${c.exitCode ?? c.signalCode})` : 'agent running';
+    const last = c?.stderrText.trim().split('\n').slice(-3).join(' / ');
+    throw new Error(`${err.message}; ${ended}${last ? `; its stderr ends: ${last}` : ''}`, { cause: err });
   } finally {
     if (prom) await stop(prom.child);
     if (agent) await stop(agent.child);
