@@ -8,7 +8,8 @@ import { StringPool } from './string-pool.js';
  * series is found by its family and the number of its set, not by a string
  * of name and labels made per series. That string, its parts and a labels
  * object of each series' own were 270 of the 522 heap bytes of a counter
- * series at 100,000 (a heap snapshot of bench/micro-flush.mjs's mix).
+ * series (a heap snapshot of 100,000 counters with bench/micro-flush.mjs's
+ * tags; bench/micro-memory.mjs measures the same feed).
  *
  * A set lives while a series uses it: expiry releases it, and its number is
  * given to the next new set.

@@ -60,14 +60,14 @@ export interface Compaction {
   readonly dead: ReadonlySet<Series>;
 }
 
+/** Series a family holds before it is indexed by label set rather than scanned. */
+const BY_SCAN = 16;
+
 /**
  * The series and their families: identity (name and sorted labels), naming,
  * type checks, the cardinality limits and expiry. Everything that makes
  * strings happens here, once per new series.
  */
-/** Series a family holds before it is indexed by label set rather than scanned. */
-const BY_SCAN = 16;
-
 export class SeriesStore {
   /** By id. Read on the hot path; expiry assigns a new array. */
   series: Series[] = [];
