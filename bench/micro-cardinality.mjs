@@ -13,19 +13,11 @@ import { parseArgs } from 'node:util';
 const { values: opts } = parseArgs({ options: { sizes: { type: 'string', default: '1000,100000,1000000' }, rounds: { type: 'string', default: '3' }, child: { type: 'string' } } });
 
 if (opts.child !== undefined) {
-  const { pino } = await import('pino');
-  const { Aggregator } = await import('../dist/agent/aggregate/aggregator.js');
+  const { benchAggregator } = await import('./in-process.mjs');
   const { StatsdParser } = await import('../dist/agent/parse/statsd-line.js');
-  const { IngestCounters } = await import('../dist/agent/telemetry/ingest-counters.js');
   const n = Number(opts.child);
   const B = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-  const agg = new Aggregator({
-    timerBuckets: B,
-    histogramBuckets: B,
-    counters: new IngestCounters(),
-    logger: pino({ level: 'silent' }),
-    limits: { maxSeries: 4e6, maxSeriesPerMetric: 4e6, maxTags: 64, maxTagValueBytes: 1024 },
-  });
+  const agg = await benchAggregator({ timerBuckets: B, histogramBuckets: B });
   const types = ['c', 'g', 'ms', 'h', 'c|@0.5'];
   const line = (s, v) => `bench.metric_${s % 100}.${types[s % 5][0]}:${v}|${types[s % 5]}|#env:prod,host:web-${s % 1000},id:${s}`;
   const parser = new StatsdParser();

@@ -47,10 +47,8 @@ if (opts.child !== undefined) {
 
 async function runChild(n, rounds) {
   const { pino } = await import('pino');
-  const { Aggregator } = await import('../dist/agent/aggregate/aggregator.js');
+  const { benchAggregator, senderTags } = await import('./in-process.mjs');
   const { StatsdParser } = await import('../dist/agent/parse/statsd-line.js');
-  const { IngestCounters } = await import('../dist/agent/telemetry/ingest-counters.js');
-  const { DEFAULT_BUCKETS, DEFAULT_TIMER_BUCKETS } = await import('../dist/agent/aggregate/aggregation-config.js');
   const { toResourceMetrics } = await import('../dist/agent/export/aggregate-producer.js');
   const { collectSummaries } = await import('../dist/agent/export/summary-data.js');
   const { collectExponentialHistograms } = await import('../dist/agent/export/exponential-data.js');
@@ -64,13 +62,7 @@ async function runChild(n, rounds) {
   const { join } = await import('node:path');
   const { expositionChunks } = await import('../dist/agent/export/exposition-writer.js');
 
-  const agg = new Aggregator({
-    timerBuckets: DEFAULT_TIMER_BUCKETS,
-    histogramBuckets: DEFAULT_BUCKETS,
-    counters: new IngestCounters(),
-    logger: pino({ level: 'silent' }),
-    limits: { maxSeries: 4e6, maxSeriesPerMetric: 4e6, maxTags: 64, maxTagValueBytes: 1024 },
-  });
+  const agg = await benchAggregator();
   // The UDP sender's mix (bench/udp-sender.c): series per type in tenths, ten tag sets per name.
   const types = [
     ['hits', 'c', 4],
@@ -79,8 +71,6 @@ async function runChild(n, rounds) {
     ['payload_size', 'h', 1],
     ['users', 's', 1],
   ];
-  const routes = ['/a', '/b', '/c', '/d', '/e'];
-  const tags = (j) => `env:${j % 2 ? 'staging' : 'prod'},route:${routes[(j >> 1) % 5]}${j % 3 === 0 ? ',region:eu' : ''}`;
   const plan = [];
   for (const [name, code, weight] of types) {
     const count = Math.floor((n * weight) / 10);
@@ -95,7 +85,7 @@ async function runChild(n, rounds) {
       const lines = [];
       for (let j = i; j < Math.min(plan.length, i + 10); j++) {
         const [name, code, s] = plan[j];
-        lines.push(`tallybench.${name}_${Math.floor(s / 10)}:${value(code)}|${code}|#${tags(s % 10)}`);
+        lines.push(`tallybench.${name}_${Math.floor(s / 10)}:${value(code)}|${code}|#${senderTags(s % 10)}`);
       }
       parser.parsePacket(Buffer.from(lines.join('\n')), agg);
     }

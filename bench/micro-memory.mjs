@@ -27,22 +27,11 @@ const TYPES = [
 ];
 
 if (opts.child !== undefined) {
-  const { pino } = await import('pino');
-  const { Aggregator } = await import('../dist/agent/aggregate/aggregator.js');
+  const { benchAggregator, senderTags } = await import('./in-process.mjs');
   const { StatsdParser } = await import('../dist/agent/parse/statsd-line.js');
-  const { IngestCounters } = await import('../dist/agent/telemetry/ingest-counters.js');
-  const { DEFAULT_BUCKETS, DEFAULT_TIMER_BUCKETS } = await import('../dist/agent/aggregate/aggregation-config.js');
   const n = Number(opts.child);
   const code = opts.type;
-  const agg = new Aggregator({
-    timerBuckets: DEFAULT_TIMER_BUCKETS,
-    histogramBuckets: DEFAULT_BUCKETS,
-    counters: new IngestCounters(),
-    logger: pino({ level: 'silent' }),
-    limits: { maxSeries: 4e6, maxSeriesPerMetric: 4e6, maxTags: 64, maxTagValueBytes: 1024 },
-  });
-  const routes = ['/a', '/b', '/c', '/d', '/e'];
-  const tags = (j) => `env:${j % 2 ? 'staging' : 'prod'},route:${routes[(j >> 1) % 5]}${j % 3 === 0 ? ',region:eu' : ''}`;
+  const agg = await benchAggregator();
   // Timers spread over a decade of bounds, sets over a few members: counts that are written, as in use.
   const value = (i) => (code === 'ms' ? String(1 + (i % 500)) : code === 's' ? `u${i % 7}` : String(i % 4096));
   const parser = new StatsdParser();
@@ -50,7 +39,7 @@ if (opts.child !== undefined) {
   const before = process.memoryUsage();
   for (let i = 0; i < n; i += 10) {
     const lines = [];
-    for (let j = i; j < Math.min(n, i + 10); j++) lines.push(`tallybench.x_${Math.floor(j / 10)}:${value(j)}|${code}|#${tags(j % 10)}`);
+    for (let j = i; j < Math.min(n, i + 10); j++) lines.push(`tallybench.x_${Math.floor(j / 10)}:${value(j)}|${code}|#${senderTags(j % 10)}`);
     parser.parsePacket(Buffer.from(lines.join('\n')), agg);
   }
   global.gc();

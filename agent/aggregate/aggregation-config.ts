@@ -3,7 +3,6 @@ import { bucketLayout, exponentialBounds } from '../shared/bucket-bounds.js';
 import { duration } from '../shared/duration-schema.js';
 import type { AggregatorOptions } from './aggregator.js';
 import { compileNamePatterns } from './name-patterns.js';
-import type { AggregatorLimits } from './series-store.js';
 
 /**
  * The config's `aggregation:` and `limits:` sections, beside the aggregator
@@ -92,16 +91,6 @@ export const limitsSchema = z
 export type AggregationConfig = z.output<typeof aggregationSchema>;
 export type LimitsConfig = z.output<typeof limitsSchema>;
 
-/** The cardinality and tag limits the aggregator applies, from `limits:`. */
-export function aggregatorLimits(limits: LimitsConfig): AggregatorLimits {
-  return {
-    maxSeriesPerMetric: limits.max_series_per_metric,
-    maxSeries: limits.max_series,
-    maxTags: limits.max_tags,
-    maxTagValueBytes: limits.max_tag_value_bytes,
-  };
-}
-
 /** What the aggregator takes from `aggregation:` and `limits:`. */
 export function aggregatorSettings(
   aggregation: AggregationConfig,
@@ -112,6 +101,11 @@ export function aggregatorSettings(
     histogramBuckets: aggregation.histogram_buckets,
     seriesTtlMs: aggregation.series_ttl,
     upDownCounters: compileNamePatterns(aggregation.up_down_counters),
-    limits: aggregatorLimits(limits),
+    limits: {
+      maxSeriesPerMetric: limits.max_series_per_metric,
+      maxSeries: limits.max_series,
+      maxTags: limits.max_tags,
+      maxTagValueBytes: limits.max_tag_value_bytes,
+    },
   };
 }

@@ -22,11 +22,6 @@ export class LabelSets {
   private readonly unused: number[] = [];
   private readonly values = new StringPool();
 
-  /** Sets in use now. */
-  get size(): number {
-    return this.ids.size;
-  }
-
   /** The number of the set of this key, or -1 when no series has it. */
   find(key: string): number {
     return this.ids.get(key) ?? -1;
