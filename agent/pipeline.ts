@@ -10,6 +10,7 @@ import { aggregatorSettings } from './aggregate/aggregation-config.js';
 import type { TallyConfig } from './config/schema.js';
 import type { Mapper } from './mapping/mapper.js';
 import { buildPushResource } from './export/built-in-sinks.js';
+import { exponentialMode } from './export/sinks-config.js';
 import { DurableSpool } from './durable-spool.js';
 import { MAX_PENDING_EVENTS, startFlushLoop } from './flush-loop.js';
 import { replayJournal } from './journal-replay.js';
@@ -73,12 +74,7 @@ export async function startPipeline(
     counters,
     aggregation,
     logger,
-    // Exponential histograms only for sinks that can take them: OTLP, and a module sink may read them too.
-    exponential: config.sinks.some((s) => s.type === 'otlp' && s.histograms === 'exponential')
-      ? 'all'
-      : config.sinks.some((s) => s.type !== 'prometheus_remote_write')
-        ? 'rules'
-        : 'off',
+    exponential: exponentialMode(config.sinks),
     // Events are kept as they arrived only when a sink can ship them as log records.
     maxPendingEvents: config.sinks.some((s) => (s.type === 'otlp' && s.events) || s.type === 'module') ? MAX_PENDING_EVENTS : 0,
   });

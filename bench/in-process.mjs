@@ -2,8 +2,13 @@
 // makes one, with room for millions of series and a silent log, and the
 // UDP sender's tag sets (bench/udp-sender.c). Reads dist/ (`npm run build`).
 
-/** An aggregator holding up to 4 million series; `timerBuckets` and `histogramBuckets` default to the agent's. */
-export async function benchAggregator({ timerBuckets, histogramBuckets } = {}) {
+/**
+ * An aggregator holding up to 4 million series; `timerBuckets` and
+ * `histogramBuckets` default to the agent's, `exponential` to 'rules' (as
+ * with an OTLP sink); 'all' is what a remote-write sink with native
+ * histograms makes the agent keep.
+ */
+export async function benchAggregator({ timerBuckets, histogramBuckets, exponential } = {}) {
   const { pino } = await import('pino');
   const { Aggregator } = await import('../dist/agent/aggregate/aggregator.js');
   const { IngestCounters } = await import('../dist/agent/telemetry/ingest-counters.js');
@@ -11,6 +16,7 @@ export async function benchAggregator({ timerBuckets, histogramBuckets } = {}) {
   return new Aggregator({
     timerBuckets: timerBuckets ?? DEFAULT_TIMER_BUCKETS,
     histogramBuckets: histogramBuckets ?? DEFAULT_BUCKETS,
+    exponential: exponential ?? 'rules',
     counters: new IngestCounters(),
     logger: pino({ level: 'silent' }),
     limits: { maxSeries: 4e6, maxSeriesPerMetric: 4e6, maxTags: 64, maxTagValueBytes: 1024 },

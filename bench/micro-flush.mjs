@@ -7,7 +7,10 @@
 // sample in the interval, so the delta OTLP sink sends every one: the worst
 // case. Prints the command line and a Markdown table.
 //
-//   node bench/micro-flush.mjs [--sizes 10000,100000] [--rounds 3]
+//   node bench/micro-flush.mjs [--sizes 10000,100000] [--rounds 3] [--rw-histograms classic|native]
+//
+// --rw-histograms native: the remote-write sink sends timers and histograms
+// as native histograms (every histogram family keeps exponential state).
 //
 // Needs `npm run build` (reads dist/).
 import { execFileSync } from 'node:child_process';
@@ -17,20 +20,26 @@ import { parseArgs } from 'node:util';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 const { values: opts } = parseArgs({
-  options: { sizes: { type: 'string', default: '10000,100000' }, rounds: { type: 'string', default: '3' }, child: { type: 'string' } },
+  options: {
+    sizes: { type: 'string', default: '10000,100000' },
+    rounds: { type: 'string', default: '3' },
+    'rw-histograms': { type: 'string', default: 'classic' },
+    child: { type: 'string' },
+  },
 });
 
 if (opts.child !== undefined) {
   const n = Number(opts.child);
-  console.log(JSON.stringify(await runChild(n, Number(opts.rounds))));
+  console.log(JSON.stringify(await runChild(n, Number(opts.rounds), opts['rw-histograms'] === 'native')));
 } else {
   const self = fileURLToPath(import.meta.url);
-  console.log(`command: node bench/micro-flush.mjs --sizes ${opts.sizes} --rounds ${opts.rounds}`);
+  if (!['classic', 'native'].includes(opts['rw-histograms'])) throw new Error('--rw-histograms is classic or native');
+  console.log(`command: node bench/micro-flush.mjs --sizes ${opts.sizes} --rounds ${opts.rounds} --rw-histograms ${opts['rw-histograms']}`);
   console.log(`node ${process.version}; each size in a fresh process (taskset -c 0 where available); median of ${opts.rounds} flushes\n`);
   console.log('| series | samples a flush | SDK form of the batch (longest block) | remote-write encode (longest block) | OTLP encode, delta (longest block) | remote write into its spool queue (longest block) | /metrics body | remote-write bytes (snappy) | RSS per series |');
   console.log('|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
   for (const size of opts.sizes.split(',').map(Number)) {
-    const args = ['--expose-gc', '--max-old-space-size=16384', self, '--child', String(size), '--rounds', opts.rounds];
+    const args = ['--expose-gc', '--max-old-space-size=16384', self, '--child', String(size), '--rounds', opts.rounds, '--rw-histograms', opts['rw-histograms']];
     const pinned = existsSync('/usr/bin/taskset');
     const out = execFileSync(pinned ? 'taskset' : process.execPath, pinned ? ['-c', '0', process.execPath, ...args] : args, {
       encoding: 'utf8',
@@ -45,7 +54,7 @@ if (opts.child !== undefined) {
   }
 }
 
-async function runChild(n, rounds) {
+async function runChild(n, rounds, nativeHistograms) {
   const { pino } = await import('pino');
   const { benchAggregator, senderTags } = await import('./in-process.mjs');
   const { StatsdParser } = await import('../dist/agent/parse/statsd-line.js');
@@ -62,7 +71,7 @@ async function runChild(n, rounds) {
   const { join } = await import('node:path');
   const { expositionChunks } = await import('../dist/agent/export/exposition-writer.js');
 
-  const agg = await benchAggregator();
+  const agg = await benchAggregator({ exponential: nativeHistograms ? 'all' : 'rules' });
   // The UDP sender's mix (bench/udp-sender.c): series per type in tenths, ten tag sets per name.
   const types = [
     ['hits', 'c', 4],
@@ -98,7 +107,7 @@ async function runChild(n, rounds) {
 
   const resource = otlpResource({ version: 'bench', attributes: {} });
   let batchTimeMs = 0;
-  const rw = createRemoteWriteSink({ name: 'rw', url: 'http://127.0.0.1:9/api/v1/write', version: 'bench', timeoutMs: 10_000, externalLabels: { job: 'tally-agent', instance: 'bench' } });
+  const rw = createRemoteWriteSink({ name: 'rw', url: 'http://127.0.0.1:9/api/v1/write', version: 'bench', timeoutMs: 10_000, externalLabels: { job: 'tally-agent', instance: 'bench' }, nativeHistograms });
   const otlp = new OtlpEncoder({ encoding: 'protobuf', compression: 'gzip', temporality: 'delta', resource });
   const spoolDir = mkdtempSync(join(tmpdir(), 'tally-micro-flush-'));
   const queue = await PushSinks.open({

@@ -44,6 +44,7 @@ export function builtInSinks(resource: Resource, version: string): SinkFactoryCo
         timeoutMs: config.timeout,
         externalLabels: { ...pushIdentity(resource, config.job, config.instance), ...config.external_labels },
         maxSeriesPerRequest: config.max_series_per_request,
+        nativeHistograms: config.histograms === 'native',
         version,
         logger: ctx.logger.child({ sink: config.name }),
       });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ExponentialMode } from '../aggregate/series-store.js';
 import { duration } from '../shared/duration-schema.js';
 
 const byteCount = z.number().int().positive();
@@ -113,6 +114,12 @@ const remoteWriteSink = z
       .optional()
       .describe('The instance label of every series pushed. Default: the resource\'s service.instance.id, else host.name; "" leaves it out.'),
     max_series_per_request: z.number().int().min(1).default(2000).describe('A flush larger than this is sent as several requests.'),
+    histograms: z
+      .enum(['classic', 'native'])
+      .default('classic')
+      .describe(
+        'Timers, histograms and distributions as classic histograms (a series per bucket, plus _count and _sum), or as native histograms: one series each, base-2 exponential buckets (schema up to 8, 160 buckets, unless a mapping rule sets their resolution). Native needs a receiver that takes them: Prometheus 2.40 or later started with --enable-feature=native-histograms.',
+      ),
   })
   .strict();
 
@@ -163,3 +170,17 @@ export const resourceSchema = z
 export type SinkConfig = z.output<typeof sinkSchema>;
 export type SpoolConfig = z.output<typeof spoolSchema>;
 export type ResourceConfig = z.output<typeof resourceSchema>;
+
+/**
+ * Which histogram families keep exponential state beside their buckets:
+ * all of them when a sink sends every histogram that way (an OTLP sink's
+ * `histograms: exponential`, a remote-write sink's `histograms: native`);
+ * those a mapping rule asks for while some sink could send them (OTLP, or a
+ * module, which may read them); none when nothing could.
+ */
+export function exponentialMode(sinks: readonly SinkConfig[]): ExponentialMode {
+  if (sinks.some((s) => (s.type === 'otlp' && s.histograms === 'exponential') || (s.type === 'prometheus_remote_write' && s.histograms === 'native'))) {
+    return 'all';
+  }
+  return sinks.some((s) => s.type !== 'prometheus_remote_write') ? 'rules' : 'off';
+}

@@ -7,6 +7,8 @@ import { leLabels } from '../exposition-writer.js';
 import type { SnapshotFamily } from '../metrics-snapshot.js';
 import type { EncodedRequest, FlushSnapshot } from '../sink.js';
 import { expositionLabelName, expositionLabelValue, expositionQuantile, familyName } from '../exposition-names.js';
+import { HistogramMessageWriter } from './histogram-message.js';
+import { emptyNativeHistogram, toNativeHistogram } from './native-histogram.js';
 import { compressBlockAsync } from './snappy-block.js';
 import { encodeLabelField, LabelBlock, WriteRequestWriter } from './write-request-writer.js';
 
@@ -18,6 +20,13 @@ export interface RemoteWriteEncoderOptions {
   /** Series per request; a larger flush becomes several requests. Prometheus' own sender sends at most 2000 samples per request. */
   maxSeriesPerRequest?: number;
   onSkipped?: (metric: string, reason: string) => void;
+  /**
+   * Histogram families that keep exponential state go as native histograms:
+   * one series of one Histogram sample each, instead of a series per bucket.
+   * The receiver must take them (Prometheus 2.40 on, with
+   * --enable-feature=native-histograms). Other histograms stay classic.
+   */
+  nativeHistograms?: boolean;
   /**
    * Longest stretch of encoding between two turns of the event loop (ms):
    * a flush of millions of samples must not hold up the sockets' reads.
@@ -47,6 +56,8 @@ interface FamilyCodec {
   extraFields: Uint8Array[];
   /** Counters and histograms: a series new to this sink gets a 0 at its start time. */
   counting: boolean;
+  /** A histogram family sent as native histograms, under its name alone. */
+  native: boolean;
 }
 
 /** What the previous batch held of a family: its series array as the snapshot had it, and how many. */
@@ -81,6 +92,7 @@ export class RemoteWriteEncoder {
   private readonly leFields = new WeakMap<readonly number[], Uint8Array[]>();
   private readonly block = new LabelBlock();
   private readonly writer = new WriteRequestWriter();
+  private readonly histograms = new HistogramMessageWriter();
   private sent = new Map<Family, SentFamily>();
 
   constructor(private readonly opts: RemoteWriteEncoderOptions) {
@@ -249,6 +261,11 @@ export class RemoteWriteEncoder {
         cut();
         return;
       case 'histogram': {
+        if (codec.native) {
+          this.writeNative(codec, s, zeroAtMs, timeMs, stale);
+          cut();
+          return;
+        }
         writer.series(block, first, undefined, stale ? 'stale' : s.count, zeroAtMs);
         cut();
         writer.series(block, second!, undefined, stale ? 'stale' : s.sum, zeroAtMs);
@@ -278,11 +295,30 @@ export class RemoteWriteEncoder {
     }
   }
 
+  /** A series of a native family: its histogram, after an empty one at its start when new; a gone one gets the float stale marker, as a scrape writes it. */
+  private writeNative(codec: FamilyCodec, s: Series, zeroAtMs: number, timeMs: number, stale: boolean): void {
+    const name = codec.nameFields[0]!;
+    if (stale) {
+      this.writer.series(this.block, name, undefined, 'stale', -1);
+      return;
+    }
+    const h = toNativeHistogram(s.expo!);
+    if (h === undefined) {
+      this.opts.onSkipped?.(codec.names[0]!, 'its exponential histogram is coarser than schema -4, the coarsest a native histogram has');
+      return;
+    }
+    const messages: Uint8Array[] = [];
+    // The writer's view lasts until its next message: the start's empty histogram is copied.
+    if (zeroAtMs >= 0) messages.push(this.histograms.write(emptyNativeHistogram(h.schema), zeroAtMs).slice());
+    messages.push(this.histograms.write(h, timeMs));
+    this.writer.histogramSeries(this.block, name, messages);
+  }
+
   /** How a family is written, made once per family; undefined (and said once) for a name nothing can carry. */
   private codec(family: Family): FamilyCodec | undefined {
     let codec = this.codecs.get(family);
     if (codec !== undefined) return codec ?? undefined;
-    codec = makeCodec(family, (bounds) => this.les(bounds));
+    codec = makeCodec(family, (bounds) => this.les(bounds), this.opts.nativeHistograms === true);
     this.codecs.set(family, codec);
     if (codec === null) this.opts.onSkipped?.(familyDescriptor(family).name, 'its name has no character a Prometheus name may hold');
     return codec ?? undefined;
@@ -299,13 +335,17 @@ export class RemoteWriteEncoder {
 
 }
 
-function makeCodec(family: Family, les: (bounds: readonly number[]) => Uint8Array[]): FamilyCodec | null {
+function makeCodec(family: Family, les: (bounds: readonly number[]) => Uint8Array[], nativeHistograms: boolean): FamilyCodec | null {
   const base = family.type === 'summary' ? familyName(family.name) : familyName(familyDescriptor(family).name, family.type === 'counter');
   if (base === undefined) return null;
   let names: string[];
   let extraName: FamilyCodec['extraName'] = '';
   let extraFields: Uint8Array[] = [];
-  switch (family.type) {
+  const native = nativeHistograms && family.type === 'histogram' && family.exponential !== undefined;
+  switch (native ? 'native' : family.type) {
+    case 'native':
+      names = [base];
+      break;
     case 'histogram':
       names = [`${base}_count`, `${base}_sum`, `${base}_bucket`];
       extraName = 'le';
@@ -325,6 +365,7 @@ function makeCodec(family: Family, les: (bounds: readonly number[]) => Uint8Arra
     extraName,
     extraFields,
     counting: family.type === 'counter' || family.type === 'histogram',
+    native,
   };
 }
 

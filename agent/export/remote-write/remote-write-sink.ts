@@ -21,6 +21,7 @@ export function createRemoteWriteSink(opts: RemoteWriteSinkOptions): Sink {
     version: opts.version,
     externalLabels: opts.externalLabels,
     maxSeriesPerRequest: opts.maxSeriesPerRequest,
+    nativeHistograms: opts.nativeHistograms,
     onSkipped: (metric, reason) => {
       const key = `${metric}\u0000${reason}`;
       if (warned.has(key)) return;

@@ -15,6 +15,8 @@
  * LabelBlock and copied as bytes into each of its samples.
  */
 
+import { ByteSink, varintSize } from './byte-sink.js';
+
 // Field keys: (field number << 3) | wire type (2 length-delimited, 1 64-bit, 0 varint).
 const TIMESERIES_KEY = 0x0a;
 const LABEL_KEY = 0x0a;
@@ -23,6 +25,7 @@ const LABEL_NAME_KEY = 0x0a;
 const LABEL_VALUE_KEY = 0x12;
 const SAMPLE_VALUE_KEY = 0x09;
 const SAMPLE_TIMESTAMP_KEY = 0x10;
+const HISTOGRAM_KEY = 0x22;
 
 /**
  * The spec's stale marker, the NaN 0x7ff0000000000002, as little-endian
@@ -30,86 +33,6 @@ const SAMPLE_TIMESTAMP_KEY = 0x10;
  * survive JavaScript arithmetic and typed-array stores.
  */
 const STALE_NAN_BYTES = [0x02, 0, 0, 0, 0, 0, 0xf0, 0x7f] as const;
-
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
-}
-
-/** Bytes that grow by doubling; `pos` is where the next byte goes. */
-class ByteSink {
-  buf: Uint8Array;
-  pos = 0;
-  private view: DataView;
-
-  constructor(size = 1 << 16) {
-    this.buf = new Uint8Array(size);
-    this.view = new DataView(this.buf.buffer);
-  }
-
-  reserve(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.pos));
-    this.buf = next;
-    this.view = new DataView(next.buffer);
-  }
-
-  byte(b: number): void {
-    this.buf[this.pos++] = b;
-  }
-
-  /** Non-negative integers up to 2^53; the caller has reserved room (10 bytes at most). */
-  varint(n: number): void {
-    const buf = this.buf;
-    let pos = this.pos;
-    while (n >= 0x80) {
-      buf[pos++] = (n & 0x7f) | 0x80;
-      n = Math.floor(n / 128);
-    }
-    buf[pos++] = n;
-    this.pos = pos;
-  }
-
-  double(v: number): void {
-    this.view.setFloat64(this.pos, v, true);
-    this.pos += 8;
-  }
-
-  copy(from: Uint8Array, start: number, end: number): void {
-    const buf = this.buf;
-    let pos = this.pos;
-    // Label runs are tens of bytes: a loop beats a native copy's call cost there.
-    for (let i = start; i < end; i++) buf[pos++] = from[i]!;
-    this.pos = pos;
-  }
-
-  /** A string field (key, length, UTF-8 bytes); the caller has reserved room for 15 + 3 × length bytes. */
-  string(key: number, s: string): void {
-    const n = s.length;
-    let ascii = n < 128;
-    for (let i = 0; ascii && i < n; i++) if (s.charCodeAt(i) >= 0x80) ascii = false;
-    this.buf[this.pos++] = key;
-    if (ascii) {
-      const buf = this.buf;
-      let pos = this.pos;
-      buf[pos++] = n;
-      for (let i = 0; i < n; i++) buf[pos++] = s.charCodeAt(i);
-      this.pos = pos;
-      return;
-    }
-    const bytes = Buffer.from(s, 'utf8');
-    this.varint(bytes.length);
-    this.buf.set(bytes, this.pos);
-    this.pos += bytes.length;
-  }
-}
 
 /** Room a label needs at most in a LabelBlock: key and length bytes, and UTF-8's 3 bytes per UTF-16 unit. */
 function labelRoom(name: string, value: string): number {
@@ -277,6 +200,29 @@ export class WriteRequestWriter {
     }
     sink.byte(SAMPLE_TIMESTAMP_KEY);
     sink.copy(this.tsBytes, 0, this.tsBytes.length);
+    this.count++;
+  }
+
+  /**
+   * One series of native histogram samples: the block's labels with `name`
+   * in its place, then each Histogram message (as HistogramMessageWriter
+   * writes them, timestamps included) in the order given.
+   */
+  histogramSeries(block: LabelBlock, name: Uint8Array, histograms: readonly Uint8Array[]): void {
+    let length = block.end + name.length;
+    for (const h of histograms) length += 1 + varintSize(h.length) + h.length;
+    const sink = this.sink;
+    sink.reserve(length + 11);
+    sink.byte(TIMESERIES_KEY);
+    sink.varint(length);
+    sink.copy(block.bytes, 0, block.nameAt);
+    sink.copy(name, 0, name.length);
+    sink.copy(block.bytes, block.nameAt, block.end);
+    for (const h of histograms) {
+      sink.byte(HISTOGRAM_KEY);
+      sink.varint(h.length);
+      sink.copy(h, 0, h.length);
+    }
     this.count++;
   }
 

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import protobuf from 'protobufjs';
 import { uncompress } from 'snappyjs';
 import { Aggregator } from '../../../agent/aggregate/aggregator.js';
+import type { ExponentialMode } from '../../../agent/aggregate/series-store.js';
 import { AggregateProducer } from '../../../agent/export/aggregate-producer.js';
 import { takeMetricsSnapshot } from '../../../agent/export/metrics-snapshot.js';
 import type { FlushSnapshot } from '../../../agent/export/sink.js';
@@ -30,6 +31,87 @@ const rawRoot = protobuf.parse(
 ).root;
 const WriteRequest = specRoot.lookupType('prometheus.WriteRequest');
 const RawWriteRequest = rawRoot.lookupType('prometheus.WriteRequest');
+
+/**
+ * Remote write's TimeSeries as Prometheus 2.40 and later read it, with the
+ * native histograms of field 4, written here from the field numbers of
+ * prompb's Histogram (count_int 1, sum 3, schema 4, zero_count_int 6,
+ * spans 8 and 11, deltas 9 and 12, timestamp 15) and the float fields
+ * beside them, which Tally must not use.
+ */
+const nativeRoot = protobuf.parse(`
+syntax = "proto3";
+package tallytest;
+message WriteRequest { repeated TimeSeries timeseries = 1; }
+message TimeSeries { repeated Label labels = 1; repeated Sample samples = 2; repeated Histogram histograms = 4; }
+message Label { string name = 1; string value = 2; }
+message Sample { double value = 1; int64 timestamp = 2; }
+message BucketSpan { sint32 offset = 1; uint32 length = 2; }
+message Histogram {
+  oneof count { uint64 count_int = 1; double count_float = 2; }
+  double sum = 3;
+  sint32 schema = 4;
+  double zero_threshold = 5;
+  oneof zero_count { uint64 zero_count_int = 6; double zero_count_float = 7; }
+  repeated BucketSpan negative_spans = 8;
+  repeated sint64 negative_deltas = 9;
+  repeated double negative_counts = 10;
+  repeated BucketSpan positive_spans = 11;
+  repeated sint64 positive_deltas = 12;
+  repeated double positive_counts = 13;
+  int32 reset_hint = 14;
+  int64 timestamp = 15;
+}
+`).root;
+const NativeWriteRequest = nativeRoot.lookupType('tallytest.WriteRequest');
+
+export interface DecodedHistogram {
+  countInt?: number;
+  countFloat?: number;
+  sum: number;
+  schema: number;
+  zeroThreshold: number;
+  zeroCountInt?: number;
+  zeroCountFloat?: number;
+  negativeSpans: Array<{ offset: number; length: number }>;
+  negativeDeltas: number[];
+  negativeCounts: number[];
+  positiveSpans: Array<{ offset: number; length: number }>;
+  positiveDeltas: number[];
+  positiveCounts: number[];
+  resetHint: number;
+  timestamp: number;
+}
+
+export interface DecodedNativeSeries extends DecodedSeries {
+  histograms: DecodedHistogram[];
+}
+
+/** A body's series with their native histograms too; oneof members are present only where sent. */
+export function decodeNativeBody(body: Uint8Array): DecodedNativeSeries[] {
+  const msg = NativeWriteRequest.toObject(NativeWriteRequest.decode(uncompress(body)), { longs: Number, defaults: true, arrays: true, oneofs: false }) as {
+    timeseries: Array<{ labels: Array<{ name: string; value: string }>; samples: Array<{ value: number; timestamp: number }>; histograms: DecodedHistogram[] }>;
+  };
+  return msg.timeseries.map((ts) => ({ labels: ts.labels.map((l) => [l.name, l.value]), samples: ts.samples, histograms: ts.histograms }));
+}
+
+/** Bucket index → count of one range of a decoded histogram, from its spans and deltas. */
+export function nativeBucketCounts(spans: ReadonlyArray<{ offset: number; length: number }>, deltas: readonly number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  let index = 0;
+  let count = 0;
+  let d = 0;
+  for (let s = 0; s < spans.length; s++) {
+    index += spans[s]!.offset;
+    for (let k = 0; k < spans[s]!.length; k++) {
+      count += deltas[d++]!;
+      if (count !== 0) out.set(index, count);
+      index++;
+    }
+  }
+  if (d !== deltas.length) throw new Error(`spans cover ${d} buckets, deltas hold ${deltas.length}`);
+  return out;
+}
 
 export interface DecodedSeries {
   /** Name-value pairs in the order they were sent. */
@@ -110,12 +192,14 @@ export function statsdPipeline(opts: {
   histogramBuckets?: number[];
   mapper?: Mapper;
   seriesTtlMs?: number;
+  exponential?: ExponentialMode;
 }): StatsdPipeline {
   const aggregator = new Aggregator({
     timerBuckets: opts.timerBuckets ?? [0.05, 0.25, 1],
     histogramBuckets: opts.histogramBuckets ?? [1, 10],
     mapper: opts.mapper,
     seriesTtlMs: opts.seriesTtlMs,
+    exponential: opts.exponential,
     counters: new IngestCounters(),
     logger: pino({ level: 'silent' }),
     now: opts.now,

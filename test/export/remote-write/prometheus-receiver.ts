@@ -28,7 +28,8 @@ export interface PrometheusReceiver {
   stop(): Promise<void>;
 }
 
-export async function startPrometheusReceiver(bin: string): Promise<PrometheusReceiver> {
+/** `features`: what `--enable-feature` turns on (e.g. native-histograms). */
+export async function startPrometheusReceiver(bin: string, features: readonly string[] = []): Promise<PrometheusReceiver> {
   const dir = await mkdtemp(join(tmpdir(), 'tally-prom-rw-'));
   const configFile = join(dir, 'prometheus.yml');
   await writeFile(configFile, 'global:\n  evaluation_interval: 1m\n');
@@ -55,6 +56,7 @@ export async function startPrometheusReceiver(bin: string): Promise<PrometheusRe
         `--storage.tsdb.path=${dataDir}`,
         `--web.listen-address=127.0.0.1:${port}`,
         '--web.enable-remote-write-receiver',
+        ...(features.length > 0 ? [`--enable-feature=${features.join(',')}`] : []),
         '--log.level=warn',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },

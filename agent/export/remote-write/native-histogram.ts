@@ -1,0 +1,100 @@
+import { downscaleSpan, type BucketSpan, type ExponentialHistogram } from '../../aggregate/exponential-histogram.js';
+
+/**
+ * A Prometheus native histogram (integer form) as remote write carries it
+ * (prompb Histogram): the schema is OpenTelemetry's scale, and a bucket
+ * index is one higher than OpenTelemetry's, as Prometheus' bucket i holds
+ * (base^(i-1), base^i] where OpenTelemetry's holds (base^i, base^(i+1)].
+ */
+export interface NativeHistogram {
+  readonly count: number;
+  readonly sum: number;
+  readonly schema: number;
+  readonly zeroCount: number;
+  readonly positive: NativeBuckets;
+  readonly negative: NativeBuckets;
+}
+
+export interface NativeBuckets {
+  /** [offset, length] pairs: the first offset is the first bucket's index, each later one the gap after the span before it. */
+  readonly spans: ReadonlyArray<readonly [offset: number, length: number]>;
+  /** Each bucket's count less the bucket's before it (across spans; the first against 0). */
+  readonly deltas: readonly number[];
+}
+
+/** Prometheus' finest and coarsest exponential schemas; a finer scale is merged down to the finest, a coarser one cannot be sent. */
+export const MAX_SCHEMA = 8;
+export const MIN_SCHEMA = -4;
+
+/**
+ * A run of empty buckets longer than this ends a span: a span costs about
+ * four bytes, an empty bucket inside one a byte or two.
+ */
+const MAX_EMPTY_IN_SPAN = 2;
+
+/**
+ * The native histogram of an exponential one, or undefined when its scale
+ * is coarser than schema -4 (a range of values no finer scale could hold in
+ * its bucket limit), which Prometheus cannot store. A scale finer than 8 is
+ * merged down to 8; nothing is lost but resolution. Counts are rounded per
+ * bucket, as the OTLP encoder rounds them (a `|@0.3` sample weighs 3.33…),
+ * and the count is the sum of what is sent, so the two agree as Prometheus
+ * requires of an integer histogram. Rounding is monotone, so a bucket that
+ * only grows still only grows.
+ */
+export function toNativeHistogram(h: ExponentialHistogram): NativeHistogram | undefined {
+  if (h.scale < MIN_SCHEMA) return undefined;
+  const change = Math.max(0, h.scale - MAX_SCHEMA);
+  const zeroCount = Math.round(h.zeroCount);
+  const positive = nativeBuckets(downscaleSpan(h.positiveSpan(), change));
+  const negative = nativeBuckets(downscaleSpan(h.negativeSpan(), change));
+  return {
+    count: zeroCount + positive.total + negative.total,
+    sum: h.sum,
+    schema: h.scale - change,
+    zeroCount,
+    positive: { spans: positive.spans, deltas: positive.deltas },
+    negative: { spans: negative.spans, deltas: negative.deltas },
+  };
+}
+
+/** The empty histogram a new series starts from, at the schema of the one that follows it. */
+export function emptyNativeHistogram(schema: number): NativeHistogram {
+  return { count: 0, sum: 0, schema, zeroCount: 0, positive: { spans: [], deltas: [] }, negative: { spans: [], deltas: [] } };
+}
+
+function nativeBuckets(span: BucketSpan): NativeBuckets & { total: number } {
+  const spans: Array<[number, number]> = [];
+  const deltas: number[] = [];
+  let total = 0;
+  let previous = 0;
+  // Index (Prometheus') one past the last bucket sent, and the open span, if any.
+  let end = 0;
+  let open: [number, number] | undefined;
+  let empty = 0;
+  for (let i = 0; i < span.counts.length; i++) {
+    const count = Math.round(span.counts[i]!);
+    if (count === 0) {
+      empty++;
+      continue;
+    }
+    const index = span.offset + i + 1;
+    if (open !== undefined && empty <= MAX_EMPTY_IN_SPAN) {
+      // The empty buckets in between stay in the span, as zeros.
+      for (let k = 0; k < empty; k++) {
+        deltas.push(-previous);
+        previous = 0;
+      }
+      open[1] += empty + 1;
+    } else {
+      open = [open === undefined ? index : index - end, 1];
+      spans.push(open);
+    }
+    deltas.push(count - previous);
+    previous = count;
+    total += count;
+    end = index + 1;
+    empty = 0;
+  }
+  return { spans, deltas, total };
+}
