@@ -74,7 +74,7 @@ export async function startPipeline(
     counters,
     aggregation,
     logger,
-    exponential: exponentialMode(config.sinks),
+    exponential: exponentialMode(config.sinks, config.http.native_histograms),
     // Events are kept as they arrived only when a sink can ship them as log records.
     maxPendingEvents: config.sinks.some((s) => (s.type === 'otlp' && s.events) || s.type === 'module') ? MAX_PENDING_EVENTS : 0,
   });

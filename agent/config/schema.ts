@@ -21,6 +21,12 @@ const httpSchema = z
       .refine((p) => !RESERVED_PATHS.includes(p), { message: `not one of ${RESERVED_PATHS.join(', ')}` })
       .default('/metrics')
       .describe('Path of the Prometheus exposition (statsd_exporter\'s --web.telemetry-path).'),
+    native_histograms: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Keep every timer, histogram and distribution as a base-2 exponential histogram too (160 buckets, schema up to 8), and serve them as native histograms, one series each instead of a series per bucket, to a scraper that asks for the protobuf exposition: Prometheus 2.40 or later started with --enable-feature=native-histograms. Text scrapers still get the classic buckets.',
+      ),
     headers_timeout: duration
       .refine((ms) => ms >= 100, { message: 'headers_timeout must be at least 100ms' })
       .prefault('10s')

@@ -20,7 +20,7 @@ export function acceptsGzip(header: string | string[] | undefined): boolean {
 }
 
 /**
- * Answers 200 with the text `chunks` yields, written piece by piece as it is
+ * Answers 200 with the text or bytes `chunks` yields, written piece by piece as it is
  * made, gzip-compressed when the request asks for it. Between pieces it waits
  * for the socket (or the compressor) to take what it has, and then for one
  * turn of the event loop, so a long body never holds the loop for longer
@@ -31,11 +31,16 @@ export function acceptsGzip(header: string | string[] | undefined): boolean {
  * client sees a failed transfer rather than a short body, when `chunks`
  * throws.
  */
-export async function sendChunks(req: IncomingMessage, res: ServerResponse, chunks: AsyncIterable<string>): Promise<void> {
+export async function sendChunks(
+  req: IncomingMessage,
+  res: ServerResponse,
+  chunks: AsyncIterable<string | Uint8Array>,
+  contentType = 'text/plain',
+): Promise<void> {
   const gzip = acceptsGzip(req.headers['accept-encoding']);
   res.statusCode = 200;
-  res.setHeader('content-type', 'text/plain');
-  res.setHeader('vary', 'accept-encoding');
+  res.setHeader('content-type', contentType);
+  res.setHeader('vary', 'accept, accept-encoding');
   if (gzip) res.setHeader('content-encoding', 'gzip');
   if (req.method === 'HEAD') {
     res.end();

@@ -173,14 +173,14 @@ export type ResourceConfig = z.output<typeof resourceSchema>;
 
 /**
  * Which histogram families keep exponential state beside their buckets:
- * all of them when a sink sends every histogram that way (an OTLP sink's
- * `histograms: exponential`, a remote-write sink's `histograms: native`);
- * those a mapping rule asks for while some sink could send them (OTLP, or a
- * module, which may read them); none when nothing could.
+ * all of them when every histogram goes out that way somewhere (an OTLP
+ * sink's `histograms: exponential`, a remote-write sink's `histograms:
+ * native`, or native histograms on /metrics, `nativeScrape`); those a
+ * mapping rule asks for while something could send them (an OTLP sink, or
+ * a module, which may read them); none when nothing could.
  */
-export function exponentialMode(sinks: readonly SinkConfig[]): ExponentialMode {
-  if (sinks.some((s) => (s.type === 'otlp' && s.histograms === 'exponential') || (s.type === 'prometheus_remote_write' && s.histograms === 'native'))) {
-    return 'all';
-  }
+export function exponentialMode(sinks: readonly SinkConfig[], nativeScrape: boolean): ExponentialMode {
+  const everyHistogram = sinks.some((s) => (s.type === 'otlp' && s.histograms === 'exponential') || (s.type === 'prometheus_remote_write' && s.histograms === 'native'));
+  if (everyHistogram || nativeScrape) return 'all';
   return sinks.some((s) => s.type !== 'prometheus_remote_write') ? 'rules' : 'off';
 }

@@ -14,17 +14,19 @@ const rw = (histograms?: string) => ({ name: `rw-${histograms}`, type: 'promethe
 const mod = { name: 'mod', type: 'module', module: './sink.mjs' };
 
 describe('exponentialMode', () => {
-  it('keeps exponential state for every histogram when a sink sends every histogram that way', () => {
-    expect(exponentialMode(sinksSchema.parse([otlp('exponential')]))).toBe('all');
-    expect(exponentialMode(sinksSchema.parse([rw('native')]))).toBe('all');
-    expect(exponentialMode(sinksSchema.parse([rw(), otlp(), rw('native')]))).toBe('all');
+  it('keeps exponential state for every histogram when a sink or /metrics sends every histogram that way', () => {
+    expect(exponentialMode(sinksSchema.parse([otlp('exponential')]), false)).toBe('all');
+    expect(exponentialMode(sinksSchema.parse([rw('native')]), false)).toBe('all');
+    expect(exponentialMode(sinksSchema.parse([rw(), otlp(), rw('native')]), false)).toBe('all');
+    expect(exponentialMode(sinksSchema.parse([]), true)).toBe('all');
+    expect(exponentialMode(sinksSchema.parse([otlp()]), true)).toBe('all');
   });
 
   it("keeps it for the mapping rules' families while a sink could send them, and never when none could", () => {
-    expect(exponentialMode(sinksSchema.parse([otlp()]))).toBe('rules');
-    expect(exponentialMode(sinksSchema.parse([mod]))).toBe('rules');
-    expect(exponentialMode(sinksSchema.parse([rw(), rw('classic')]))).toBe('off');
-    expect(exponentialMode(sinksSchema.parse([]))).toBe('off');
+    expect(exponentialMode(sinksSchema.parse([otlp()]), false)).toBe('rules');
+    expect(exponentialMode(sinksSchema.parse([mod]), false)).toBe('rules');
+    expect(exponentialMode(sinksSchema.parse([rw(), rw('classic')]), false)).toBe('off');
+    expect(exponentialMode(sinksSchema.parse([]), false)).toBe('off');
   });
 
   it('takes classic or native histograms for remote write only', () => {

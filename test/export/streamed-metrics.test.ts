@@ -9,9 +9,11 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Aggregator } from '../../agent/aggregate/aggregator.js';
 import { startHttpServer, type HttpServer } from '../../agent/http-server.js';
+import { PROTOBUF_EXPOSITION_TYPE } from '../../agent/export/exposition-protobuf.js';
 import { streamedMetricsHandler } from '../../agent/export/streamed-metrics.js';
 import { StatsdParser } from '../../agent/parse/statsd-line.js';
 import { IngestCounters } from '../../agent/telemetry/ingest-counters.js';
+import { decodeDelimited } from '../support/prom-protobuf.js';
 import { parsePromText, sampleValue } from '../support/prom-text.js';
 
 const logger = pino({ level: 'silent' });
@@ -88,13 +90,31 @@ describe('streamed /metrics', () => {
 
     const zipped = await fetchRaw(http, { 'accept-encoding': 'deflate, gzip;q=0.8, br' });
     expect(zipped.res.headers['content-encoding']).toBe('gzip');
-    expect(zipped.res.headers.vary).toBe('accept-encoding');
+    expect(zipped.res.headers.vary).toBe('accept, accept-encoding');
     expect(gunzipSync(zipped.body).toString('utf8')).toBe(text);
 
     expect((await fetchRaw(http, { 'accept-encoding': 'gzip;q=0, deflate' })).res.headers['content-encoding']).toBeUndefined();
     const head = await fetchRaw(http, { 'accept-encoding': 'gzip' }, 'HEAD');
     expect(head.res.statusCode).toBe(200);
     expect(head.body.length).toBe(0);
+  });
+
+  it('serves the protobuf exposition to a scraper that prefers it, gzipped when asked, the agent\'s own metrics last', async () => {
+    const { send, http } = await serve();
+    send('hits:1|c|#route:/a\nrpc:120|ms\nqueue:3|g');
+    const accept = 'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+    for (const encoding of ['', 'gzip']) {
+      const raw = await fetchRaw(http, { accept, ...(encoding === '' ? {} : { 'accept-encoding': encoding }) });
+      expect(raw.res.statusCode).toBe(200);
+      expect(raw.res.headers['content-type']).toBe(PROTOBUF_EXPOSITION_TYPE);
+      const families = decodeDelimited(encoding === '' ? raw.body : gunzipSync(raw.body));
+      expect(families.map((f) => f.name)).toEqual(['target_info', 'hits_total', 'rpc_seconds', 'queue', 'tally_test_self_total']);
+      expect(families[1]!.metric[0]).toMatchObject({ label: [{ name: 'route', value: '/a' }], counter: { value: 1 } });
+      expect(families[2]!.metric[0]!.histogram).toMatchObject({ sampleCount: 1, sampleSum: 0.12 });
+      expect(families[4]).toMatchObject({ type: 'COUNTER', metric: [{ counter: { value: 5 } }] });
+    }
+    // A scraper that ranks text first gets text.
+    expect((await fetchRaw(http, { accept: 'text/plain;q=0.9,application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.5' })).res.headers['content-type']).toBe('text/plain');
   });
 
   it('streams a 200k-series scrape in many chunks while timers, datagrams and a flush keep running', async () => {

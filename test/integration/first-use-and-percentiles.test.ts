@@ -8,8 +8,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findOnPath, freeTcpPort, startAgent, waitFor, type AgentHandle } from '../support/agent-process.js';
-import { samplesWithQuantile } from '../support/latency-samples.js';
-import { startPrometheus, type MetricsBackend } from '../support/metrics-backends.js';
+import { samplesWithQuantile, sendCheckoutTimings } from '../support/latency-samples.js';
+import { promQuery, startPrometheus, type MetricsBackend, type PromSeries } from '../support/metrics-backends.js';
 import { exactQuantile } from '../support/quantiles.js';
 
 const prometheusBin = findOnPath('prometheus');
@@ -22,12 +22,6 @@ const SAMPLES = Object.fromEntries(
 const SCRAPED = 'job="tally"';
 const PUSHED = 'job="tally-agent"';
 
-interface PromResult {
-  metric: Record<string, string>;
-  value?: [number, string];
-  values?: Array<[number, string]>;
-}
-
 describe('the test environment', () => {
   it.runIf(!prometheusBin && inCI)('has prometheus on PATH in CI', () => {
     throw new Error('`prometheus` is not on PATH, and CI=true requires it: .ci/run installs the prometheus package');
@@ -38,14 +32,7 @@ describe.skipIf(!prometheusBin)('answers from a default agent in a real Promethe
   let agent: AgentHandle | undefined;
   let prom: MetricsBackend | undefined;
 
-  async function query(expr: string, timeS?: number): Promise<PromResult[]> {
-    const params = new URLSearchParams({ query: expr });
-    if (timeS !== undefined) params.set('time', String(timeS));
-    const res = await fetch(`${prom!.url}/api/v1/query?${params}`);
-    const body = (await res.json()) as { status: string; data: { result: PromResult[] }; error?: string };
-    if (body.status !== 'success') throw new Error(`${expr}: ${body.error}`);
-    return body.data.result;
-  }
+  const query = async (expr: string, timeS?: number): Promise<PromSeries[]> => (await promQuery(prom!.url, 'instant', { query: expr, time: timeS })).result;
 
   /** The time of the newest sample of a series: a query there sees no range end to extrapolate to. */
   async function lastSampleTime(selector: string): Promise<number> {
@@ -80,11 +67,7 @@ describe.skipIf(!prometheusBin)('answers from a default agent in a real Promethe
       body: JSON.stringify([{ name: 'feature-used', value: 'Export PDF' }]),
     });
     expect(post.status).toBe(202);
-    for (const [version, samples] of Object.entries(SAMPLES)) {
-      for (let i = 0; i < samples.length; i += 50) {
-        await agent.sendUdp(samples.slice(i, i + 50).map((s) => `checkout.time:${(s * 1000).toFixed(3)}|ms|#version:${version}`).join('\n'));
-      }
-    }
+    await sendCheckoutTimings((lines) => agent!.sendUdp(lines), SAMPLES);
     for (const job of [SCRAPED, PUSHED]) {
       await waitFor(
         async () => {

@@ -30,3 +30,12 @@ export function samplesWithQuantile(shape: (typeof SHAPES)[number], spread: numb
   const scale = at / exactQuantile(raw, q);
   return raw.map((v) => v * scale);
 }
+
+/** Each version's samples (seconds) as `checkout.time` timings in milliseconds tagged with the version, 50 lines a datagram. */
+export async function sendCheckoutTimings(sendUdp: (lines: string) => Promise<void>, byVersion: Record<string, readonly number[]>): Promise<void> {
+  for (const [version, samples] of Object.entries(byVersion)) {
+    for (let i = 0; i < samples.length; i += 50) {
+      await sendUdp(samples.slice(i, i + 50).map((s) => `checkout.time:${(s * 1000).toFixed(3)}|ms|#version:${version}`).join('\n'));
+    }
+  }
+}

@@ -127,6 +127,8 @@ export interface PrometheusOptions {
   jobs: ScrapeTarget[];
   /** Accept remote write on /api/v1/write (Prometheus' --web.enable-remote-write-receiver). */
   remoteWriteReceiver?: boolean;
+  /** What `--enable-feature` turns on (e.g. native-histograms). */
+  features?: string[];
   port?: number;
 }
 
@@ -146,6 +148,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<MetricsB
           `--web.listen-address=127.0.0.1:${port}`,
           '--log.level=warn',
           ...(opts.remoteWriteReceiver ? ['--web.enable-remote-write-receiver'] : []),
+          ...(opts.features !== undefined && opts.features.length > 0 ? [`--enable-feature=${opts.features.join(',')}`] : []),
         ],
       },
       dir,
@@ -210,6 +213,8 @@ export interface PromSeries {
   metric: Record<string, string>;
   value?: [number, string];
   values?: Array<[number, string]>;
+  /** An instant query's native histogram sample, in place of `value`. */
+  histogram?: [number, { count: string; sum: string }];
 }
 
 export interface PromResult {

@@ -1,5 +1,5 @@
-import { ByteSink } from './byte-sink.js';
-import type { NativeBuckets, NativeHistogram } from './native-histogram.js';
+import { ByteSink } from '../byte-sink.js';
+import { writeNativeBuckets, type NativeHistogram } from '../native-histogram.js';
 
 /*
  * The Histogram message remote write carries native histograms in (prompb
@@ -24,8 +24,6 @@ const NEGATIVE_DELTAS_KEY = 0x4a;
 const POSITIVE_SPANS_KEY = 0x5a;
 const POSITIVE_DELTAS_KEY = 0x62;
 const TIMESTAMP_KEY = 0x78;
-const SPAN_OFFSET_KEY = 0x08;
-const SPAN_LENGTH_KEY = 0x10;
 
 /** Encodes Histogram messages into one reused buffer. */
 export class HistogramMessageWriter {
@@ -45,40 +43,11 @@ export class HistogramMessageWriter {
     sink.sint(h.schema);
     sink.byte(ZERO_COUNT_INT_KEY);
     sink.varint(h.zeroCount);
-    this.buckets(h.negative, NEGATIVE_SPANS_KEY, NEGATIVE_DELTAS_KEY);
-    this.buckets(h.positive, POSITIVE_SPANS_KEY, POSITIVE_DELTAS_KEY);
+    writeNativeBuckets(sink, h.negative, NEGATIVE_SPANS_KEY, NEGATIVE_DELTAS_KEY, this.scratch);
+    writeNativeBuckets(sink, h.positive, POSITIVE_SPANS_KEY, POSITIVE_DELTAS_KEY, this.scratch);
     sink.reserve(11);
     sink.byte(TIMESTAMP_KEY);
     sink.varint(timestampMs);
     return sink.buf.subarray(0, sink.pos);
-  }
-
-  private buckets(b: NativeBuckets, spansKey: number, deltasKey: number): void {
-    for (const [offset, length] of b.spans) {
-      const scratch = this.scratch;
-      scratch.pos = 0;
-      scratch.reserve(22);
-      scratch.byte(SPAN_OFFSET_KEY);
-      scratch.sint(offset);
-      scratch.byte(SPAN_LENGTH_KEY);
-      scratch.varint(length);
-      this.field(spansKey, scratch);
-    }
-    if (b.deltas.length === 0) return;
-    // Packed, as proto3 writes repeated scalars.
-    const scratch = this.scratch;
-    scratch.pos = 0;
-    scratch.reserve(10 * b.deltas.length);
-    for (const d of b.deltas) scratch.sint(d);
-    this.field(deltasKey, scratch);
-  }
-
-  /** A length-delimited field holding what `from` has written. */
-  private field(key: number, from: ByteSink): void {
-    const sink = this.sink;
-    sink.reserve(11 + from.pos);
-    sink.byte(key);
-    sink.varint(from.pos);
-    sink.copy(from.buf, 0, from.pos);
   }
 }

@@ -8,7 +8,7 @@ import type { SnapshotFamily } from '../metrics-snapshot.js';
 import type { EncodedRequest, FlushSnapshot } from '../sink.js';
 import { expositionLabelName, expositionLabelValue, expositionQuantile, familyName } from '../exposition-names.js';
 import { HistogramMessageWriter } from './histogram-message.js';
-import { emptyNativeHistogram, toNativeHistogram } from './native-histogram.js';
+import { emptyNativeHistogram, toNativeHistogram } from '../native-histogram.js';
 import { compressBlockAsync } from './snappy-block.js';
 import { encodeLabelField, LabelBlock, WriteRequestWriter } from './write-request-writer.js';
 

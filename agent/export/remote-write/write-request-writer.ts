@@ -15,7 +15,7 @@
  * LabelBlock and copied as bytes into each of its samples.
  */
 
-import { ByteSink, varintSize } from './byte-sink.js';
+import { ByteSink, varintSize } from '../byte-sink.js';
 
 // Field keys: (field number << 3) | wire type (2 length-delimited, 1 64-bit, 0 varint).
 const TIMESERIES_KEY = 0x0a;

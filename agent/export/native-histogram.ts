@@ -1,8 +1,10 @@
-import { downscaleSpan, type BucketSpan, type ExponentialHistogram } from '../../aggregate/exponential-histogram.js';
+import { downscaleSpan, type BucketSpan, type ExponentialHistogram } from '../aggregate/exponential-histogram.js';
+import type { ByteSink } from './byte-sink.js';
 
 /**
- * A Prometheus native histogram (integer form) as remote write carries it
- * (prompb Histogram): the schema is OpenTelemetry's scale, and a bucket
+ * A Prometheus native histogram (integer form), as remote write (prompb
+ * Histogram) and the protobuf exposition (io.prometheus.client Histogram)
+ * carry it: the schema is OpenTelemetry's scale, and a bucket
  * index is one higher than OpenTelemetry's, as Prometheus' bucket i holds
  * (base^(i-1), base^i] where OpenTelemetry's holds (base^i, base^(i+1)].
  */
@@ -25,6 +27,9 @@ export interface NativeBuckets {
 /** Prometheus' finest and coarsest exponential schemas; a finer scale is merged down to the finest, a coarser one cannot be sent. */
 export const MAX_SCHEMA = 8;
 export const MIN_SCHEMA = -4;
+
+const SPAN_OFFSET_KEY = 0x08;
+const SPAN_LENGTH_KEY = 0x10;
 
 /**
  * A run of empty buckets longer than this ends a span: a span costs about
@@ -97,4 +102,28 @@ function nativeBuckets(span: BucketSpan): NativeBuckets & { total: number } {
     empty = 0;
   }
   return { spans, deltas, total };
+}
+
+/**
+ * One range's spans and deltas as the fields of a histogram message in
+ * `to`: each span a BucketSpan message (offset 1, sint32; length 2, uint32)
+ * under `spanKey`, the deltas packed under `deltaKey`. Remote write and the
+ * exposition number these fields differently; `scratch` holds each field's
+ * bytes on the way.
+ */
+export function writeNativeBuckets(to: ByteSink, b: NativeBuckets, spanKey: number, deltaKey: number, scratch: ByteSink): void {
+  for (const [offset, length] of b.spans) {
+    scratch.pos = 0;
+    scratch.reserve(22);
+    scratch.byte(SPAN_OFFSET_KEY);
+    scratch.sint(offset);
+    scratch.byte(SPAN_LENGTH_KEY);
+    scratch.varint(length);
+    to.field(spanKey, scratch);
+  }
+  if (b.deltas.length === 0) return;
+  scratch.pos = 0;
+  scratch.reserve(10 * b.deltas.length);
+  for (const d of b.deltas) scratch.sint(d);
+  to.field(deltaKey, scratch);
 }

@@ -1,4 +1,4 @@
-/** Bytes that grow by doubling, and the protobuf wire types written into them (remote write's messages). */
+/** Bytes that grow by doubling, and the protobuf wire types written into them (remote write, the protobuf exposition). */
 
 export function varintSize(n: number): number {
   let size = 1;
@@ -54,6 +54,15 @@ export class ByteSink {
   double(v: number): void {
     this.view.setFloat64(this.pos, v, true);
     this.pos += 8;
+  }
+
+  /** A length-delimited field (key, length) holding what `from` has written. */
+  field(key: number, from: ByteSink): void {
+    this.reserve(11 + from.pos);
+    this.byte(key);
+    this.varint(from.pos);
+    this.buf.set(from.buf.subarray(0, from.pos), this.pos);
+    this.pos += from.pos;
   }
 
   copy(from: Uint8Array, start: number, end: number): void {

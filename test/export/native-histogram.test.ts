@@ -5,9 +5,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ExponentialHistogram } from '../../../agent/aggregate/exponential-histogram.js';
-import { MAX_SCHEMA, emptyNativeHistogram, toNativeHistogram, type NativeHistogram } from '../../../agent/export/remote-write/native-histogram.js';
-import { nativeBucketCounts } from './helpers.js';
+import { ExponentialHistogram } from '../../agent/aggregate/exponential-histogram.js';
+import { MAX_SCHEMA, emptyNativeHistogram, toNativeHistogram, type NativeHistogram } from '../../agent/export/native-histogram.js';
+import { nativeBucketCounts } from './remote-write/helpers.js';
 
 /** Prometheus' bucket of v > 0 at a schema: the k with base^(k-1) < v <= base^k, base = 2^(2^-schema). */
 function promIndex(v: number, schema: number): number {
