@@ -5,7 +5,13 @@
 //
 //   npm run bench -- --only cardinality [--sizes 1000,10000,100000,1000000] [--duration 20]
 //        [--rates 250000,500000,1000000,2000000,4000000] [--scrape-interval 15] [--flush-interval 10]
-//        [--fresh-min 100000] [--rcvbuf 33554432]
+//        [--fresh-min 100000] [--rcvbuf 33554432] [--histograms classic|native]
+//
+// --histograms native: the agent keeps timers and histograms as native
+// histograms too (http.native_histograms), Prometheus runs with
+// --enable-feature=native-histograms and so scrapes the protobuf
+// exposition, the remote-write sink sends native histograms and the OTLP
+// sink exponential ones; a timer is then one series instead of 131.
 //
 // Per size: an idle agent's RSS; the N series created (the sender's ring at
 // the lowest rate); RSS again; one /metrics scrape plain and one asking for
@@ -34,8 +40,12 @@ const { values: o } = parseArgs({
     'flush-interval': { type: 'string', default: '10' },
     'fresh-min': { type: 'string', default: '100000' },
     rcvbuf: { type: 'string', default: '33554432' },
+    histograms: { type: 'string', default: 'classic' },
   },
 });
+if (!['classic', 'native'].includes(o.histograms)) fail('--histograms is classic or native');
+const native = o.histograms === 'native';
+const PROTOBUF_ACCEPT = 'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited';
 const sizes = o.sizes.split(',').map(Number);
 const rates = o.rates.split(',').map(Number).sort((a, b) => a - b);
 const duration = Number(o.duration);
@@ -61,7 +71,7 @@ const rmem = tuneRmemMax(rcvbuf);
 const senderBin = buildC('udp-sender');
 const command =
   `npm run bench -- --only cardinality --sizes ${sizes.join(',')} --duration ${duration} --rates ${rates.join(',')} ` +
-  `--scrape-interval ${scrapeInterval} --flush-interval ${flushInterval} --fresh-min ${freshMin} --rcvbuf ${rcvbuf}`;
+  `--scrape-interval ${scrapeInterval} --flush-interval ${flushInterval} --fresh-min ${freshMin} --rcvbuf ${rcvbuf} --histograms ${o.histograms}`;
 
 // ---------------------------------------------------------------- HTTP
 
@@ -168,7 +178,14 @@ async function startPrometheus(agentPort) {
   );
   const child = start(
     'prometheus',
-    [`--config.file=${cfg}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--storage.tsdb.retention.time=1h', '--log.level=warn'],
+    [
+      `--config.file=${cfg}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--storage.tsdb.retention.time=1h',
+      '--log.level=warn',
+      ...(native ? ['--enable-feature=native-histograms'] : []),
+    ],
     { cpu: 1 },
   );
   const deadline = Date.now() + 30_000;
@@ -196,13 +213,13 @@ async function startTally(size, sinkPort) {
   const dir = tmpDir();
   return startAgent([
     `statsd: { udp: { address: 127.0.0.1, port: 0, receive_buffer_bytes: ${rcvbuf} } }`,
-    'http: { address: 127.0.0.1, port: 0, collect: { enabled: false } }',
+    `http: { address: 127.0.0.1, port: 0, collect: { enabled: false }, native_histograms: ${native} }`,
     `aggregation: { flush_interval: ${flushInterval}s }`,
     `limits: { max_series: ${limit}, max_series_per_metric: ${limit} }`,
     `spool: { dir: ${join(dir, 'spool')} }`,
     'sinks:',
-    `  - { name: otlp, type: otlp, endpoint: "http://127.0.0.1:${sinkPort}" }`,
-    `  - { name: remote_write, type: prometheus_remote_write, endpoint: "http://127.0.0.1:${sinkPort}/api/v1/write" }`,
+    `  - { name: otlp, type: otlp, endpoint: "http://127.0.0.1:${sinkPort}", histograms: ${native ? 'exponential' : 'explicit'} }`,
+    `  - { name: remote_write, type: prometheus_remote_write, endpoint: "http://127.0.0.1:${sinkPort}/api/v1/write", histograms: ${o.histograms} }`,
     'log: { level: info }',
   ]);
 }
@@ -297,6 +314,8 @@ async function measureSize(size) {
     process.stderr.write('scrapes ... ');
     row.scrapePlain = await get(agent.ports.http, '/metrics', {}, { countLines: true });
     row.scrapeGzip = await get(agent.ports.http, '/metrics', { 'accept-encoding': 'gzip' });
+    // What Prometheus with native histograms on fetches.
+    if (native) row.scrapeProtobuf = await get(agent.ports.http, '/metrics', { accept: PROTOBUF_ACCEPT, 'accept-encoding': 'gzip' });
     m = await selfMetrics(agent.ports.http);
     block('scrape', m);
 
@@ -375,13 +394,13 @@ const hcell = (h) => (h == null ? '–' : `${ms(h.mean)} mean, ${h.count} × (${
 
 function table(rows) {
   const out = [
-    '| series | held metrics/s (loss ≤ 0.1 %) | RSS per series | /metrics plain | /metrics gzip | flush | OTLP encode | remote-write encode | longest event-loop block | new series/s | Prometheus scrapes | notes |',
-    '|--:|--:|--:|---|---|---|---|---|---|---|---|---|',
+    '| series | held metrics/s (loss ≤ 0.1 %) | RSS per series | /metrics plain | /metrics gzip | /metrics protobuf, gzip | flush | OTLP encode | remote-write encode | longest event-loop block | new series/s | Prometheus scrapes | notes |',
+    '|--:|--:|--:|---|---|---|---|---|---|---|---|---|---|',
   ];
   let n = 0;
   for (const r of rows) {
     if (r.error) {
-      out.push(`| ${fmtInt(r.size)} | error: ${r.error.split('\n')[0].replaceAll('|', '\\|')} | | | | | | | | | | |`);
+      out.push(`| ${fmtInt(r.size)} | error: ${r.error.split('\n')[0].replaceAll('|', '\\|')} | | | | | | | | | | | |`);
       continue;
     }
     const ladderNotes = r.ladder.flatMap((x) => x.notes.map((t) => `${fmtInt(x.rate)}/s: ${t}`));
@@ -401,8 +420,9 @@ function table(rows) {
       ? `${fmtInt(r.freshHeld.rate)} (${fmtInt(r.freshHeld.lines)} new in ${ms(r.freshHeld.seconds)})`
       : `none (${fmtInt(r.fresh[0]?.rate)}/s lost ${fmt(r.fresh[0]?.lossPct, 3)} %)`;
     const pr = r.prometheus;
+    const pb = r.scrapeProtobuf === undefined ? '–' : `${ms(r.scrapeProtobuf.seconds)}, ${mb(r.scrapeProtobuf.bytes)}`;
     out.push(
-      `| ${fmtInt(r.size)} | ${held} | ${fmtInt(r.rssPerSeriesBytes)} B | ${ms(p.seconds)}, ${mb(p.bytes)}, ${fmtInt(p.lines)} lines | ${gz} | ${hcell(r.flush)} | ${hcell(r.encode.otlp)} | ${hcell(r.encode.remote_write)} | ` +
+      `| ${fmtInt(r.size)} | ${held} | ${fmtInt(r.rssPerSeriesBytes)} B | ${ms(p.seconds)}, ${mb(p.bytes)}, ${fmtInt(p.lines)} lines | ${gz} | ${pb} | ${hcell(r.flush)} | ${hcell(r.encode.otlp)} | ${hcell(r.encode.remote_write)} | ` +
         `${ms(r.longestBlock?.seconds)} (${r.longestBlock?.phase}) | ${fr} | ${fmtInt(pr.scrapes)}, up min ${pr.upMin ?? '–'}, longest ${ms(pr.longestScrapeSeconds)} | ${mark} |`,
     );
   }
@@ -424,7 +444,7 @@ const out = [
   `$ ${command}`,
   '',
   `Node.js ${process.version}, nproc ${machineFacts().nproc}; agent on CPU 0; udp-sender, Prometheus (scrape every ${scrapeInterval} s), the sink receiver ` +
-    `(OTLP and remote write, every ${flushInterval} s flush) and this harness on CPU 1; ${MPP} lines per datagram, counters/gauges/timers/histograms/sets ` +
+    `(OTLP and remote write, every ${flushInterval} s flush) and this harness on CPU 1; ${native ? 'native histograms (scraped as protobuf, remote write native, OTLP exponential)' : 'classic histograms'}; ${MPP} lines per datagram, counters/gauges/timers/histograms/sets ` +
     `4:2:2:1:1 with DogStatsD tags; ${duration} s per rate; net.core.rmem_max ${rmem.after}${rmem.note ? ` (${rmem.note})` : ''}.`,
   '',
   tbl,

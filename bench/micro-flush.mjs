@@ -7,10 +7,12 @@
 // sample in the interval, so the delta OTLP sink sends every one: the worst
 // case. Prints the command line and a Markdown table.
 //
-//   node bench/micro-flush.mjs [--sizes 10000,100000] [--rounds 3] [--rw-histograms classic|native]
+//   node bench/micro-flush.mjs [--sizes 10000,100000] [--rounds 3] [--histograms classic|native]
 //
-// --rw-histograms native: the remote-write sink sends timers and histograms
-// as native histograms (every histogram family keeps exponential state).
+// --histograms native: every histogram family keeps exponential state, the
+// remote-write sink sends native histograms, the OTLP sink exponential ones,
+// and the protobuf exposition (what Prometheus with native histograms on
+// scrapes) is timed beside the text.
 //
 // Needs `npm run build` (reads dist/).
 import { execFileSync } from 'node:child_process';
@@ -23,23 +25,23 @@ const { values: opts } = parseArgs({
   options: {
     sizes: { type: 'string', default: '10000,100000' },
     rounds: { type: 'string', default: '3' },
-    'rw-histograms': { type: 'string', default: 'classic' },
+    histograms: { type: 'string', default: 'classic' },
     child: { type: 'string' },
   },
 });
 
 if (opts.child !== undefined) {
   const n = Number(opts.child);
-  console.log(JSON.stringify(await runChild(n, Number(opts.rounds), opts['rw-histograms'] === 'native')));
+  console.log(JSON.stringify(await runChild(n, Number(opts.rounds), opts.histograms === 'native')));
 } else {
   const self = fileURLToPath(import.meta.url);
-  if (!['classic', 'native'].includes(opts['rw-histograms'])) throw new Error('--rw-histograms is classic or native');
-  console.log(`command: node bench/micro-flush.mjs --sizes ${opts.sizes} --rounds ${opts.rounds} --rw-histograms ${opts['rw-histograms']}`);
+  if (!['classic', 'native'].includes(opts.histograms)) throw new Error('--histograms is classic or native');
+  console.log(`command: node bench/micro-flush.mjs --sizes ${opts.sizes} --rounds ${opts.rounds} --histograms ${opts.histograms}`);
   console.log(`node ${process.version}; each size in a fresh process (taskset -c 0 where available); median of ${opts.rounds} flushes\n`);
-  console.log('| series | samples a flush | SDK form of the batch (longest block) | remote-write encode (longest block) | OTLP encode, delta (longest block) | remote write into its spool queue (longest block) | /metrics body | remote-write bytes (snappy) | RSS per series |');
-  console.log('|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+  console.log('| series | samples a flush | SDK form of the batch (longest block) | remote-write encode (longest block) | OTLP encode, delta (longest block) | remote write into its spool queue (longest block) | /metrics body | /metrics protobuf body | remote-write bytes (snappy) | RSS per series |');
+  console.log('|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
   for (const size of opts.sizes.split(',').map(Number)) {
-    const args = ['--expose-gc', '--max-old-space-size=16384', self, '--child', String(size), '--rounds', opts.rounds, '--rw-histograms', opts['rw-histograms']];
+    const args = ['--expose-gc', '--max-old-space-size=16384', self, '--child', String(size), '--rounds', opts.rounds, '--histograms', opts.histograms];
     const pinned = existsSync('/usr/bin/taskset');
     const out = execFileSync(pinned ? 'taskset' : process.execPath, pinned ? ['-c', '0', process.execPath, ...args] : args, {
       encoding: 'utf8',
@@ -49,7 +51,7 @@ if (opts.child !== undefined) {
     const ms = (v) => (v === null ? '—' : `${v.toFixed(0)} ms`);
     const mb = (v) => `${(v / 1e6).toFixed(1)} MB`;
     console.log(
-      `| ${r.series.toLocaleString('en')} | ${r.samples.toLocaleString('en')} | ${ms(r.collectMs)} (${ms(r.collectBlockMs)}) | ${ms(r.remoteWriteMs)} (${ms(r.remoteWriteBlockMs)}) | ${ms(r.otlpMs)} (${ms(r.otlpBlockMs)}) | ${ms(r.spoolMs)} (${ms(r.spoolBlockMs)}) | ${ms(r.scrapeMs)} | ${mb(r.remoteWriteBytes)} in ${r.remoteWriteRequests} requests | ${Math.round(r.rssPerSeries).toLocaleString('en')} B |`,
+      `| ${r.series.toLocaleString('en')} | ${r.samples.toLocaleString('en')} | ${ms(r.collectMs)} (${ms(r.collectBlockMs)}) | ${ms(r.remoteWriteMs)} (${ms(r.remoteWriteBlockMs)}) | ${ms(r.otlpMs)} (${ms(r.otlpBlockMs)}) | ${ms(r.spoolMs)} (${ms(r.spoolBlockMs)}) | ${ms(r.scrapeMs)} | ${r.protobufMs === null ? '—' : `${ms(r.protobufMs)}, ${mb(r.protobufBytes)}`} | ${mb(r.remoteWriteBytes)} in ${r.remoteWriteRequests} requests | ${Math.round(r.rssPerSeries).toLocaleString('en')} B |`,
     );
   }
 }
@@ -70,6 +72,7 @@ async function runChild(n, rounds, nativeHistograms) {
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const { expositionChunks } = await import('../dist/agent/export/exposition-writer.js');
+  const { protobufExpositionChunks } = await import('../dist/agent/export/exposition-protobuf.js');
 
   const agg = await benchAggregator({ exponential: nativeHistograms ? 'all' : 'rules' });
   // The UDP sender's mix (bench/udp-sender.c): series per type in tenths, ten tag sets per name.
@@ -108,7 +111,7 @@ async function runChild(n, rounds, nativeHistograms) {
   const resource = otlpResource({ version: 'bench', attributes: {} });
   let batchTimeMs = 0;
   const rw = createRemoteWriteSink({ name: 'rw', url: 'http://127.0.0.1:9/api/v1/write', version: 'bench', timeoutMs: 10_000, externalLabels: { job: 'tally-agent', instance: 'bench' }, nativeHistograms });
-  const otlp = new OtlpEncoder({ encoding: 'protobuf', compression: 'gzip', temporality: 'delta', resource });
+  const otlp = new OtlpEncoder({ encoding: 'protobuf', compression: 'gzip', temporality: 'delta', resource, histograms: nativeHistograms ? 'exponential' : 'explicit' });
   const spoolDir = mkdtempSync(join(tmpdir(), 'tally-micro-flush-'));
   const queue = await PushSinks.open({
     dataDir: spoolDir,
@@ -165,6 +168,9 @@ async function runChild(n, rounds, nativeHistograms) {
       for (let i = chunk.indexOf('\n'); i !== -1; i = chunk.indexOf('\n', i + 1)) lines++;
     }
     const t4 = performance.now();
+    let protobufBytes = 0;
+    if (nativeHistograms) for (const piece of protobufExpositionChunks(takeMetricsSnapshot(agg, false), resource.attributes)) protobufBytes += piece.length;
+    const t5 = performance.now();
     runs.push({
       collectMs,
       collectBlockMs,
@@ -175,6 +181,8 @@ async function runChild(n, rounds, nativeHistograms) {
       spoolMs,
       spoolBlockMs,
       scrapeMs: t4 - t3,
+      protobufMs: nativeHistograms ? t5 - t4 : null,
+      protobufBytes,
       remoteWriteBytes: rwRequests.reduce((a, q) => a + q.body.length, 0),
       remoteWriteRequests: rwRequests.length,
       lines,
@@ -195,6 +203,8 @@ async function runChild(n, rounds, nativeHistograms) {
     remoteWriteBlockMs: median('remoteWriteBlockMs'),
     otlpMs: median('otlpMs'),
     scrapeMs: median('scrapeMs'),
+    protobufMs: median('protobufMs'),
+    protobufBytes: runs[runs.length - 1].protobufBytes,
     remoteWriteBytes: runs[runs.length - 1].remoteWriteBytes,
     remoteWriteRequests: runs[runs.length - 1].remoteWriteRequests,
     rssPerSeries,

@@ -51,8 +51,9 @@ export function toNativeHistogram(h: ExponentialHistogram): NativeHistogram | un
   if (h.scale < MIN_SCHEMA) return undefined;
   const change = Math.max(0, h.scale - MAX_SCHEMA);
   const zeroCount = Math.round(h.zeroCount);
-  const positive = nativeBuckets(downscaleSpan(h.positiveSpan(), change));
-  const negative = nativeBuckets(downscaleSpan(h.negativeSpan(), change));
+  // The spans are copies already: only a scale change needs another.
+  const positive = nativeBuckets(change === 0 ? h.positiveSpan() : downscaleSpan(h.positiveSpan(), change));
+  const negative = nativeBuckets(change === 0 ? h.negativeSpan() : downscaleSpan(h.negativeSpan(), change));
   return {
     count: zeroCount + positive.total + negative.total,
     sum: h.sum,
