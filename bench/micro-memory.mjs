@@ -6,7 +6,12 @@
 // 10 % histograms, 10 % sets), the mix issue 13's 512 B goal is about.
 // Prints the command line and a Markdown table.
 //
-//   node bench/micro-memory.mjs [--sizes 100000,1000000]
+//   node bench/micro-memory.mjs [--sizes 100000,1000000] [--values 1] [--histograms classic|native]
+//
+// --values K: K samples a series (timers and histograms then fill K buckets
+// at most). --histograms native: every histogram family keeps exponential
+// state too, as with http.native_histograms or a sink sending native or
+// exponential histograms.
 //
 // Needs `npm run build` (reads dist/).
 import { execFileSync } from 'node:child_process';
@@ -14,7 +19,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const { values: opts } = parseArgs({
-  options: { sizes: { type: 'string', default: '100000,1000000' }, child: { type: 'string' }, type: { type: 'string' } },
+  options: {
+    sizes: { type: 'string', default: '100000,1000000' },
+    values: { type: 'string', default: '1' },
+    histograms: { type: 'string', default: 'classic' },
+    child: { type: 'string' },
+    type: { type: 'string' },
+  },
 });
 
 // Code, weight in the mix (tenths), what the table calls it.
@@ -31,23 +42,27 @@ if (opts.child !== undefined) {
   const { StatsdParser } = await import('../dist/agent/parse/statsd-line.js');
   const n = Number(opts.child);
   const code = opts.type;
-  const agg = await benchAggregator();
+  const agg = await benchAggregator({ exponential: opts.histograms === 'native' ? 'all' : 'rules' });
+  const k = Number(opts.values);
   // Timers spread over a decade of bounds, sets over a few members: counts that are written, as in use.
   const value = (i) => (code === 'ms' ? String(1 + (i % 500)) : code === 's' ? `u${i % 7}` : String(i % 4096));
   const parser = new StatsdParser();
   global.gc();
   const before = process.memoryUsage();
-  for (let i = 0; i < n; i += 10) {
-    const lines = [];
-    for (let j = i; j < Math.min(n, i + 10); j++) lines.push(`tallybench.x_${Math.floor(j / 10)}:${value(j)}|${code}|#${senderTags(j % 10)}`);
-    parser.parsePacket(Buffer.from(lines.join('\n')), agg);
+  for (let v = 0; v < k; v++) {
+    for (let i = 0; i < n; i += 10) {
+      const lines = [];
+      for (let j = i; j < Math.min(n, i + 10); j++) lines.push(`tallybench.x_${Math.floor(j / 10)}:${value(j + v * 7919)}|${code}|#${senderTags(j % 10)}`);
+      parser.parsePacket(Buffer.from(lines.join('\n')), agg);
+    }
   }
   global.gc();
   const after = process.memoryUsage();
   console.log(JSON.stringify({ series: agg.seriesCount, rss: (after.rss - before.rss) / n, heap: (after.heapUsed - before.heapUsed) / n }));
 } else {
   const self = fileURLToPath(import.meta.url);
-  console.log(`command: node bench/micro-memory.mjs --sizes ${opts.sizes}`);
+  if (!['classic', 'native'].includes(opts.histograms) || !(Number(opts.values) >= 1)) throw new Error('--histograms is classic or native, --values at least 1');
+  console.log(`command: node bench/micro-memory.mjs --sizes ${opts.sizes} --values ${opts.values} --histograms ${opts.histograms}`);
   console.log(`node ${process.version}; each type and size in a fresh process; bytes per series after a full GC (RSS, and the V8 heap part of it)\n`);
   const sizes = opts.sizes.split(',').map(Number);
   console.log(`| type | ${sizes.map((s) => `${s.toLocaleString('en')} series: RSS (heap)`).join(' | ')} |`);
@@ -55,7 +70,7 @@ if (opts.child !== undefined) {
   const mixed = sizes.map(() => ({ rss: 0, heap: 0 }));
   for (const [code, weight, label] of TYPES) {
     const cells = sizes.map((size, k) => {
-      const out = execFileSync(process.execPath, ['--expose-gc', '--max-old-space-size=16384', self, '--child', String(size), '--type', code], {
+      const out = execFileSync(process.execPath, ['--expose-gc', '--max-old-space-size=16384', self, '--child', String(size), '--type', code, '--values', opts.values, '--histograms', opts.histograms], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'inherit'],
       });
