@@ -13,8 +13,8 @@ import type { CollectJournal } from './ingest/collect/journal.js';
 import type { AggregationCounters } from './telemetry/aggregation-counters.js';
 import type { SelfMetrics } from './telemetry/self-metrics.js';
 
-/** A cut batch before the sinks take it: the SDK's form of its metrics is made when its turn comes. */
-type CutBatch = Omit<FlushSnapshot, 'metrics'>;
+/** A cut batch before the sinks take it: the SDK's form of its metrics, and the exponential histograms beside it, are made when its turn comes. */
+type CutBatch = Omit<FlushSnapshot, 'metrics' | 'exponential'>;
 
 /** A flush's batch and the HTTP collect journal mark it releases once every sink queue holds it. */
 interface FlushBatch extends WaitingBatch<CutBatch> {
@@ -66,7 +66,8 @@ export function startFlushLoop(opts: FlushLoopOptions): FlushLoop {
         try {
           // The SDK's form of the same families, for OTLP and sink modules, made in slices between the loop's turns.
           const metrics = sdkForm ? await toResourceMetrics(batch.families, pushResource, scope) : { resource: pushResource, scopeMetrics: [] };
-          queued = await spool.push.push({ ...batch, metrics });
+          const exponential = sdkForm ? await collectExponentialHistograms(batch.families) : [];
+          queued = await spool.push.push({ ...batch, metrics, exponential });
         } catch (err) {
           logger.error({ err, batch_id: batch.batchId }, 'could not queue the flush for the push sinks');
           queued = false;
@@ -105,7 +106,6 @@ export function startFlushLoop(opts: FlushLoopOptions): FlushLoop {
         // Which series the batch holds is fixed now; their values are read as the sinks reach them.
         families: takeMetricsSnapshot(aggregator, false, batchTimeMs),
         summaries: spool.push !== undefined && sdkForm ? collectSummaries(aggregator, batchTimeMs) : [],
-        exponential: spool.push !== undefined && sdkForm ? collectExponentialHistograms(aggregator, batchTimeMs) : [],
         events: aggregator.takeEvents(),
       },
       journal,

@@ -155,7 +155,7 @@ async function runChild(n, rounds, nativeHistograms) {
       metrics,
       families,
       summaries: collectSummaries(agg, batchTimeMs),
-      exponential: collectExponentialHistograms(agg, batchTimeMs),
+      exponential: await collectExponentialHistograms(families),
       events: agg.takeEvents(),
     };
     const [rwRequests, remoteWriteMs, remoteWriteBlockMs] = await timed(() => rw.encode(batch));

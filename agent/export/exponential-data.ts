@@ -1,6 +1,7 @@
 import { millisToHrTime } from '@opentelemetry/core';
-import { AggregationTemporality, DataPointType, type ExponentialHistogram, type MetricData } from '@opentelemetry/sdk-metrics';
-import type { Aggregator } from '../aggregate/aggregator.js';
+import { AggregationTemporality, DataPointType, type DataPoint, type ExponentialHistogram, type MetricData } from '@opentelemetry/sdk-metrics';
+import { SliceClock } from '../shared/slice-clock.js';
+import type { MetricsSnapshot } from './metrics-snapshot.js';
 import { familyDescriptor, point } from './aggregate-producer.js';
 
 /**
@@ -16,24 +17,29 @@ export interface ExponentialMetricData {
 }
 
 /**
- * Reads the exponential histograms of every family that keeps them. Apart
- * from the MetricData of the producer, so the Prometheus exporter and
- * remote write, which have no use for them, never see them.
+ * The exponential histograms of every family of a snapshot that keeps
+ * them, every point ending at the snapshot's time. Apart from the
+ * MetricData of the producer, so the Prometheus exporter and remote write,
+ * which have no use for them, never see them. Values are read as each
+ * point is made, in slices between turns of the event loop: at a million
+ * mixed series, made in one piece at the flush, they held it 1.2 s.
  */
-export function collectExponentialHistograms(aggregator: Aggregator, nowMs = Date.now()): ExponentialMetricData[] {
-  const endTime = millisToHrTime(nowMs);
+export async function collectExponentialHistograms(snapshot: MetricsSnapshot): Promise<ExponentialMetricData[]> {
+  const endTime = millisToHrTime(snapshot.nowMs);
   const out: ExponentialMetricData[] = [];
-  aggregator.forEachFamily((family) => {
-    if (family.exponential === undefined || family.series.length === 0) return;
+  const clock = new SliceClock();
+  for (const { family, series, length } of snapshot.families) {
+    if (family.exponential === undefined || length === 0) continue;
+    const dataPoints: Array<DataPoint<ExponentialHistogram>> = [];
+    for (let i = 0; i < length; i++) {
+      const s = series[i]!;
+      dataPoints.push(point<ExponentialHistogram>(s, endTime, s.expo!.toOtel()));
+      if (clock.due()) await clock.turn();
+    }
     out.push({
-      metric: {
-        descriptor: familyDescriptor(family),
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
-        dataPointType: DataPointType.EXPONENTIAL_HISTOGRAM,
-        dataPoints: family.series.map((s) => point<ExponentialHistogram>(s, endTime, s.expo!.toOtel())),
-      },
+      metric: { descriptor: familyDescriptor(family), aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.EXPONENTIAL_HISTOGRAM, dataPoints },
       fromMapping: family.exponential.fromMapping,
     });
-  });
+  }
   return out;
 }

@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { Aggregator } from '../../agent/aggregate/aggregator.js';
 import type { ExponentialMode } from '../../agent/aggregate/series-store.js';
 import { collectExponentialHistograms } from '../../agent/export/exponential-data.js';
+import { takeMetricsSnapshot } from '../../agent/export/metrics-snapshot.js';
+import { countTurns } from '../support/event-loop-turns.js';
 import { collectSummaries } from '../../agent/export/summary-data.js';
 import { Mapper } from '../../agent/mapping/mapper.js';
 import { parseMappingText } from '../../agent/mapping/mapping-config.js';
@@ -110,7 +112,7 @@ describe('AggregateProducer', () => {
     // The explicit form is untouched: /metrics and remote write read it.
     expect(m.get('lat_seconds')!.dataPointType).toBe(DataPointType.HISTOGRAM);
     expect(m.get('lat_seconds')!.dataPoints[0]!.value).toEqual({ buckets: { boundaries: [0.1, 1], counts: [1, 1, 0] }, sum: 0.3, count: 2 });
-    const twins = collectExponentialHistograms(aggregator, 1_700_000_005_000);
+    const twins = await collectExponentialHistograms(takeMetricsSnapshot(aggregator, false, 1_700_000_005_000));
     expect(twins.map((t) => [t.metric.descriptor.name, t.fromMapping])).toEqual([
       ['lat_seconds', false],
       ['ruled', true],
@@ -135,10 +137,19 @@ describe('AggregateProducer', () => {
     expect(twins[1]!.metric.dataPoints[0]!.value).toMatchObject({ scale: 0, count: 1, sum: 3, positive: { offset: 1, bucketCounts: [1] } });
   });
 
-  it('hands out no exponential histograms when no family keeps one', () => {
+  it('reads the exponential histograms of many series in slices, yielding to the event loop', async () => {
+    const { send, aggregator } = setup(undefined, 'all');
+    // Six families of 10,000 series, the default limit per metric.
+    for (let i = 0; i < 60_000; i += 1_000) send(Array.from({ length: 1_000 }, (_, j) => `lat${Math.floor(i / 10_000)}:${(i + j) % 700}|ms|#pod:p${i + j}`).join('\n'));
+    const { result, turns } = await countTurns(() => collectExponentialHistograms(takeMetricsSnapshot(aggregator, false)));
+    expect(turns).toBeGreaterThan(0);
+    expect(result.map((r) => r.metric.dataPoints.length)).toEqual(new Array(6).fill(10_000));
+  });
+
+  it('hands out no exponential histograms when no family keeps one', async () => {
     const { send, aggregator } = setup();
     send('lat:250|ms\nsize:3|h');
-    expect(collectExponentialHistograms(aggregator)).toEqual([]);
+    expect(await collectExponentialHistograms(takeMetricsSnapshot(aggregator, false))).toEqual([]);
   });
 });
 

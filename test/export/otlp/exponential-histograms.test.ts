@@ -13,6 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Aggregator } from '../../../agent/aggregate/aggregator.js';
 import { AggregateProducer } from '../../../agent/export/aggregate-producer.js';
 import { collectExponentialHistograms } from '../../../agent/export/exponential-data.js';
+import { takeMetricsSnapshot } from '../../../agent/export/metrics-snapshot.js';
 import type { FlushSnapshot as OtlpSnapshot } from '../../../agent/export/sink.js';
 import { createOtlpSink, type OtlpSink, type OtlpSinkOptions } from '../../../agent/export/otlp/otlp-sink.js';
 import { Mapper } from '../../../agent/mapping/mapper.js';
@@ -46,7 +47,7 @@ function agent() {
     send: (lines: string) => parser.parsePacket(Buffer.from(lines), aggregator),
     async flush(): Promise<OtlpSnapshot> {
       aggregator.flush();
-      const exponential = collectExponentialHistograms(aggregator, now);
+      const exponential = await collectExponentialHistograms(takeMetricsSnapshot(aggregator, false, now));
       const { resourceMetrics } = await producer.collect();
       return { batchId: randomUUID(), timeMs: now, metrics: resourceMetrics, families: NO_FAMILIES, exponential, events: [] };
     },
