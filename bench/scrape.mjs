@@ -2,9 +2,11 @@
 // high cardinality, the OpenTelemetry SDK exporter (how /metrics was served
 // before issue 13: PrometheusExporter over the AggregateProducer, summaries
 // appended to its single res.end) against Tally's streamed writer (what
-// pipeline.ts serves now), over the same aggregator state.
+// pipeline.ts serves now), over the same aggregator state; `protobuf` is the
+// streamed handler asked for the protobuf exposition, as Prometheus with
+// native histograms asks for it.
 //
-//   node bench/scrape.mjs [--series 10000,100000] [--writers sdk,streamed] [--timeout 120]
+//   node bench/scrape.mjs [--series 10000,100000] [--writers sdk,streamed,protobuf] [--timeout 120]
 //
 // Each (series, writer) pair runs in a fresh child process, so RSS figures
 // do not carry over: it fills an Aggregator with that many counter series
@@ -127,8 +129,9 @@ async function child(writer, n) {
     metrics = streamedMetricsHandler({ aggregator, resource, selfMetrics: selfReader, logger });
   }
   const http = await startHttpServer({ address: '127.0.0.1', port: 0, logger, metrics, ready: () => true, requestTimeoutMs: 600_000 });
-  const plain = await scrape(http.port, {});
-  const gzip = await scrape(http.port, { 'accept-encoding': 'gzip' });
+  const accept = writer === 'protobuf' ? { accept: 'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited' } : {};
+  const plain = await scrape(http.port, accept);
+  const gzip = await scrape(http.port, { ...accept, 'accept-encoding': 'gzip' });
   await http.close();
   await provider.shutdown();
   console.log(JSON.stringify({ writer, n, plain, gzip }));

@@ -61,8 +61,12 @@ export class ByteSink {
     this.reserve(11 + from.pos);
     this.byte(key);
     this.varint(from.pos);
-    this.buf.set(from.buf.subarray(0, from.pos), this.pos);
-    this.pos += from.pos;
+    // Most fields are a value or a label, tens of bytes: a loop beats making a subarray to copy them.
+    if (from.pos < 256) this.copy(from.buf, 0, from.pos);
+    else {
+      this.buf.set(from.buf.subarray(0, from.pos), this.pos);
+      this.pos += from.pos;
+    }
   }
 
   copy(from: Uint8Array, start: number, end: number): void {

@@ -26,6 +26,8 @@ function pipelineWith(exponential: ExponentialMode, clock: { now: number }) {
   const p = statsdPipeline({ resource, now: () => clock.now, histogramBuckets: [256, 1024, 4096], mapper: new Mapper(parseMappingText(SUMMARY_RULES, 'rules.yaml')), exponential });
   p.send(readFileSync(join(FIXTURES, 'prometheus-batch-1.statsd'), 'utf8'));
   p.send('it.summarized:3|ms\nit.summarized:9|ms|@0.5\nit.ratio:0.25|c|@0.3\nit.payload:300|h|@0.3|#kind:json');
+  // A label pair over 127 bytes (its length takes two bytes) and one that is not ASCII.
+  p.send(`it.long:1|c|#note:${'x'.repeat(300)},city:Zürich`);
   // Sets show a value once an interval has ended.
   p.aggregator.flush();
   return p;
