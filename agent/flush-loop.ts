@@ -8,13 +8,13 @@ import { BatchLine, type WaitingBatch } from './export/batch-line.js';
 import { collectExponentialHistograms } from './export/exponential-data.js';
 import { takeMetricsSnapshot } from './export/metrics-snapshot.js';
 import type { FlushSnapshot } from './export/sink.js';
-import { collectSummaries } from './export/summary-data.js';
+import { summariesOf } from './export/summary-data.js';
 import type { CollectJournal } from './ingest/collect/journal.js';
 import type { AggregationCounters } from './telemetry/aggregation-counters.js';
 import type { SelfMetrics } from './telemetry/self-metrics.js';
 
-/** A cut batch before the sinks take it: the SDK's form of its metrics, and the exponential histograms beside it, are made when its turn comes. */
-type CutBatch = Omit<FlushSnapshot, 'metrics' | 'exponential'>;
+/** A cut batch before the sinks take it: the SDK's form of its metrics, and the summaries and exponential histograms beside it, are made when its turn comes. */
+type CutBatch = Omit<FlushSnapshot, 'metrics' | 'summaries' | 'exponential'>;
 
 /** A flush's batch and the HTTP collect journal mark it releases once every sink queue holds it. */
 interface FlushBatch extends WaitingBatch<CutBatch> {
@@ -66,8 +66,9 @@ export function startFlushLoop(opts: FlushLoopOptions): FlushLoop {
         try {
           // The SDK's form of the same families, for OTLP and sink modules, made in slices between the loop's turns.
           const metrics = sdkForm ? await toResourceMetrics(batch.families, pushResource, scope) : { resource: pushResource, scopeMetrics: [] };
+          const summaries = sdkForm ? await summariesOf(batch.families) : [];
           const exponential = sdkForm ? await collectExponentialHistograms(batch.families) : [];
-          queued = await spool.push.push({ ...batch, metrics, exponential });
+          queued = await spool.push.push({ ...batch, metrics, summaries, exponential });
         } catch (err) {
           logger.error({ err, batch_id: batch.batchId }, 'could not queue the flush for the push sinks');
           queued = false;
@@ -105,7 +106,6 @@ export function startFlushLoop(opts: FlushLoopOptions): FlushLoop {
         timeMs: batchTimeMs,
         // Which series the batch holds is fixed now; their values are read as the sinks reach them.
         families: takeMetricsSnapshot(aggregator, false, batchTimeMs),
-        summaries: spool.push !== undefined && sdkForm ? collectSummaries(aggregator, batchTimeMs) : [],
         events: aggregator.takeEvents(),
       },
       journal,

@@ -2,7 +2,9 @@ import { ValueType } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
 import type { DataPoint, MetricDescriptor } from '@opentelemetry/sdk-metrics';
 import type { Aggregator } from '../aggregate/aggregator.js';
+import { SliceClock } from '../shared/slice-clock.js';
 import { familyDescription } from './aggregate-producer.js';
+import { takeMetricsSnapshot, type MetricsSnapshot } from './metrics-snapshot.js';
 
 /**
  * A summary point's value, shaped as OTLP's SummaryDataPoint (count, sum,
@@ -25,29 +27,52 @@ export interface SummaryMetricData {
 }
 
 /**
- * Reads every summary family of the aggregator. OpenTelemetry JS SDK 2.x has
- * no summary data point type (and the Prometheus exporter cannot render
- * one), so summaries stay out of the AggregateProducer's MetricData and come
- * from here instead. Reading moves each window forward to `nowMs`.
+ * Reads every summary family of the aggregator at once, for callers that
+ * cannot wait (the SDK exporter's path, kept for comparison). OpenTelemetry
+ * JS SDK 2.x has no summary data point type (and the Prometheus exporter
+ * cannot render one), so summaries stay out of the AggregateProducer's
+ * MetricData and come from here instead. Reading moves each window forward
+ * to `nowMs`.
  */
 export function collectSummaries(aggregator: Aggregator, nowMs = Date.now()): SummaryMetricData[] {
-  const endTime = millisToHrTime(nowMs);
   const out: SummaryMetricData[] = [];
-  aggregator.forEachFamily((family) => {
-    if (family.type !== 'summary' || family.series.length === 0) return;
-    const quantiles = family.summary!.quantiles;
-    out.push({
-      descriptor: { name: family.name, description: familyDescription(family), unit: family.unit, valueType: ValueType.DOUBLE },
-      dataPoints: family.series.map((s) => {
-        const values = s.summary!.quantileValues(nowMs);
-        return {
-          attributes: s.attributes,
-          startTime: millisToHrTime(s.startTimeMs),
-          endTime,
-          value: { count: s.count, sum: s.sum, quantileValues: quantiles.map((quantile, i) => ({ quantile, value: values[i]! })) },
-        };
-      }),
-    });
-  });
+  for (const _ of summaryMetrics(takeMetricsSnapshot(aggregator, false, nowMs), out));
   return out;
+}
+
+/**
+ * The summary families of a snapshot, as a flush hands them to the sinks
+ * when the batch's turn comes: in slices between turns of the event loop,
+ * as each summary's quantiles are read from its window's sketches, and
+ * every timer is a summary where the mapping's defaults say
+ * `observer_type: summary`.
+ */
+export async function summariesOf(snapshot: MetricsSnapshot): Promise<SummaryMetricData[]> {
+  const out: SummaryMetricData[] = [];
+  const clock = new SliceClock();
+  for (const _ of summaryMetrics(snapshot, out)) if (clock.due()) await clock.turn();
+  return out;
+}
+
+/** Appends the snapshot's summary families to `out`, a point at a time, and yields after each. */
+function* summaryMetrics(snapshot: MetricsSnapshot, out: SummaryMetricData[]): Generator<void, void, undefined> {
+  const nowMs = snapshot.nowMs;
+  const endTime = millisToHrTime(nowMs);
+  for (const { family, series, length } of snapshot.families) {
+    if (family.type !== 'summary' || length === 0) continue;
+    const quantiles = family.summary!.quantiles;
+    const dataPoints: Array<DataPoint<SummaryValue>> = [];
+    out.push({ descriptor: { name: family.name, description: familyDescription(family), unit: family.unit, valueType: ValueType.DOUBLE }, dataPoints });
+    for (let i = 0; i < length; i++) {
+      const s = series[i]!;
+      const values = s.summary!.quantileValues(nowMs);
+      dataPoints.push({
+        attributes: s.attributes,
+        startTime: millisToHrTime(s.startTimeMs),
+        endTime,
+        value: { count: s.count, sum: s.sum, quantileValues: quantiles.map((quantile, q) => ({ quantile, value: values[q]! })) },
+      });
+      yield;
+    }
+  }
 }

@@ -7,7 +7,7 @@ import type { ExponentialMode } from '../../agent/aggregate/series-store.js';
 import { collectExponentialHistograms } from '../../agent/export/exponential-data.js';
 import { takeMetricsSnapshot } from '../../agent/export/metrics-snapshot.js';
 import { countTurns } from '../support/event-loop-turns.js';
-import { collectSummaries } from '../../agent/export/summary-data.js';
+import { collectSummaries, summariesOf } from '../../agent/export/summary-data.js';
 import { Mapper } from '../../agent/mapping/mapper.js';
 import { parseMappingText } from '../../agent/mapping/mapping-config.js';
 import { AggregateProducer } from '../../agent/export/aggregate-producer.js';
@@ -144,6 +144,16 @@ describe('AggregateProducer', () => {
     const { result, turns } = await countTurns(() => collectExponentialHistograms(takeMetricsSnapshot(aggregator, false)));
     expect(turns).toBeGreaterThan(0);
     expect(result.map((r) => r.metric.dataPoints.length)).toEqual(new Array(6).fill(10_000));
+  });
+
+  it('reads summaries in slices too, yielding to the event loop, with the values collectSummaries gives', async () => {
+    const { send, aggregator } = setup(new Mapper(parseMappingText('defaults:\n  observer_type: summary\n', 's.yaml')));
+    for (let i = 0; i < 60_000; i += 1_000) send(Array.from({ length: 1_000 }, (_, j) => `lat${Math.floor(i / 10_000)}:${(i + j) % 700}|ms|#pod:p${i + j}`).join('\n'));
+    const snapshot = takeMetricsSnapshot(aggregator, false, 1_700_000_005_000);
+    const { result, turns } = await countTurns(() => summariesOf(snapshot));
+    expect(turns).toBeGreaterThan(0);
+    expect(result.map((r) => r.dataPoints.length)).toEqual(new Array(6).fill(10_000));
+    expect(result).toEqual(collectSummaries(aggregator, 1_700_000_005_000));
   });
 
   it('hands out no exponential histograms when no family keeps one', async () => {
