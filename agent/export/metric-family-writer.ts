@@ -1,5 +1,5 @@
 import { ByteSink } from './byte-sink.js';
-import { writeNativeBuckets, type NativeHistogram } from './native-histogram.js';
+import { writeNativeHistogram, type NativeHistogram, type NativeHistogramKeys } from './native-histogram.js';
 
 /*
  * The protobuf exposition (io.prometheus.client, proto2), delimited: each
@@ -45,13 +45,17 @@ const HISTOGRAM_COUNT = 0x08;
 const HISTOGRAM_SUM = 0x11;
 const HISTOGRAM_BUCKET = 0x1a;
 const HISTOGRAM_COUNT_FLOAT = 0x21;
-const HISTOGRAM_SCHEMA = 0x28;
-const HISTOGRAM_ZERO_THRESHOLD = 0x31;
-const HISTOGRAM_ZERO_COUNT = 0x38;
-const NEGATIVE_SPAN = 0x4a;
-const NEGATIVE_DELTA = 0x52;
-const POSITIVE_SPAN = 0x62;
-const POSITIVE_DELTA = 0x6a;
+const NATIVE_KEYS: NativeHistogramKeys = {
+  count: HISTOGRAM_COUNT,
+  sum: HISTOGRAM_SUM,
+  schema: 0x28,
+  zeroThreshold: 0x31,
+  zeroCount: 0x38,
+  negativeSpan: 0x4a,
+  negativeDelta: 0x52,
+  positiveSpan: 0x62,
+  positiveDelta: 0x6a,
+};
 const BUCKET_COUNT = 0x08;
 const BUCKET_BOUND = 0x11;
 const BUCKET_COUNT_FLOAT = 0x21;
@@ -186,20 +190,8 @@ export class MetricFamilyWriter {
   nativeHistogram(h: NativeHistogram): void {
     const inner = this.inner;
     inner.pos = 0;
-    inner.reserve(64);
-    inner.byte(HISTOGRAM_COUNT);
-    inner.varint(h.count);
-    inner.byte(HISTOGRAM_SUM);
-    inner.double(h.sum);
-    inner.byte(HISTOGRAM_SCHEMA);
-    inner.sint(h.schema);
     const empty = h.zeroCount === 0 && h.positive.deltas.length === 0 && h.negative.deltas.length === 0;
-    inner.byte(HISTOGRAM_ZERO_THRESHOLD);
-    inner.double(empty ? EMPTY_ZERO_THRESHOLD : 0);
-    inner.byte(HISTOGRAM_ZERO_COUNT);
-    inner.varint(h.zeroCount);
-    writeNativeBuckets(inner, h.negative, NEGATIVE_SPAN, NEGATIVE_DELTA, this.scratch);
-    writeNativeBuckets(inner, h.positive, POSITIVE_SPAN, POSITIVE_DELTA, this.scratch);
+    writeNativeHistogram(inner, h, NATIVE_KEYS, this.scratch, empty ? EMPTY_ZERO_THRESHOLD : 0);
     this.endMetric(METRIC_HISTOGRAM);
   }
 

@@ -105,14 +105,49 @@ function nativeBuckets(span: BucketSpan): NativeBuckets & { total: number } {
   return { spans, deltas, total };
 }
 
+/** Where a histogram message keeps each native field: remote write's prompb Histogram and the exposition's client_model Histogram number them differently. */
+export interface NativeHistogramKeys {
+  /** uint64 count (a oneof member in prompb, so written even when 0). */
+  readonly count: number;
+  /** double sum. */
+  readonly sum: number;
+  /** sint32 schema. */
+  readonly schema: number;
+  /** double zero threshold; left out (0) where the message has no use for it. */
+  readonly zeroThreshold?: number;
+  /** uint64 zero count. */
+  readonly zeroCount: number;
+  /** repeated BucketSpan (offset 1, sint32; length 2, uint32) and packed sint64 deltas, per range. */
+  readonly negativeSpan: number;
+  readonly negativeDelta: number;
+  readonly positiveSpan: number;
+  readonly positiveDelta: number;
+}
+
 /**
- * One range's spans and deltas as the fields of a histogram message in
- * `to`: each span a BucketSpan message (offset 1, sint32; length 2, uint32)
- * under `spanKey`, the deltas packed under `deltaKey`. Remote write and the
- * exposition number these fields differently; `scratch` holds each field's
- * bytes on the way.
+ * A native histogram's fields into `to`, keyed as `keys` says; `scratch`
+ * holds each nested field's bytes on the way. The zero threshold, where the
+ * message has one, is `zeroThreshold`.
  */
-export function writeNativeBuckets(to: ByteSink, b: NativeBuckets, spanKey: number, deltaKey: number, scratch: ByteSink): void {
+export function writeNativeHistogram(to: ByteSink, h: NativeHistogram, keys: NativeHistogramKeys, scratch: ByteSink, zeroThreshold = 0): void {
+  to.reserve(64);
+  to.byte(keys.count);
+  to.varint(h.count);
+  to.byte(keys.sum);
+  to.double(h.sum);
+  to.byte(keys.schema);
+  to.sint(h.schema);
+  if (keys.zeroThreshold !== undefined) {
+    to.byte(keys.zeroThreshold);
+    to.double(zeroThreshold);
+  }
+  to.byte(keys.zeroCount);
+  to.varint(h.zeroCount);
+  writeBuckets(to, h.negative, keys.negativeSpan, keys.negativeDelta, scratch);
+  writeBuckets(to, h.positive, keys.positiveSpan, keys.positiveDelta, scratch);
+}
+
+function writeBuckets(to: ByteSink, b: NativeBuckets, spanKey: number, deltaKey: number, scratch: ByteSink): void {
   for (const [offset, length] of b.spans) {
     scratch.pos = 0;
     scratch.reserve(22);

@@ -1,5 +1,5 @@
 import { ByteSink } from '../byte-sink.js';
-import { writeNativeBuckets, type NativeHistogram } from '../native-histogram.js';
+import { writeNativeHistogram, type NativeHistogram, type NativeHistogramKeys } from '../native-histogram.js';
 
 /*
  * The Histogram message remote write carries native histograms in (prompb
@@ -15,14 +15,16 @@ import { writeNativeBuckets, type NativeHistogram } from '../native-histogram.js
  * zero_threshold (5) stays 0: the agent's zero bucket holds exact zeros only.
  * The two counts are members of oneofs, so they are written even when 0.
  */
-const COUNT_INT_KEY = 0x08;
-const SUM_KEY = 0x19;
-const SCHEMA_KEY = 0x20;
-const ZERO_COUNT_INT_KEY = 0x30;
-const NEGATIVE_SPANS_KEY = 0x42;
-const NEGATIVE_DELTAS_KEY = 0x4a;
-const POSITIVE_SPANS_KEY = 0x5a;
-const POSITIVE_DELTAS_KEY = 0x62;
+const KEYS: NativeHistogramKeys = {
+  count: 0x08,
+  sum: 0x19,
+  schema: 0x20,
+  zeroCount: 0x30,
+  negativeSpan: 0x42,
+  negativeDelta: 0x4a,
+  positiveSpan: 0x5a,
+  positiveDelta: 0x62,
+};
 const TIMESTAMP_KEY = 0x78;
 
 /** Encodes Histogram messages into one reused buffer. */
@@ -34,17 +36,7 @@ export class HistogramMessageWriter {
   write(h: NativeHistogram, timestampMs: number): Uint8Array {
     const sink = this.sink;
     sink.pos = 0;
-    sink.reserve(64);
-    sink.byte(COUNT_INT_KEY);
-    sink.varint(h.count);
-    sink.byte(SUM_KEY);
-    sink.double(h.sum);
-    sink.byte(SCHEMA_KEY);
-    sink.sint(h.schema);
-    sink.byte(ZERO_COUNT_INT_KEY);
-    sink.varint(h.zeroCount);
-    writeNativeBuckets(sink, h.negative, NEGATIVE_SPANS_KEY, NEGATIVE_DELTAS_KEY, this.scratch);
-    writeNativeBuckets(sink, h.positive, POSITIVE_SPANS_KEY, POSITIVE_DELTAS_KEY, this.scratch);
+    writeNativeHistogram(sink, h, KEYS, this.scratch);
     sink.reserve(11);
     sink.byte(TIMESTAMP_KEY);
     sink.varint(timestampMs);
