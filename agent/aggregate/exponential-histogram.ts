@@ -1,4 +1,5 @@
 import type { ExponentialHistogram as OtelExponentialHistogram } from '@opentelemetry/sdk-metrics';
+import { OWN_CELLS, type CountCells } from './bucket-arena.js';
 import { DEFAULT_MAX_SCALE, DEFAULT_MAX_SIZE, MIN_SCALE } from '../shared/exponential-scale.js';
 
 /**
@@ -129,45 +130,123 @@ function changeToFit(low: number, high: number, maxSize: number): number {
   return change;
 }
 
-/** Growable counts over a window of indices [start, start + length). */
+/** A window's counts: 32-bit cells, or doubles once a count did not fit (a fractional weight, or past 2^32 - 1). */
+type Counts = Uint32Array | Float64Array;
+const NO_COUNTS: Counts = new Uint32Array(0);
+
+/** Cells for a window of one value, or of several that are equal at the finest scale. */
+const SMALL_WINDOW = 8;
+
+/**
+ * Counts over a window of indices [start, start + length): cell i holds
+ * index start + i. Cells past `length` are zero. The cells come from
+ * `cells` and go back to it when the window moves to larger ones or to
+ * doubles.
+ *
+ * There are two capacities: a small window, and the histogram's maxSize.
+ * Two different values make the scale drop until they are at most maxSize
+ * buckets apart, and no further, so the window of any histogram that saw
+ * two values is mostly near maxSize; sizes in between would only leave
+ * cells behind in their pools as every series of a deploy grows at once.
+ */
 class Buckets {
-  counts: number[] = [];
+  counts: Counts = NO_COUNTS;
   start = 0;
+  length = 0;
+
+  constructor(
+    private cells: CountCells,
+    private readonly maxSize: number,
+  ) {}
 
   get empty(): boolean {
-    return this.counts.length === 0;
+    return this.length === 0;
   }
 
   get end(): number {
-    return this.start + this.counts.length - 1;
+    return this.start + this.length - 1;
   }
 
   add(index: number, weight: number): void {
-    if (this.empty) {
+    if (this.length === 0) {
+      this.resize(1, 0);
       this.start = index;
-      this.counts.push(weight);
+      this.put(0, weight);
     } else if (index < this.start) {
-      const grow = new Array<number>(this.start - index).fill(0);
-      grow[0] = weight;
-      this.counts = grow.concat(this.counts);
+      this.resize(this.length + this.start - index, this.start - index);
       this.start = index;
+      this.put(0, weight);
     } else if (index > this.end) {
-      while (this.end < index - 1) this.counts.push(0);
-      this.counts.push(weight);
+      this.resize(index - this.start + 1, 0);
+      this.put(index - this.start, weight);
     } else {
-      this.counts[index - this.start]! += weight;
+      this.put(index - this.start, this.counts[index - this.start]! + weight);
     }
   }
 
+  /** Index i moves to i >> change, in place: a cell only ever moves down, to one already passed. */
   downscale(change: number): void {
-    if (change === 0 || this.empty) return;
-    const s = downscaleSpan({ offset: this.start, counts: this.counts }, change);
-    this.start = s.offset;
-    this.counts = s.counts;
+    if (change === 0 || this.length === 0) return;
+    const start = this.start >> change;
+    const length = (this.end >> change) - start + 1;
+    for (let i = 0; i < this.length; i++) {
+      const c = this.counts[i]!;
+      const j = ((this.start + i) >> change) - start;
+      if (c === 0 || j === i) continue;
+      this.counts[i] = 0;
+      this.put(j, this.counts[j]! + c);
+    }
+    this.start = start;
+    this.length = length;
   }
 
   span(): BucketSpan {
-    return this.empty ? { offset: 0, counts: [] } : { offset: this.start, counts: this.counts.slice() };
+    const counts = new Array<number>(this.length);
+    for (let i = 0; i < this.length; i++) counts[i] = this.counts[i]!;
+    return { offset: this.length === 0 ? 0 : this.start, counts };
+  }
+
+  /** Gives the cells back, keeping a copy of the counts: for a series that expires while a batch may still read it. */
+  release(): void {
+    const counts = this.counts;
+    if (counts instanceof Uint32Array && counts.length > 0) {
+      this.counts = counts.slice();
+      this.cells.give(counts);
+    }
+    this.cells = OWN_CELLS;
+  }
+
+  private put(i: number, c: number): void {
+    const counts = this.counts;
+    counts[i] = c;
+    // A 32-bit cell keeps whole counts up to 2^32 - 1; read back, one that did not fit differs.
+    if (counts[i] !== c) this.widen(i, c);
+  }
+
+  private widen(i: number, c: number): void {
+    const narrow = this.counts;
+    if (!(narrow instanceof Uint32Array)) return;
+    const wide = new Float64Array(narrow.length);
+    wide.set(narrow);
+    wide[i] = c;
+    this.counts = wide;
+    this.cells.give(narrow);
+  }
+
+  /** Makes the window `length` long, its counts moved up by `shift` cells. */
+  private resize(length: number, shift: number): void {
+    const counts = this.counts;
+    if (length > counts.length) {
+      const capacity = length <= SMALL_WINDOW ? SMALL_WINDOW : Math.max(length, this.maxSize);
+      const next: Counts = counts instanceof Float64Array ? new Float64Array(capacity) : this.cells.take(capacity);
+      next.set(counts.subarray(0, this.length), shift);
+      if (counts instanceof Uint32Array && counts.length > 0) this.cells.give(counts);
+      this.counts = next;
+    } else if (shift > 0) {
+      counts.copyWithin(shift, 0, this.length);
+      counts.fill(0, 0, shift);
+    }
+    this.length = length;
   }
 }
 
@@ -180,10 +259,11 @@ export class ExponentialHistogram {
   zeroCount = 0;
   min = Infinity;
   max = -Infinity;
-  private readonly positive = new Buckets();
-  private readonly negative = new Buckets();
+  private readonly positive: Buckets;
+  private readonly negative: Buckets;
 
-  constructor(opts: ExponentialHistogramOptions = {}) {
+  /** `cells`: where the bucket counts live; a series' come from its arena (BucketArena.exponentialCells). */
+  constructor(opts: ExponentialHistogramOptions = {}, cells: CountCells = OWN_CELLS) {
     this.maxSize = opts.maxSize ?? DEFAULT_MAX_SIZE;
     this.maxScale = opts.maxScale ?? DEFAULT_MAX_SCALE;
     if (!Number.isInteger(this.maxSize) || this.maxSize < 4) throw new RangeError(`maxSize must be an integer >= 4, not ${this.maxSize}`);
@@ -191,6 +271,8 @@ export class ExponentialHistogram {
       throw new RangeError(`maxScale must be an integer in ${MIN_SCALE}..${DEFAULT_MAX_SCALE}, not ${this.maxScale}`);
     }
     this.scale = this.maxScale;
+    this.positive = new Buckets(cells, this.maxSize);
+    this.negative = new Buckets(cells, this.maxSize);
   }
 
   /** Adds `weight` observations of `value`. False (and nothing recorded) for a non-finite value or a weight that is not > 0. */
@@ -239,7 +321,7 @@ export class ExponentialHistogram {
       [this.positive, other.positive],
       [this.negative, other.negative],
     ] as const) {
-      for (let i = 0; i < theirs.counts.length; i++) {
+      for (let i = 0; i < theirs.length; i++) {
         if (theirs.counts[i]! > 0) mine.add((theirs.start + i) >> theirChange, theirs.counts[i]!);
       }
     }
@@ -257,6 +339,12 @@ export class ExponentialHistogram {
     this.positive.downscale(change);
     this.negative.downscale(change);
     this.scale -= change;
+  }
+
+  /** Gives the counts' cells back to the arena, keeping a copy: the series expired, and a batch begun before may still read it. */
+  release(): void {
+    this.positive.release();
+    this.negative.release();
   }
 
   positiveSpan(): BucketSpan {

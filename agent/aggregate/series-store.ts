@@ -225,6 +225,7 @@ export class SeriesStore {
       series: [],
       // Only observers have buckets: a typed array costs some 250 bytes however short (measured), on every counter, gauge and set.
       cells: hasBuckets(kind) ? this.buckets.poolFor(bounds.length + 1) : undefined,
+      exponentialCells: this.buckets.exponentialCells,
     };
   }
 
@@ -258,6 +259,7 @@ export class SeriesStore {
           s.bucketCounts = cells.slice();
           s.family.cells?.give(cells);
         }
+        s.expo?.release();
         // Exporters read a set's count of its last interval, never its members.
         if (s.members !== null) this.buckets.memberTables.give(s.members.home);
         dead.add(s);

@@ -1,6 +1,6 @@
 import { COUNTER, GAUGE, SET, type MetricKind } from '../parse/metric-kind.js';
 import type { ExponentialOptions } from '../mapping/mapping-rules.js';
-import type { CellPool } from './bucket-arena.js';
+import type { CellPool, CountCells } from './bucket-arena.js';
 import { ExponentialHistogram } from './exponential-histogram.js';
 import { MemberSet } from './member-set.js';
 import type { FamilyType } from './prometheus-names.js';
@@ -92,7 +92,7 @@ export class Series {
       (family.summary !== undefined
         ? new SummaryWindow(family.summary, startTimeMs)
         : family.exponential !== undefined
-          ? new ExponentialHistogram(family.exponential)
+          ? new ExponentialHistogram(family.exponential, family.exponentialCells)
           : null);
   }
 
@@ -144,6 +144,8 @@ export interface Family {
   series: Series[];
   /** Where its series' bucket counts come from and go back to; undefined for families without buckets. */
   cells: CellPool<Uint32Array> | undefined;
+  /** Where its series' exponential histograms keep their counts; unread unless `exponential` is set. */
+  exponentialCells: CountCells;
 }
 
 

@@ -8,6 +8,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { CellPools } from '../../agent/aggregate/bucket-arena.js';
 import { downscaleSpan, ExponentialHistogram, frexp2, mapToIndex } from '../../agent/aggregate/exponential-histogram.js';
 import { DEFAULT_MAX_SCALE, DEFAULT_MAX_SIZE, MIN_SCALE } from '../../agent/shared/exponential-scale.js';
 
@@ -172,7 +173,13 @@ function spanMap(span: { offset: number; counts: number[] }): Map<number, number
   return out;
 }
 
-const sample = fc.tuple(fc.oneof(fc.constant(0), everydayDouble, everydayDouble.map((v) => -v), positiveDouble, fc.integer({ min: -1000, max: 1000 })), fc.integer({ min: 1, max: 5 }));
+/**
+ * Weights: small whole ones mostly; halves and quarters (a sample rate's,
+ * exact in binary, so sums do not depend on their order), and counts past
+ * 2^32 that a 32-bit cell cannot keep.
+ */
+const weight = fc.oneof({ arbitrary: fc.integer({ min: 1, max: 5 }), weight: 6 }, fc.constantFrom(0.5, 0.25, 2 ** 31, 3 * 2 ** 30));
+const sample = fc.tuple(fc.oneof(fc.constant(0), everydayDouble, everydayDouble.map((v) => -v), positiveDouble, fc.integer({ min: -1000, max: 1000 })), weight);
 const options = fc.record({ maxSize: fc.integer({ min: 4, max: 40 }), maxScale: fc.integer({ min: -2, max: 8 }) });
 
 describe('ExponentialHistogram', () => {
@@ -216,6 +223,33 @@ describe('ExponentialHistogram', () => {
         expect(left.positiveSpan()).toEqual(all.positiveSpan());
         expect(left.negativeSpan()).toEqual(all.negativeSpan());
         expect([left.count, left.zeroCount, left.min, left.max]).toEqual([all.count, all.zeroCount, all.min, all.max]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps histograms that share an arena apart, and a released one keeps its counts while the cells go to others', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(5), sample), { maxLength: 200 }), fc.nat(200), options, (steps, releaseAt, opts) => {
+        const cells = new CellPools();
+        const shared = Array.from({ length: 6 }, () => new ExponentialHistogram(opts, cells));
+        const alone = Array.from({ length: 6 }, () => new ExponentialHistogram(opts));
+        const released = new Set<number>();
+        steps.forEach(([k, [v, w]], step) => {
+          if (step === releaseAt) {
+            shared[k]!.release();
+            released.add(k);
+          }
+          // A released histogram belongs to an expired series: nothing records into it again.
+          if (released.has(k)) return;
+          shared[k]!.record(v, w);
+          alone[k]!.record(v, w);
+        });
+        shared.forEach((h, k) => {
+          expect(h.scale).toBe(alone[k]!.scale);
+          expect(h.positiveSpan()).toEqual(alone[k]!.positiveSpan());
+          expect(h.negativeSpan()).toEqual(alone[k]!.negativeSpan());
+        });
       }),
       { numRuns: 300 },
     );

@@ -53,6 +53,20 @@ describe('series expiry', () => {
     expect([...old.bucketCounts]).toEqual([1, 2]);
   });
 
+  it('does the same for an expired series\' exponential histogram: it keeps its counts, a new series takes its cells, zeroed', () => {
+    const h = aggregatorHarness({ timerBuckets: [1], histogramBuckets: [1], seriesTtlMs: 20_000, exponential: 'all' });
+    h.send('lat:0.5|h|#pod:a\nlat:5|h|#pod:a\nlat:5|h|#pod:a');
+    const old = h.seriesWith('lat', { pod: 'a' })!;
+    const before = old.expo!.positiveSpan();
+    expect(before.counts.reduce((a, b) => a + b, 0)).toBe(3);
+    for (let i = 0; i < 3; i++) h.advance(10_000);
+    expect(h.seriesWith('lat', { pod: 'a' })).toBeUndefined();
+    h.send('lat:7|h|#pod:b\nlat:0.25|h|#pod:b');
+    const fresh = h.seriesWith('lat', { pod: 'b' })!;
+    expect(fresh.expo!.positiveSpan().counts.reduce((a, b) => a + b, 0)).toBe(2);
+    expect(old.expo!.positiveSpan()).toEqual(before);
+  });
+
   it('gives an expired set\'s member table to the next new set, empty', () => {
     const { send, advance, seriesWith } = setup({ seriesTtlMs: 20_000 });
     send('users:u1|s|#pod:a\nusers:u2|s|#pod:a\nusers:u3|s|#pod:a');
