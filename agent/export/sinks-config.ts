@@ -179,6 +179,23 @@ export type ResourceConfig = z.output<typeof resourceSchema>;
  * mapping rule asks for while something could send them (an OTLP sink, or
  * a module, which may read them); none when nothing could.
  */
+/**
+ * What a flush's OpenTelemetry form must hold: nothing when remote write,
+ * which renders the families itself, is the only sink; every family's
+ * points; or every point but the explicit buckets of histograms, when every
+ * reader is an OTLP sink with `histograms: exponential` and so swaps each
+ * histogram for its exponential twin. At 1,000,000 series with native
+ * histograms those buckets were 1.4 s and about 330 MB of a flush, built to
+ * be thrown away (bench/micro-flush.mjs --histograms native).
+ */
+export type SdkForm = 'none' | 'all' | 'no-explicit-twins';
+
+export function sdkFormOf(sinks: readonly SinkConfig[]): SdkForm {
+  const readers = sinks.filter((s) => s.type !== 'prometheus_remote_write');
+  if (readers.length === 0) return 'none';
+  return readers.every((s) => s.type === 'otlp' && s.histograms === 'exponential') ? 'no-explicit-twins' : 'all';
+}
+
 export function exponentialMode(sinks: readonly SinkConfig[], nativeScrape: boolean): ExponentialMode {
   const everyHistogram = sinks.some((s) => (s.type === 'otlp' && s.histograms === 'exponential') || (s.type === 'prometheus_remote_write' && s.histograms === 'native'));
   if (everyHistogram || nativeScrape) return 'all';
