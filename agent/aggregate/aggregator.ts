@@ -53,7 +53,7 @@ export interface AggregatorOptions {
 
 /**
  * A raw spelling whose samples need more than the plain arithmetic of their
- * kind: its rule's scale, a summary window, or an exponential histogram.
+ * kind: its rule's scale, or a summary window.
  */
 interface Route {
   series: Series;
@@ -201,7 +201,7 @@ export class Aggregator implements LineSink {
     this.aggregation.metricsAggregated++;
   }
 
-  /** A line of a routed spelling: scaled by its rule, and into the summary window or exponential histogram if the series has one. */
+  /** A line of a routed spelling: scaled by its rule, and into the summary window if the series has one. */
   private applyRouted(s: Series, p: ParsedLine, scale: number): void {
     s.lastEpoch = this.store.epoch;
     if (p.valueCount === 1) {
@@ -243,10 +243,7 @@ export class Aggregator implements LineSink {
       s.sum += x * weight;
       s.count += weight;
     } else {
-      const weight = 1 / rate;
-      observe(s, x, weight);
-      // In seconds for timers and after the rule's scale, exactly as the explicit buckets.
-      if (s.expo !== null) s.expo.record(x, weight);
+      observe(s, x, 1 / rate);
     }
     return true;
   }
@@ -453,7 +450,7 @@ export class Aggregator implements LineSink {
       if (s.aliases < MAX_ALIASES_PER_SERIES) {
         s.aliases++;
         const scale = this.resolvedScale;
-        // Routed spellings get an id line() sends to the slow path, so the hot path never looks at scale, summaries or exponential histograms.
+        // Routed spellings get an id line() sends to the slow path, so the hot path never looks at scale or summaries.
         let alias = id;
         if (routed(s, scale)) {
           alias = FIRST_ROUTE - this.routes.length;

@@ -38,13 +38,9 @@ export function applyNumber(s: Series, kind: MetricKind, v: number, weight: numb
   else observe(s, kind === TIMER ? v / 1000 : v, weight);
 }
 
-/**
- * Whether a spelling of this series, with this scale, must leave the hot
- * path. applyValue() is the one place that records into an exponential
- * histogram, so every sample of a series that has one must come this way.
- */
+/** Whether a spelling of this series, with this scale, must leave the hot path: a rule's scale, or a summary's window. */
 export function routed(s: Series, scale: number): boolean {
-  return scale !== 1 || s.summary !== null || s.expo !== null;
+  return scale !== 1 || s.summary !== null;
 }
 
 export function observe(s: Series, v: number, weight: number): void {
@@ -57,6 +53,9 @@ export function observe(s: Series, v: number, weight: number): void {
   if (counts[i] !== c) widen(s, i, c);
   s.sum += v * weight;
   s.count += weight;
+  // Here, so every path that counts an explicit bucket counts the exponential one too, and such series need no route.
+  const expo = s.expo;
+  if (expo !== null) expo.record(v, weight);
 }
 
 /** Moves a series' counts to doubles of its own, cell i set to c, and gives its 32-bit cells back to the family's pool. */
