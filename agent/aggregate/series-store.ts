@@ -8,6 +8,7 @@ import { PLAIN, type SeriesShape } from './series-decision.js';
 import { BucketArena } from './bucket-arena.js';
 import { hasBuckets, NO_BUCKETS, Series, type ExponentialShape, type Family } from './series.js';
 import { LabelSets } from './label-sets.js';
+import { SeriesColumns } from './series-columns.js';
 import { MemberSet } from './member-set.js';
 import { summaryShape } from './summary-window.js';
 import { clip, WarnLimiter } from '../shared/warn-limiter.js';
@@ -91,6 +92,7 @@ export class SeriesStore {
   private readonly byLabelSet = new Map<Family, Map<number, Series>>();
   private readonly labelSets = new LabelSets();
   private readonly buckets = new BucketArena();
+  private readonly columns = new SeriesColumns();
   /** A metric warns about its cardinality once a minute, and all of them together once a second. */
   private readonly cardinalityWarnings = new WarnLimiter(60_000, 1000, 1024);
   private readonly conflictWarnings = new WarnLimiter(60_000, 1000, 1024);
@@ -171,7 +173,8 @@ export class SeriesStore {
     const counts = family.cells?.take() ?? NO_BUCKETS;
     const ttlMs = shape.ttlMs ?? this.opts.defaultTtlMs;
     const members = kind === SET ? new MemberSet(this.buckets.memberTables.take()) : null;
-    const created = new Series(id, kind, family, this.labelSets.attributesOf(labelSet), this.opts.now(), labelSet, ttlMs, this.epoch, counts, members);
+    const slot = this.columns.take(this.opts.now());
+    const created = new Series(id, kind, family, this.labelSets.attributesOf(labelSet), this.columns, slot, labelSet, ttlMs, this.epoch, counts, members);
     this.series.push(created);
     family.series.push(created);
     const index = this.byLabelSet.get(family);
@@ -260,6 +263,7 @@ export class SeriesStore {
           s.family.cells?.give(cells);
         }
         s.expo?.release();
+        s.detach();
         // Exporters read a set's count of its last interval, never its members.
         if (s.members !== null) this.buckets.memberTables.give(s.members.home);
         dead.add(s);

@@ -4,6 +4,7 @@ import type { CellPool, CountCells } from './bucket-arena.js';
 import { ExponentialHistogram } from './exponential-histogram.js';
 import { MemberSet } from './member-set.js';
 import type { FamilyType } from './prometheus-names.js';
+import type { SeriesColumns } from './series-columns.js';
 import { SummaryWindow, type SummaryShape } from './summary-window.js';
 
 /**
@@ -32,8 +33,6 @@ export function hasBuckets(kind: MetricKind): boolean {
 
 /** One time series: its identity (fixed at creation) and its running state. */
 export class Series {
-  /** Cumulative sum (counter) or last value (gauge). */
-  value = 0;
   /**
    * Per-bucket (not cumulative) weights; the last cell is the +Inf bucket.
    * Empty for counters, gauges and sets. A view into the family's
@@ -43,8 +42,6 @@ export class Series {
    * the event loop.
    */
   bucketCounts: BucketCounts;
-  sum = 0;
-  count = 0;
   /**
    * A set's members, a summary's quantile window or a histogram's
    * exponential state: a series has at most one, by its family, so one field
@@ -54,8 +51,9 @@ export class Series {
   aliases = 0;
   /** The flush interval (SeriesStore.epoch) of the latest sample. */
   lastEpoch: number;
-  /** When a flush last found the series updated, kept for series with a ttl only; expiry counts from here. */
-  lastSeenMs: number;
+  /** Where its numbers are (value, sum, count, times): the store's columns, or a copy of its own once it expired. */
+  private columns: SeriesColumns;
+  private slot: number;
   /**
    * The flush interval in which a storing scraper first read the series; -1
    * until one did. Until that interval ends a counter or histogram is shown
@@ -73,7 +71,9 @@ export class Series {
     readonly family: Family,
     /** Shared with every series of the same labels: never written to. */
     readonly attributes: Record<string, string>,
-    readonly startTimeMs: number,
+    /** The store's columns, which hold its start time already at `slot`. */
+    columns: SeriesColumns,
+    slot: number,
     /** The number of its label set (LabelSets), which with the family is its identity; `attributes` is that set's. */
     readonly labelSet: number,
     /** Idle time after which the series is dropped; 0 keeps it for as long as the agent runs. */
@@ -85,15 +85,66 @@ export class Series {
     members: MemberSet | null,
   ) {
     this.lastEpoch = epoch;
-    this.lastSeenMs = startTimeMs;
+    this.columns = columns;
+    this.slot = slot;
     this.bucketCounts = bucketCounts;
     this.state =
       members ??
       (family.summary !== undefined
-        ? new SummaryWindow(family.summary, startTimeMs)
+        ? new SummaryWindow(family.summary, columns.startTimeMs[slot]!)
         : family.exponential !== undefined
           ? new ExponentialHistogram(family.exponential, family.exponentialCells)
           : null);
+  }
+
+  /** Cumulative sum (counter) or last value (gauge). */
+  get value(): number {
+    return this.columns.value[this.slot]!;
+  }
+
+  set value(v: number) {
+    this.columns.value[this.slot] = v;
+  }
+
+  get sum(): number {
+    return this.columns.sum[this.slot]!;
+  }
+
+  set sum(v: number) {
+    this.columns.sum[this.slot] = v;
+  }
+
+  get count(): number {
+    return this.columns.count[this.slot]!;
+  }
+
+  set count(v: number) {
+    this.columns.count[this.slot] = v;
+  }
+
+  get startTimeMs(): number {
+    return this.columns.startTimeMs[this.slot]!;
+  }
+
+  /** When a flush last found the series updated, kept for series with a ttl only; expiry counts from here. */
+  get lastSeenMs(): number {
+    return this.columns.lastSeenMs[this.slot]!;
+  }
+
+  set lastSeenMs(ms: number) {
+    this.columns.lastSeenMs[this.slot] = ms;
+  }
+
+  /**
+   * The series expired: its numbers move to a copy of their own, which a
+   * scrape or push batch begun before still reads, and its slot goes back
+   * to the store's columns for the next new series.
+   */
+  detach(): void {
+    const store = this.columns;
+    this.columns = store.copyOf(this.slot);
+    store.give(this.slot);
+    this.slot = 0;
   }
 
   /**

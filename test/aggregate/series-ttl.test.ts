@@ -53,6 +53,20 @@ describe('series expiry', () => {
     expect([...old.bucketCounts]).toEqual([1, 2]);
   });
 
+  it('lets an expired series keep its value, sum, count and start time while a new series takes its place in the columns', () => {
+    const { send, advance, seriesWith } = setup({ seriesTtlMs: 20_000 });
+    send('hits:3|c|#pod:a\nlat:0.5|h|#pod:a\nlat:5|h|#pod:a');
+    const hits = seriesWith('hits_total', { pod: 'a' })!;
+    const lat = seriesWith('lat', { pod: 'a' })!;
+    const started = hits.startTimeMs;
+    for (let i = 0; i < 3; i++) advance(10_000);
+    expect(seriesWith('hits_total', { pod: 'a' })).toBeUndefined();
+    send('hits:40|c|#pod:b\nlat:70|h|#pod:b');
+    expect(seriesWith('hits_total', { pod: 'b' })!.value).toBe(40);
+    expect(seriesWith('lat', { pod: 'b' })!.sum).toBe(70);
+    expect([hits.value, hits.startTimeMs, lat.sum, lat.count]).toEqual([3, started, 5.5, 2]);
+  });
+
   it('does the same for an expired series\' exponential histogram: it keeps its counts, a new series takes its cells, zeroed', () => {
     const h = aggregatorHarness({ timerBuckets: [1], histogramBuckets: [1], seriesTtlMs: 20_000, exponential: 'all' });
     h.send('lat:0.5|h|#pod:a\nlat:5|h|#pod:a\nlat:5|h|#pod:a');
