@@ -21,7 +21,20 @@ export const compressBlock: (input: Uint8Array) => Uint8Array = native?.compress
  * change until the promise settles.
  */
 export const compressBlockAsync: (input: Uint8Array) => Promise<Uint8Array> =
-  native?.compress ?? ((input) => Promise.resolve(compressInJs(input)));
+  native === undefined ? (input) => Promise.resolve(compressInJs(input)) : (input) => native.compress(input).then(rightSized);
+
+/**
+ * A copy of exactly its length. The native binding's output keeps the
+ * allocation it compressed into, sized for the worst case (a little more
+ * than the input): 1,416 requests of 350 KB compressed and kept took 680 MB
+ * of RSS for 154 MB of output, and 315 MB with this copy (a scratch script
+ * on one core). A flush's requests wait in the sink queues until delivered,
+ * so that was most of the agent's memory after a flush of 100,000 classic
+ * series.
+ */
+function rightSized(out: Uint8Array): Uint8Array {
+  return new Uint8Array(out);
+}
 
 interface NativeSnappy {
   compressSync(input: Uint8Array): Buffer;
