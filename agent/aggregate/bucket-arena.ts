@@ -75,9 +75,9 @@ export interface CountCells {
  * Exponential histograms' counts in slabs, one pool a capacity. As JS
  * arrays they lived on the V8 heap, and every minor garbage collection
  * takes longer the larger the old heap is, even when it holds only numbers:
- * with a million timers of 20 timings each, a scavenge took 8.4 ms with the
- * arrays (1.8 GB of heap) and 4.7 ms with these (0.9 GB), measured on one
- * core. At 100,000 timers a timer's heap went from 1,862 to 936 bytes and
+ * with a million timers of two timings each, a scavenge took 8.4 ms with
+ * the arrays (1.8 GB of heap) and 3.2 ms with these (0.84 GB), measured on
+ * one core. At 100,000 timers a timer's heap went from 1,862 to 936 bytes and
  * its RSS from 4,714 to 2,559 (bench/micro-memory.mjs --values 20
  * --histograms native).
  */
