@@ -86,10 +86,11 @@ describe('OTLP/HTTP sink through an outage', () => {
       // And the one holding the last event, which was posted after the last hit and may be cut a flush later.
       const delivered = new Set(receiver.accepted('logs').flatMap((r) => logRecords(r.message)).filter((l) => l.eventName === 'otlpo_evt').map((l) => String(l.body)));
       expect(sent.acked.filter((id) => !delivered.has(id))).toEqual([]);
+      // Flushes go on meanwhile: a scrape can fall between a request leaving the queue and its count as sent.
+      expect(sampleValue(e, 'tally_sink_sent_total', { sink: 'collector' })).toBe(sampleValue(e, 'tally_sink_enqueued_total', { sink: 'collector' }));
       return e;
     }, 15_000);
     const enqueued = sampleValue(exp, 'tally_sink_enqueued_total', { sink: 'collector' })!;
-    expect(sampleValue(exp, 'tally_sink_sent_total', { sink: 'collector' })).toBe(enqueued);
     expect(sampleValue(exp, 'tally_sink_retries_total', { sink: 'collector' })).toBeGreaterThan(0);
     expect(sampleValue(exp, 'tally_sink_dead_lettered_total', { sink: 'collector' })).toBe(0);
     expect(receiver.requests.some((r) => r.status === 503)).toBe(true);
@@ -163,10 +164,11 @@ describe.skipIf(!prometheusBin && !inCI)('Prometheus remote write through an out
       expect(lastPushed()).toBe(sent.hits);
       // The last event may land in a flush after the last hit's.
       expect(eventSeriesPushed()).toBe(sent.acked.length);
+      // Flushes go on meanwhile: a scrape can fall between a request leaving the queue and its count as sent (seen once in CI).
+      expect(sampleValue(e, 'tally_sink_sent_total', { sink: 'prom' })).toBe(sampleValue(e, 'tally_sink_enqueued_total', { sink: 'prom' }));
       return e;
     }, 15_000);
     const enqueued = sampleValue(exp, 'tally_sink_enqueued_total', { sink: 'prom' })!;
-    expect(sampleValue(exp, 'tally_sink_sent_total', { sink: 'prom' })).toBe(enqueued);
     expect(sampleValue(exp, 'tally_sink_dead_lettered_total', { sink: 'prom' })).toBe(0);
     expect(proxy.refused503).toBeGreaterThan(0);
 
