@@ -77,6 +77,33 @@ export class ByteSink {
     this.pos = pos;
   }
 
+  /**
+   * A message field (key, length) of two string fields: a label pair, in
+   * remote write's Label and the exposition's LabelPair alike. Its length is
+   * written in place as one byte, as a pair is almost always under 128
+   * bytes, and widened by moving the bytes up when it is not.
+   */
+  stringPair(key: number, firstKey: number, first: string, secondKey: number, second: string): void {
+    this.reserve(32 + 3 * (first.length + second.length));
+    this.byte(key);
+    const lengthAt = this.pos;
+    this.byte(0);
+    const start = this.pos;
+    this.string(firstKey, first);
+    this.string(secondKey, second);
+    const length = this.pos - start;
+    if (length < 0x80) {
+      this.buf[lengthAt] = length;
+      return;
+    }
+    const extra = varintSize(length) - 1;
+    this.reserve(extra);
+    this.buf.copyWithin(start + extra, start, start + length);
+    this.pos = lengthAt;
+    this.varint(length);
+    this.pos += length;
+  }
+
   /** A string field (key, length, UTF-8 bytes); the caller has reserved room for 15 + 3 × length bytes. */
   string(key: number, s: string): void {
     const n = s.length;

@@ -100,29 +100,7 @@ export class MetricFamilyWriter {
   labels(labels: Readonly<Record<string, unknown>>): void {
     const m = this.metric;
     m.pos = 0;
-    for (const name in labels) {
-      const value = String(labels[name]);
-      const room = 30 + 3 * (name.length + value.length);
-      m.reserve(room);
-      // A LabelPair is almost always under 128 bytes, so its length is one byte: written in place, and widened when it is not.
-      m.byte(METRIC_LABEL);
-      const lengthAt = m.pos;
-      m.byte(0);
-      m.string(LABEL_NAME, name);
-      m.string(LABEL_VALUE, value);
-      const length = m.pos - lengthAt - 1;
-      if (length < 0x80) {
-        m.buf[lengthAt] = length;
-        continue;
-      }
-      const inner = this.inner;
-      inner.pos = 0;
-      inner.reserve(room);
-      inner.string(LABEL_NAME, name);
-      inner.string(LABEL_VALUE, value);
-      m.pos = lengthAt - 1;
-      m.field(METRIC_LABEL, inner);
-    }
+    for (const name in labels) m.stringPair(METRIC_LABEL, LABEL_NAME, name, LABEL_VALUE, String(labels[name]));
   }
 
   counter(value: number): void {

@@ -3,7 +3,7 @@ import { millisToHrTime } from '@opentelemetry/core';
 import type { DataPoint, MetricDescriptor } from '@opentelemetry/sdk-metrics';
 import type { Aggregator } from '../aggregate/aggregator.js';
 import { SliceClock } from '../shared/slice-clock.js';
-import { familyDescription } from './aggregate-producer.js';
+import { familyDescription, point } from './aggregate-producer.js';
 import { takeMetricsSnapshot, type MetricsSnapshot } from './metrics-snapshot.js';
 
 /**
@@ -66,12 +66,7 @@ function* summaryMetrics(snapshot: MetricsSnapshot, out: SummaryMetricData[]): G
     for (let i = 0; i < length; i++) {
       const s = series[i]!;
       const values = s.summary!.quantileValues(nowMs);
-      dataPoints.push({
-        attributes: s.attributes,
-        startTime: millisToHrTime(s.startTimeMs),
-        endTime,
-        value: { count: s.count, sum: s.sum, quantileValues: quantiles.map((quantile, q) => ({ quantile, value: values[q]! })) },
-      });
+      dataPoints.push(point<SummaryValue>(s, endTime, { count: s.count, sum: s.sum, quantileValues: quantiles.map((quantile, q) => ({ quantile, value: values[q]! })) }));
       yield;
     }
   }

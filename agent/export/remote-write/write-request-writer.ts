@@ -102,25 +102,7 @@ export class LabelBlock {
       this.extraAt = sink.pos;
       this.extraResume = sink.pos;
     }
-    sink.reserve(labelRoom(name, value));
-    // The Label message's length comes first: its bytes are ASCII and short in all but odd cases, so one byte is reserved and widened if not.
-    sink.byte(LABEL_KEY);
-    const lengthAt = sink.pos;
-    sink.byte(0);
-    const start = sink.pos;
-    sink.string(LABEL_NAME_KEY, name);
-    sink.string(LABEL_VALUE_KEY, value);
-    const length = sink.pos - start;
-    if (length < 0x80) {
-      sink.buf[lengthAt] = length;
-    } else {
-      const extra = varintSize(length) - 1;
-      sink.reserve(extra);
-      sink.buf.copyWithin(start + extra, start, start + length);
-      sink.pos = lengthAt;
-      sink.varint(length);
-      sink.pos += length;
-    }
+    sink.stringPair(LABEL_KEY, LABEL_NAME_KEY, name, LABEL_VALUE_KEY, value);
     if (atExtra && name === this.extraName) this.extraResume = sink.pos;
   }
 
