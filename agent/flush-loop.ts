@@ -8,7 +8,6 @@ import { BatchLine, type WaitingBatch } from './export/batch-line.js';
 import { collectExponentialHistograms } from './export/exponential-data.js';
 import { takeMetricsSnapshot } from './export/metrics-snapshot.js';
 import type { FlushSnapshot } from './export/sink.js';
-import type { SdkForm } from './export/sinks-config.js';
 import { summariesOf } from './export/summary-data.js';
 import type { CollectJournal } from './ingest/collect/journal.js';
 import type { AggregationCounters } from './telemetry/aggregation-counters.js';
@@ -31,11 +30,11 @@ export interface FlushLoopOptions {
   spool: DurableSpool;
   intervalMs: number;
   /**
-   * What of the OpenTelemetry form, and the summaries and exponential
-   * histograms beside it, the sinks read (OTLP, sink modules); remote write
-   * renders the families themselves.
+   * Whether a sink reads the OpenTelemetry SDK's form of the batch, and the
+   * summaries and exponential histograms beside it (a sink module, see
+   * needsSdkForm); remote write and OTLP render the families themselves.
    */
-  sdkForm: SdkForm;
+  sdkForm: boolean;
   pushResource: Resource;
   scope: { name: string; version: string };
   self: SelfMetrics;
@@ -65,13 +64,10 @@ export function startFlushLoop(opts: FlushLoopOptions): FlushLoop {
       let queued = true;
       if (spool.push !== undefined) {
         try {
-          // The SDK's form of the same families, for OTLP and sink modules, made in slices between the loop's turns.
-          const read = sdkForm !== 'none';
-          const metrics = read
-            ? await toResourceMetrics(batch.families, pushResource, scope, sdkForm === 'no-explicit-twins')
-            : { resource: pushResource, scopeMetrics: [] };
-          const summaries = read ? await summariesOf(batch.families) : [];
-          const exponential = read ? await collectExponentialHistograms(batch.families) : [];
+          // The SDK's form of the same families, for sink modules, made in slices between the loop's turns.
+          const metrics = sdkForm ? await toResourceMetrics(batch.families, pushResource, scope) : { resource: pushResource, scopeMetrics: [] };
+          const summaries = sdkForm ? await summariesOf(batch.families) : [];
+          const exponential = sdkForm ? await collectExponentialHistograms(batch.families) : [];
           queued = await spool.push.push({ ...batch, metrics, summaries, exponential });
         } catch (err) {
           logger.error({ err, batch_id: batch.batchId }, 'could not queue the flush for the push sinks');

@@ -10,7 +10,7 @@ import { aggregatorSettings } from './aggregate/aggregation-config.js';
 import type { TallyConfig } from './config/schema.js';
 import type { Mapper } from './mapping/mapper.js';
 import { buildPushResource } from './export/built-in-sinks.js';
-import { exponentialMode, sdkFormOf } from './export/sinks-config.js';
+import { exponentialMode, needsSdkForm } from './export/sinks-config.js';
 import { DurableSpool } from './durable-spool.js';
 import { MAX_PENDING_EVENTS, startFlushLoop } from './flush-loop.js';
 import { replayJournal } from './journal-replay.js';
@@ -128,7 +128,7 @@ export async function startPipeline(
       intervalMs: config.aggregation.flush_interval,
       // Only OTLP and sink modules read the OpenTelemetry form and the summaries and exponential histograms beside it;
       // remote write renders the families themselves (0.2 s of a flush at 100,000 series saved where it is the only sink).
-      sdkForm: sdkFormOf(config.sinks),
+      sdkForm: needsSdkForm(config.sinks),
       pushResource,
       scope,
       self,

@@ -1,7 +1,7 @@
 // In-process cost of one flush as series grow: the work a flush hands the
-// push sinks (the OpenTelemetry producer's collect, the OTLP encoder,
-// the remote-write encoder) and one /metrics body, over an aggregator holding
-// N series of the UDP benchmark's mix (40 % counters, 20 % gauges, 20 %
+// push sinks (the OTLP encoder, the remote-write encoder, and the OpenTelemetry
+// form a sink module would read) and one /metrics body, over an aggregator
+// holding N series of the UDP benchmark's mix (40 % counters, 20 % gauges, 20 %
 // timers on the default 128 timer buckets, 10 % histograms, 10 % sets,
 // DogStatsD tags), each size in a fresh process. Every series received a
 // sample in the interval, so the delta OTLP sink sends every one: the worst
@@ -38,7 +38,7 @@ if (opts.child !== undefined) {
   if (!['classic', 'native'].includes(opts.histograms)) throw new Error('--histograms is classic or native');
   console.log(`command: node bench/micro-flush.mjs --sizes ${opts.sizes} --rounds ${opts.rounds} --histograms ${opts.histograms}`);
   console.log(`node ${process.version}; each size in a fresh process (taskset -c 0 where available); median of ${opts.rounds} flushes\n`);
-  console.log('| series | samples a flush | SDK form of the batch (longest block) | remote-write encode (longest block) | OTLP encode, delta (longest block) | remote write into its spool queue (longest block) | /metrics body | /metrics protobuf body | remote-write bytes (snappy) | RSS per series |');
+  console.log('| series | samples a flush | SDK form of the batch, for a sink module (longest block) | remote-write encode (longest block) | OTLP encode, delta (longest block) | remote write into its spool queue (longest block) | /metrics body | /metrics protobuf body | remote-write bytes (snappy) | RSS per series |');
   console.log('|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
   for (const size of opts.sizes.split(',').map(Number)) {
     const args = ['--expose-gc', '--max-old-space-size=16384', self, '--child', String(size), '--rounds', opts.rounds, '--histograms', opts.histograms];
@@ -61,8 +61,6 @@ async function runChild(n, rounds, nativeHistograms) {
   const { benchAggregator, senderTags } = await import('./in-process.mjs');
   const { StatsdParser } = await import('../dist/agent/parse/statsd-line.js');
   const { toResourceMetrics } = await import('../dist/agent/export/aggregate-producer.js');
-  const { collectSummaries } = await import('../dist/agent/export/summary-data.js');
-  const { collectExponentialHistograms } = await import('../dist/agent/export/exponential-data.js');
   const { otlpResource } = await import('../dist/agent/export/otlp/otlp-resource.js');
   const { createRemoteWriteSink } = await import('../dist/agent/export/remote-write/remote-write-sink.js');
   const { OtlpEncoder } = await import('../dist/agent/export/otlp/otlp-encoder.js');
@@ -148,17 +146,10 @@ async function runChild(n, rounds, nativeHistograms) {
       return [out, ms, blocks.max / 1e6];
     };
     const families = takeMetricsSnapshot(agg, false, batchTimeMs);
-    // As the agent makes it for these sinks (sdkFormOf): with native histograms the OTLP sink sends every histogram exponential, so no explicit buckets.
-    const [metrics, collectMs, collectBlockMs] = await timed(() => toResourceMetrics(families, resource, { name: 'tally-agent', version: 'bench' }, nativeHistograms));
-    const batch = {
-      batchId: `b${r}`,
-      timeMs: batchTimeMs,
-      metrics,
-      families,
-      summaries: collectSummaries(agg, batchTimeMs),
-      exponential: await collectExponentialHistograms(families),
-      events: agg.takeEvents(),
-    };
+    // The SDK's form of the whole batch, which the agent makes only for a sink module (needsSdkForm): timed, not kept. The OTLP
+    // sink makes its own a run of series at a time, inside its encode.
+    const [, collectMs, collectBlockMs] = await timed(() => toResourceMetrics(families, resource, { name: 'tally-agent', version: 'bench' }));
+    const batch = { batchId: `b${r}`, timeMs: batchTimeMs, metrics: { resource, scopeMetrics: [] }, families, events: agg.takeEvents() };
     const [rwRequests, remoteWriteMs, remoteWriteBlockMs] = await timed(() => rw.encode(batch));
     const [, otlpMs, otlpBlockMs] = await timed(() => otlp.encode(batch));
     // The remote-write requests into a sink queue on disk, as the agent appends them (durable before the promise settles).

@@ -54,21 +54,16 @@ export class AggregateProducer implements MetricProducer {
  * the snapshot's time. Values are read as each point is made; it yields to
  * the event loop between slices (100,000 series held it 0.3 s in one piece),
  * so a flush of many series does not hold up the sockets.
- *
- * `withoutExplicitTwins` leaves out the histograms that have an exponential
- * twin (exponential-data.ts), for readers that all send the twin instead.
  */
 export async function toResourceMetrics(
   snapshot: MetricsSnapshot,
   resource: Resource,
   scope: { name: string; version: string },
-  withoutExplicitTwins = false,
 ): Promise<ResourceMetrics> {
   const endTime = millisToHrTime(snapshot.nowMs);
   const metrics: MetricData[] = [];
   const clock = new SliceClock();
   for (const scraped of snapshot.families) {
-    if (withoutExplicitTwins && scraped.family.type === 'histogram' && scraped.family.exponential !== undefined) continue;
     const data = toMetricData(scraped.family);
     if (data === undefined) continue;
     const add = pointMaker(scraped, endTime, snapshot.hold, data.dataPoints as Array<DataPoint<unknown>>);
@@ -99,7 +94,7 @@ export function familyDescriptor(family: Family): MetricDescriptor {
 
 
 /** A family's MetricData with no points yet; undefined for summaries, which the SDK has no point for (summary-data.ts). */
-function toMetricData(family: Family): MetricData | undefined {
+export function toMetricData(family: Family): MetricData | undefined {
   const descriptor = familyDescriptor(family);
   switch (family.type) {
     case 'counter':
@@ -117,7 +112,7 @@ function toMetricData(family: Family): MetricData | undefined {
 }
 
 /** Appends the point of series i of the family, if it has one now. */
-function pointMaker(scraped: SnapshotFamily, endTime: HrTime, hold: ZeroHold | undefined, out: Array<DataPoint<unknown>>): (i: number) => void {
+export function pointMaker(scraped: SnapshotFamily, endTime: HrTime, hold: ZeroHold | undefined, out: Array<DataPoint<unknown>>): (i: number) => void {
   const { family, series, setCounts } = scraped;
   switch (family.type) {
     case 'counter':

@@ -16,20 +16,25 @@ export interface FlushSnapshot {
   /** Unique per batch (a UUID); sinks send it so a receiver can de-duplicate. */
   batchId: string;
   timeMs: number;
-  /** The OpenTelemetry SDK's form of the metrics, for OTLP and sink modules; its resource is the resource of the push. */
+  /**
+   * The OpenTelemetry SDK's form of the metrics, for sink modules: made only
+   * when one is configured, else it holds no metric. Its resource is the
+   * resource of the push either way.
+   */
   metrics: ResourceMetrics;
   /**
    * Tally's own form of the same families, taken when the flush cut the
-   * batch, which remote write renders as /metrics does. Values are read
+   * batch, which remote write renders as /metrics does and OTLP turns into
+   * the SDK's form a run of series at a time. Values are read
    * when a sink reads them; which series and the set counts are fixed.
    */
   families: MetricsSnapshot;
-  /** Summary families (observer_type: summary), which the OpenTelemetry SDK's MetricData cannot hold. */
+  /** Summary families (observer_type: summary), which the OpenTelemetry SDK's MetricData cannot hold; beside `metrics`, for sink modules. */
   summaries?: readonly SummaryMetricData[];
   /**
    * Exponential histograms of the histogram families that keep them, beside
    * the explicit-bucket HISTOGRAM of the same name in `metrics` (which stays,
-   * for sinks that want buckets). OTLP sinks send one in that one's place.
+   * for sinks that want buckets); beside `metrics`, for sink modules.
    */
   exponential?: ExponentialMetricData[];
   events: EventRecord[];

@@ -172,21 +172,14 @@ export type SpoolConfig = z.output<typeof spoolSchema>;
 export type ResourceConfig = z.output<typeof resourceSchema>;
 
 /**
- * What a flush's OpenTelemetry form must hold: nothing when remote write,
- * which renders the families itself, is the only sink; every family's
- * points; or every point but the explicit buckets of histograms, when every
- * reader is an OTLP sink with `histograms: exponential` and so swaps each
- * histogram for its exponential twin. With those buckets, built only to be
- * thrown away, the form of a 1,000,000-series flush with native histograms
- * took 2.1 s and about 490 MB of heap; without, 296 ms and 125 MB
- * (bench/micro-flush.mjs --histograms native).
+ * Whether a flush must make the OpenTelemetry SDK's form of its batch (and
+ * the summaries and exponential histograms beside it): only for a sink
+ * module, which reads that form. Remote write renders the families itself,
+ * and an OTLP sink makes the form a run of series at a time as it encodes
+ * (otlp/family-units.ts).
  */
-export type SdkForm = 'none' | 'all' | 'no-explicit-twins';
-
-export function sdkFormOf(sinks: readonly SinkConfig[]): SdkForm {
-  const readers = sinks.filter((s) => s.type !== 'prometheus_remote_write');
-  if (readers.length === 0) return 'none';
-  return readers.every((s) => s.type === 'otlp' && s.histograms === 'exponential') ? 'no-explicit-twins' : 'all';
+export function needsSdkForm(sinks: readonly SinkConfig[]): boolean {
+  return sinks.some((s) => s.type === 'module');
 }
 
 /**

@@ -1,7 +1,8 @@
-import { ValueType } from '@opentelemetry/api';
+import { ValueType, type HrTime } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
 import type { DataPoint, MetricDescriptor } from '@opentelemetry/sdk-metrics';
 import type { Aggregator } from '../aggregate/aggregator.js';
+import type { Family, Series } from '../aggregate/series.js';
 import { SliceClock } from '../shared/slice-clock.js';
 import { familyDescription, point } from './aggregate-producer.js';
 import { takeMetricsSnapshot, type MetricsSnapshot } from './metrics-snapshot.js';
@@ -60,14 +61,23 @@ function* summaryMetrics(snapshot: MetricsSnapshot, out: SummaryMetricData[]): G
   const endTime = millisToHrTime(nowMs);
   for (const { family, series, length } of snapshot.families) {
     if (family.type !== 'summary' || length === 0) continue;
-    const quantiles = family.summary!.quantiles;
     const dataPoints: Array<DataPoint<SummaryValue>> = [];
-    out.push({ descriptor: { name: family.name, description: familyDescription(family), unit: family.unit, valueType: ValueType.DOUBLE }, dataPoints });
+    out.push({ descriptor: summaryDescriptor(family), dataPoints });
     for (let i = 0; i < length; i++) {
-      const s = series[i]!;
-      const values = s.summary!.quantileValues(nowMs);
-      dataPoints.push(point<SummaryValue>(s, endTime, { count: s.count, sum: s.sum, quantileValues: quantiles.map((quantile, q) => ({ quantile, value: values[q]! })) }));
+      dataPoints.push(summaryPoint(series[i]!, endTime, nowMs));
       yield;
     }
   }
+}
+
+/** The descriptor of a summary family (its name has no suffix the SDK would add or take off). */
+export function summaryDescriptor(family: Family): MetricDescriptor {
+  return { name: family.name, description: familyDescription(family), unit: family.unit, valueType: ValueType.DOUBLE };
+}
+
+/** One summary series' point; reading its quantiles moves its window forward to `nowMs`. */
+export function summaryPoint(s: Series, endTime: HrTime, nowMs: number): DataPoint<SummaryValue> {
+  const quantiles = s.family.summary!.quantiles;
+  const values = s.summary!.quantileValues(nowMs);
+  return point<SummaryValue>(s, endTime, { count: s.count, sum: s.sum, quantileValues: quantiles.map((quantile, q) => ({ quantile, value: values[q]! })) });
 }

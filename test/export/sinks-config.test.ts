@@ -6,7 +6,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { builtInSinks } from '../../agent/export/built-in-sinks.js';
-import { exponentialMode, sdkFormOf, sinksSchema } from '../../agent/export/sinks-config.js';
+import { exponentialMode, needsSdkForm, sinksSchema } from '../../agent/export/sinks-config.js';
 import { decodeNativeBody, statsdPipeline } from './remote-write/helpers.js';
 
 const otlp = (histograms?: string) => ({ name: `otlp-${histograms}`, type: 'otlp', endpoint: 'http://127.0.0.1:4318', ...(histograms ? { histograms } : {}) });
@@ -36,18 +36,12 @@ describe('exponentialMode', () => {
   });
 });
 
-describe('sdkFormOf', () => {
-  it('leaves out the explicit twins only when every reader of the OpenTelemetry form sends exponential histograms', () => {
-    expect(sdkFormOf(sinksSchema.parse([otlp('exponential')]))).toBe('no-explicit-twins');
-    expect(sdkFormOf(sinksSchema.parse([otlp('exponential'), rw('native'), rw()]))).toBe('no-explicit-twins');
-    expect(sdkFormOf(sinksSchema.parse([otlp('exponential'), otlp()]))).toBe('all');
-    expect(sdkFormOf(sinksSchema.parse([otlp('exponential'), mod]))).toBe('all');
-    expect(sdkFormOf(sinksSchema.parse([otlp()]))).toBe('all');
-  });
-
-  it('makes none when remote write, which renders the families itself, is the only kind of sink', () => {
-    expect(sdkFormOf(sinksSchema.parse([rw(), rw('native')]))).toBe('none');
-    expect(sdkFormOf(sinksSchema.parse([]))).toBe('none');
+describe('needsSdkForm', () => {
+  it('makes the OpenTelemetry form of a flush for a sink module only: remote write and OTLP render the families themselves', () => {
+    expect(needsSdkForm(sinksSchema.parse([otlp('exponential'), otlp(), rw('native'), rw()]))).toBe(false);
+    expect(needsSdkForm(sinksSchema.parse([]))).toBe(false);
+    expect(needsSdkForm(sinksSchema.parse([otlp(), mod]))).toBe(true);
+    expect(needsSdkForm(sinksSchema.parse([mod]))).toBe(true);
   });
 });
 

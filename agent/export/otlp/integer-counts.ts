@@ -1,4 +1,4 @@
-import { DataPointType, type DataPoint, type ExponentialHistogram, type Histogram, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { DataPointType, type DataPoint, type ExponentialHistogram, type Histogram, type MetricData } from '@opentelemetry/sdk-metrics';
 
 /**
  * OTLP histogram counts are integers (fixed64 / uint64), while the agent
@@ -9,20 +9,7 @@ import { DataPointType, type DataPoint, type ExponentialHistogram, type Histogra
  * requires. Rounding cumulative values keeps them non-decreasing, so deltas
  * taken afterwards never go negative and add up to the rounded total.
  */
-export function withIntegerCounts(rm: ResourceMetrics): ResourceMetrics {
-  let changed = false;
-  const scopeMetrics = rm.scopeMetrics.map((sm) => {
-    const metrics = sm.metrics.map((m) => {
-      const r = roundMetric(m);
-      if (r !== m) changed = true;
-      return r;
-    });
-    return { scope: sm.scope, metrics };
-  });
-  return changed ? { resource: rm.resource, scopeMetrics } : rm;
-}
-
-function roundMetric(m: MetricData): MetricData {
+export function withIntegerCounts(m: MetricData): MetricData {
   if (m.dataPointType === DataPointType.HISTOGRAM) {
     if (m.dataPoints.every((p) => p.value.buckets.counts.every(Number.isInteger) && Number.isInteger(p.value.count))) return m;
     return { ...m, dataPoints: m.dataPoints.map(roundHistogram) };

@@ -1,13 +1,15 @@
 import { JsonMetricsSerializer, ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import type { InstrumentationScope } from '@opentelemetry/core';
+import type { Resource } from '@opentelemetry/resources';
 import type { DataPoint, MetricData, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { SummaryMetricData } from '../summary-data.js';
+import { SLICE_MS } from '../../shared/slice-clock.js';
 import { encodeWithin } from './request-split.js';
 import { summaryRequestProtobuf, summaryResourceMetricsJson } from './summary-body.js';
 import type { OtlpEncoding } from './wire-format.js';
 
-/** One metric with the scope it belongs to: the unit a large batch is split by. */
-type Unit = { scope: InstrumentationScope; metric: MetricData } | { scope: InstrumentationScope; summary: SummaryMetricData };
+/** One metric, or a run of its points, with the scope it belongs to: the unit a large batch is split by. */
+export type MetricUnit = { scope: InstrumentationScope; metric: MetricData } | { scope: InstrumentationScope; summary: SummaryMetricData };
 
 /**
  * Estimated bytes of a protobuf piece: encoding one holds the event loop
@@ -21,12 +23,13 @@ const PIECE_BYTES = 256 << 10;
 const JSON_PIECE_BYTES = (1 << 20) / 3;
 
 /**
- * The pieces of ExportMetricsServiceRequest bodies for one batch, made as
- * they are taken, so a caller can give the event loop a turn before each;
- * none when the batch holds no data point (the spec lets a server take an
- * empty request, but there is nothing to say). Summaries, which the
- * transformer cannot write, go in a ResourceMetrics of their own after the
- * others (summary-body.ts).
+ * The pieces of ExportMetricsServiceRequest bodies for one batch's units,
+ * made as they are taken (the units too, when they come from a generator),
+ * so a caller can give the event loop a turn before each; none when the
+ * units hold no data point (the spec lets a server take an empty request,
+ * but there is nothing to say). Summaries, which the transformer cannot
+ * write, go in a ResourceMetrics of their own after the others of their
+ * piece (summary-body.ts).
  *
  * A piece is a function that encodes it: one body, or several where the
  * estimate of its size fell short of maxBytes. Protobuf pieces are whole
@@ -34,26 +37,32 @@ const JSON_PIECE_BYTES = (1 << 20) / 3;
  * concatenate), each carrying the resource and scope again; JSON pieces
  * are requests each.
  */
-export function* metricsPieces(
-  rm: ResourceMetrics,
-  summaries: readonly SummaryMetricData[],
-  summaryScope: InstrumentationScope,
-  encoding: OtlpEncoding,
-  maxBytes: number,
-): Generator<() => Uint8Array[]> {
-  const units: Unit[] = [];
-  for (const sm of rm.scopeMetrics) for (const metric of sm.metrics) if (metric.dataPoints.length > 0) units.push({ scope: sm.scope, metric });
-  for (const summary of summaries) if (summary.dataPoints.length > 0) units.push({ scope: summaryScope, summary });
+export function* metricsPieces(units: Iterable<MetricUnit>, resource: Resource, encoding: OtlpEncoding, maxBytes: number): Generator<() => Uint8Array[]> {
   const budget = Math.min(encoding === 'json' ? JSON_PIECE_BYTES : PIECE_BYTES, maxBytes);
-  for (const piece of piecesByEstimate(units, budget)) yield () => encodeWithin(piece, (p) => encodePart(rm, p, encoding), maxBytes, splitPoints);
+  for (const piece of piecesByEstimate(units, budget)) yield () => encodeWithin(piece, (p) => encodePart(resource, p, encoding), maxBytes, splitPoints);
 }
 
-/** Consecutive units packed into pieces of about `budget` estimated bytes, one at a time; a unit larger than that is cut by its points first. */
-function* piecesByEstimate(units: Unit[], budget: number): Generator<Unit[]> {
-  let piece: Unit[] = [];
+/**
+ * Consecutive units packed into pieces of about `budget` estimated bytes,
+ * one at a time; a unit larger than that is cut by its points first. A
+ * piece also ends, however small, once taking units has lasted SLICE_MS:
+ * a delta sink's units are mostly empty when most series are idle, and
+ * taking them all for one piece held the event loop as long as reading
+ * every series does.
+ */
+function* piecesByEstimate(units: Iterable<MetricUnit>, budget: number): Generator<MetricUnit[]> {
+  let piece: MetricUnit[] = [];
   let bytes = 0;
+  let since = performance.now();
   for (const u of units) {
+    if (performance.now() - since >= SLICE_MS) {
+      yield piece;
+      piece = [];
+      bytes = 0;
+      since = performance.now();
+    }
     const points = pointsOf(u);
+    if (points.length === 0) continue;
     const perPoint = estimatePoint(points[0]!);
     const size = 64 + points.length * perPoint;
     const perPiece = size <= budget || points.length < 2 ? points.length : Math.max(1, Math.floor(budget / perPoint));
@@ -64,6 +73,7 @@ function* piecesByEstimate(units: Unit[], budget: number): Generator<Unit[]> {
         yield piece;
         piece = [];
         bytes = 0;
+        since = performance.now();
       }
       piece.push(n === points.length ? u : withPoints(u, points.slice(i, i + n)));
       bytes += pieceSize;
@@ -88,40 +98,40 @@ function estimatePoint(p: DataPoint<unknown>): number {
   return size;
 }
 
-function pointsOf(u: Unit): Array<DataPoint<unknown>> {
+function pointsOf(u: MetricUnit): Array<DataPoint<unknown>> {
   return ('metric' in u ? u.metric.dataPoints : u.summary.dataPoints) as Array<DataPoint<unknown>>;
 }
 
-function withPoints(u: Unit, dataPoints: Array<DataPoint<unknown>>): Unit {
+function withPoints(u: MetricUnit, dataPoints: Array<DataPoint<unknown>>): MetricUnit {
   return 'metric' in u ? { scope: u.scope, metric: { ...u.metric, dataPoints } as MetricData } : { scope: u.scope, summary: { ...u.summary, dataPoints } as SummaryMetricData };
 }
 
-function encodePart(rm: ResourceMetrics, part: Unit[], encoding: OtlpEncoding): Uint8Array {
-  const metrics = part.filter((u): u is Extract<Unit, { metric: MetricData }> => 'metric' in u);
-  const summaries = part.filter((u): u is Extract<Unit, { summary: SummaryMetricData }> => 'summary' in u);
+function encodePart(resource: Resource, part: MetricUnit[], encoding: OtlpEncoding): Uint8Array {
+  const metrics = part.filter((u): u is Extract<MetricUnit, { metric: MetricData }> => 'metric' in u);
+  const summaries = part.filter((u): u is Extract<MetricUnit, { summary: SummaryMetricData }> => 'summary' in u);
   const serializer = encoding === 'json' ? JsonMetricsSerializer : ProtobufMetricsSerializer;
-  const main = metrics.length > 0 ? serializer.serializeRequest(toResourceMetrics(rm, metrics))! : new Uint8Array();
+  const main = metrics.length > 0 ? serializer.serializeRequest(byScope(resource, metrics))! : new Uint8Array();
   if (summaries.length === 0) return main;
   const scope = summaries[0]!.scope;
   const list = summaries.map((u) => u.summary);
-  if (encoding === 'protobuf') return Buffer.concat([main, summaryRequestProtobuf(rm.resource, scope, list)]);
+  if (encoding === 'protobuf') return Buffer.concat([main, summaryRequestProtobuf(resource, scope, list)]);
   const request = (main.length > 0 ? JSON.parse(Buffer.from(main).toString('utf8')) : { resourceMetrics: [] }) as { resourceMetrics: object[] };
-  request.resourceMetrics.push(summaryResourceMetricsJson(rm.resource, scope, list));
+  request.resourceMetrics.push(summaryResourceMetricsJson(resource, scope, list));
   return Buffer.from(JSON.stringify(request));
 }
 
 /** Groups consecutive metrics of one scope back under that scope. */
-function toResourceMetrics(rm: ResourceMetrics, units: Array<{ scope: InstrumentationScope; metric: MetricData }>): ResourceMetrics {
+function byScope(resource: Resource, units: Array<{ scope: InstrumentationScope; metric: MetricData }>): ResourceMetrics {
   const scopeMetrics: ResourceMetrics['scopeMetrics'] = [];
   for (const u of units) {
     const last = scopeMetrics[scopeMetrics.length - 1];
     if (last !== undefined && last.scope === u.scope) last.metrics.push(u.metric);
     else scopeMetrics.push({ scope: u.scope, metrics: [u.metric] });
   }
-  return { resource: rm.resource, scopeMetrics };
+  return { resource, scopeMetrics };
 }
 
-function splitPoints(u: Unit): Unit[] | undefined {
+function splitPoints(u: MetricUnit): MetricUnit[] | undefined {
   const points = pointsOf(u);
   if (points.length < 2) return undefined;
   const half = Math.ceil(points.length / 2);

@@ -3,13 +3,12 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { EncodedRequest, FlushSnapshot } from '../sink.js';
 import { DeltaConverter } from './delta-temporality.js';
 import { logsBodies, toLogRecords } from './event-log-records.js';
-import { withExponentialHistograms, type HistogramForm } from './exponential-swap.js';
+import { familyUnits, type HistogramForm } from './family-units.js';
 import { withIntegerCounts } from './integer-counts.js';
-import { metricsPieces } from './metrics-body.js';
+import { metricsPieces, type MetricUnit } from './metrics-body.js';
 import { BATCH_ID_HEADER, BATCH_PART_HEADER } from '../batch-headers.js';
 import {
   DEFAULT_MAX_REQUEST_BYTES,
@@ -43,7 +42,7 @@ export interface OtlpEncoderOptions {
   events?: boolean;
   /** Largest body before compression; a larger batch is split (default 8 MiB). */
   maxRequestBytes?: number;
-  /** Scope of summaries and log records when the snapshot has no metrics scope to borrow. */
+  /** Scope of the metrics and log records (default: name tally-agent). */
   scope?: InstrumentationScope;
 }
 
@@ -74,14 +73,12 @@ export class OtlpEncoder {
 
   async encode(snapshot: FlushSnapshot): Promise<EncodedRequest[]> {
     const resource = this.opts.resource === undefined ? snapshot.metrics.resource : snapshot.metrics.resource.merge(this.opts.resource);
-    const scope = snapshot.metrics.scopeMetrics[0]?.scope ?? this.opts.scope ?? { name: 'tally-agent' };
-    const chosen = withExponentialHistograms(snapshot.metrics, snapshot.exponential ?? [], this.opts.histograms ?? 'explicit', scope);
-    let metrics: ResourceMetrics = withIntegerCounts({ resource, scopeMetrics: chosen.scopeMetrics });
-    // Turns of the event loop between the steps and before each part, so the sockets are read while a large batch encodes
-    // (at 100,000 series the steps run back to back held the loop about 0.1 s). Its delta state is taken: abandon() puts it back.
+    const scope = this.opts.scope ?? { name: 'tally-agent' };
+    // Turns of the event loop before each part, so the sockets are read while a large batch encodes (at 100,000 series the
+    // steps run back to back held the loop about 0.1 s). Its delta state is taken: abandon() puts it back.
     await nextTurn();
     // Run on every flush, even one with nothing to send, so "the previous batch" is always the previous flush.
-    if (this.delta !== undefined) metrics = await this.delta.convert(metrics);
+    this.delta?.begin();
     const bodies: Array<{ path: string; body: Uint8Array }> = [];
     // Compressed on libuv's thread pool: gzip of a 1 MiB body on this thread held it 8 ms a body. Awaited body by body: started
     // all at once beside the encoding, on the one core the agent had, they lengthened its blocks (micro-flush: 30-39 ms -> 48-54 ms).
@@ -96,7 +93,7 @@ export class OtlpEncoder {
       pendingBytes = 0;
       await add(METRICS_PATH, body);
     };
-    for (const encodePiece of metricsPieces(metrics, snapshot.summaries ?? [], scope, this.opts.encoding, this.maxRequestBytes)) {
+    for (const encodePiece of metricsPieces(this.units(snapshot, scope), resource, this.opts.encoding, this.maxRequestBytes)) {
       await nextTurn();
       for (const body of encodePiece()) {
         if (!joinable || pendingBytes + body.length > this.maxRequestBytes) await finishBody();
@@ -104,12 +101,24 @@ export class OtlpEncoder {
         pendingBytes += body.length;
       }
     }
+    this.delta?.end();
     await finishBody();
     if (this.opts.events !== false && snapshot.events.length > 0) {
       const records = toLogRecords(snapshot.events, resource, scope, snapshot.timeMs);
       for (const body of logsBodies(records, this.opts.encoding, this.maxRequestBytes)) await add(LOGS_PATH, body);
     }
     return bodies.map(({ path, body }, i) => this.request(path, body, snapshot.batchId, `${i + 1}/${bodies.length}`));
+  }
+
+  /** The batch's families as this sink sends them, a run at a time: counts rounded to integers, in delta form where asked. */
+  private *units(snapshot: FlushSnapshot, scope: InstrumentationScope): Generator<MetricUnit> {
+    for (const unit of familyUnits(snapshot.families, scope, this.opts.histograms ?? 'explicit')) {
+      if (!('metric' in unit)) yield unit;
+      else {
+        const rounded = withIntegerCounts(unit.metric);
+        yield { scope, metric: this.delta === undefined ? rounded : this.delta.convertMetric(scope.name, rounded) };
+      }
+    }
   }
 
   /** The last encoded batch did not reach the queue: delta state goes back to before it. */

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Resource } from '@opentelemetry/resources';
 import type { EncodedRequest, FlushSnapshot, Sink } from '../sink.js';
-import type { HistogramForm } from './exponential-swap.js';
+import type { HistogramForm } from './family-units.js';
 import { OtlpEncoder, type OtlpTemporality } from './otlp-encoder.js';
 import type { OtlpSendOutcome } from './otlp-response.js';
 import { OtlpSender } from './otlp-sender.js';
@@ -49,6 +49,7 @@ export function createOtlpSink(opts: OtlpSinkOptions): OtlpSink {
     resource: opts.resource,
     events: opts.events,
     maxRequestBytes: opts.maxRequestBytes,
+    scope: { name: 'tally-agent', version: opts.version },
   });
   const sender = new OtlpSender({
     name: opts.name,

@@ -1,6 +1,6 @@
 /**
  * Per-sink and per-rule choice of histogram form, through the real
- * Aggregator, AggregateProducer and OTLP sinks to the test receiver, which
+ * Aggregator and OTLP sinks to the test receiver, which
  * decodes with the OpenTelemetry protos: a sink with `histograms:
  * exponential` sends every family that keeps an exponential histogram as
  * one; any OTLP sink sends the families a mapping rule asked for as one; the
@@ -11,8 +11,6 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Aggregator } from '../../../agent/aggregate/aggregator.js';
-import { AggregateProducer, toResourceMetrics } from '../../../agent/export/aggregate-producer.js';
-import { collectExponentialHistograms } from '../../../agent/export/exponential-data.js';
 import { takeMetricsSnapshot } from '../../../agent/export/metrics-snapshot.js';
 import type { FlushSnapshot as OtlpSnapshot } from '../../../agent/export/sink.js';
 import { createOtlpSink, type OtlpSink, type OtlpSinkOptions } from '../../../agent/export/otlp/otlp-sink.js';
@@ -21,14 +19,13 @@ import { parseMappingText } from '../../../agent/mapping/mapping-config.js';
 import { StatsdParser } from '../../../agent/parse/statsd-line.js';
 import { IngestCounters } from '../../../agent/telemetry/ingest-counters.js';
 import { metricPoints, OtlpReceiver, type FlatPoint } from '../../support/otlp-receiver.js';
-import { NO_FAMILIES } from '../../support/flush-snapshot.js';
 
 const T0 = 1_700_000_000_000;
 const DELTA = 1;
 const CUMULATIVE = 2;
 const RULES = 'mappings:\n- match: ruled.*\n  name: ruled\n  histogram_options:\n    native_histogram_bucket_factor: 2\n';
 
-/** The agent's aggregation with exponential state for every histogram family, flushed as the pipeline does. */
+/** The agent's aggregation with exponential state for every histogram family, flushed as the flush loop does. */
 function agent() {
   let now = T0;
   const aggregator = new Aggregator({
@@ -42,24 +39,12 @@ function agent() {
   });
   const parser = new StatsdParser();
   const resource = resourceFromAttributes({});
-  const scope = { name: 'tally-agent', version: '0.1.0' };
-  const producer = new AggregateProducer({ aggregator, resource, scope, now: () => now });
   return {
     at: (ms: number) => (now = ms),
     send: (lines: string) => parser.parsePacket(Buffer.from(lines), aggregator),
     async flush(): Promise<OtlpSnapshot> {
       aggregator.flush();
-      const exponential = await collectExponentialHistograms(takeMetricsSnapshot(aggregator, false, now));
-      const { resourceMetrics } = await producer.collect();
-      return { batchId: randomUUID(), timeMs: now, metrics: resourceMetrics, families: NO_FAMILIES, exponential, events: [] };
-    },
-    /** The same flush in both forms the flush loop makes: every point, and without the histograms that have a twin (SdkForm). */
-    async flushBothForms(): Promise<[OtlpSnapshot, OtlpSnapshot]> {
-      aggregator.flush();
-      const families = takeMetricsSnapshot(aggregator, false, now);
-      const exponential = await collectExponentialHistograms(families);
-      const batch = (metrics: OtlpSnapshot['metrics']): OtlpSnapshot => ({ batchId: randomUUID(), timeMs: now, metrics, families, exponential, events: [] });
-      return [batch(await toResourceMetrics(families, resource, scope)), batch(await toResourceMetrics(families, resource, scope, true))];
+      return { batchId: randomUUID(), timeMs: now, metrics: { resource, scopeMetrics: [] }, families: takeMetricsSnapshot(aggregator, false, now), events: [] };
     },
   };
 }
@@ -141,30 +126,6 @@ describe.each(['protobuf', 'json'] as const)('histogram form per sink and per ru
     expect(total(dv.positive)).toBe(2);
     expect(dv.scale).toBeLessThan(6);
     expect(delta.startTimeUnixNano).toBe(routeA.timeUnixNano);
-  });
-});
-
-describe('a flush without the explicit twins', () => {
-  it('sends an exponential sink the same points, flush after flush, as the form with every point', async () => {
-    const a = agent();
-    const fromAll = makeSink({ histograms: 'exponential' });
-    const fromTwinless = makeSink({ histograms: 'exponential' });
-    const key = (p: FlatPoint) => `${p.metric}${JSON.stringify(p.attributes)}`;
-    const sorted = (points: FlatPoint[]) => [...points].sort((x, y) => key(x).localeCompare(key(y)));
-    for (const [i, lines] of ['lat:250|ms|#route:/a\nlat:30|ms|#route:/b\nsize:-3|h\nruled.x:3|h\nhits:1|c\nq:4|g', 'lat:4000|ms|#route:/a\nsize:9|h\nhits:2|c'].entries()) {
-      a.send(lines);
-      a.at(T0 + 10_000 * (i + 1));
-      const [all, twinless] = await a.flushBothForms();
-      expect(twinless.metrics.scopeMetrics[0]!.metrics.map((m) => m.descriptor.name)).toEqual(['hits', 'q']);
-      const expected = sorted(await ship(fromAll, all));
-      // The delta sink leaves out the sums and histograms that did not change (the rule's); gauges always go.
-      expect(kinds(expected)).toEqual(
-        i === 0
-          ? { lat_seconds: 'exponentialHistogram', size: 'exponentialHistogram', ruled: 'exponentialHistogram', hits: 'sum', q: 'gauge' }
-          : { lat_seconds: 'exponentialHistogram', size: 'exponentialHistogram', hits: 'sum', q: 'gauge' },
-      );
-      expect(sorted(await ship(fromTwinless, twinless))).toEqual(expected);
-    }
   });
 });
 

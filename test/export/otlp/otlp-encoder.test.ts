@@ -1,6 +1,6 @@
 /**
  * The OTLP sink's encoding, end to end: statsd lines into the real
- * Aggregator and AggregateProducer, flushes encoded by the sink, sent with
+ * Aggregator, batches cut as the flush loop cuts them and encoded by the sink, sent with
  * its sender to the test receiver, decoded there with the OpenTelemetry
  * protobuf definitions. Checked for protobuf and JSON, gzip and not: names,
  * attributes, values, temporality, start and end times, resource attributes
@@ -10,32 +10,37 @@
  */
 import { randomUUID } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { ValueType } from '@opentelemetry/api';
-import { millisToHrTime } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { AggregationTemporality, DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Aggregator } from '../../../agent/aggregate/aggregator.js';
-import { ExponentialHistogram } from '../../../agent/aggregate/exponential-histogram.js';
-import { AggregateProducer } from '../../../agent/export/aggregate-producer.js';
+import { takeMetricsSnapshot } from '../../../agent/export/metrics-snapshot.js';
+import { RUN_SERIES } from '../../../agent/export/otlp/family-units.js';
 import type { FlushSnapshot as OtlpSnapshot } from '../../../agent/export/sink.js';
 import { otlpResource } from '../../../agent/export/otlp/otlp-resource.js';
 import { createOtlpSink, type OtlpSink, type OtlpSinkOptions } from '../../../agent/export/otlp/otlp-sink.js';
-import type { SummaryMetricData } from '../../../agent/export/summary-data.js';
+import { Mapper } from '../../../agent/mapping/mapper.js';
+import { parseMappingText } from '../../../agent/mapping/mapping-config.js';
 import { StatsdParser } from '../../../agent/parse/statsd-line.js';
 import { IngestCounters } from '../../../agent/telemetry/ingest-counters.js';
 import { logRecords, metricPoints, OtlpReceiver, type FlatPoint, type ReceivedRequest } from '../../support/otlp-receiver.js';
-import { NO_FAMILIES } from '../../support/flush-snapshot.js';
 import { countTurns } from '../../support/event-loop-turns.js';
 
 const T0 = 1_700_000_000_000;
 const ns = (ms: number) => BigInt(ms) * 1_000_000n;
 const DELTA = 1;
+const SUMMARY_RULE = [
+  'mappings:',
+  '- match: rpc.*',
+  '  name: rpc_seconds',
+  '  observer_type: summary',
+  '  labels: { method: $1 }',
+  '  summary_options: { quantiles: [{ quantile: 0.5, error: 0.001 }, { quantile: 0.99, error: 0.001 }], max_age: 20s, age_buckets: 2 }',
+].join('\n');
 const CUMULATIVE = 2;
 
-/** The agent's aggregation with a hand-moved clock; flush() makes the snapshot the pipeline would hand to sinks. */
-function agent() {
+/** The agent's aggregation with a hand-moved clock; flush() makes the batch the flush loop hands to sinks. */
+function agent(mapping?: string) {
   let now = T0;
   const aggregator = new Aggregator({
     timerBuckets: [0.1, 1],
@@ -44,14 +49,10 @@ function agent() {
     logger: pino({ level: 'silent' }),
     now: () => now,
     maxPendingEvents: 100,
+    ...(mapping === undefined ? {} : { mapper: new Mapper(parseMappingText(mapping, 'm.yaml')), exponential: 'rules' as const }),
   });
   const parser = new StatsdParser();
-  const producer = new AggregateProducer({
-    aggregator,
-    resource: resourceFromAttributes({ 'service.name': 'tally-agent', 'service.version': '0.1.0' }),
-    scope: { name: 'tally-agent', version: '0.1.0' },
-    now: () => now,
-  });
+  const resource = resourceFromAttributes({ 'service.name': 'tally-agent', 'service.version': '0.1.0' });
   return {
     at(ms: number) {
       now = ms;
@@ -60,9 +61,9 @@ function agent() {
       parser.parsePacket(Buffer.from(lines), aggregator);
     },
     async flush(): Promise<OtlpSnapshot> {
-      const { resourceMetrics } = await producer.collect();
       aggregator.flush();
-      return { batchId: randomUUID(), timeMs: now, metrics: resourceMetrics, families: NO_FAMILIES, events: aggregator.takeEvents() };
+      const families = takeMetricsSnapshot(aggregator, false, now);
+      return { batchId: randomUUID(), timeMs: now, metrics: { resource, scopeMetrics: [] }, families, events: aggregator.takeEvents() };
     },
   };
 }
@@ -162,7 +163,7 @@ describe.each([
     const lat = p1.get('lat_seconds{}')!;
     expect(lat).toMatchObject({ kind: 'histogram', unit: 's', temporality: DELTA });
     expect(lat.value).toMatchObject({ explicitBounds: [0.1, 1], bucketCounts: [1, 1, 0], count: 2, sum: 0.3 });
-    expect(logins.scope).toEqual({ name: 'tally-agent', version: '0.1.0' });
+    expect(logins.scope).toEqual({ name: 'tally-agent', version: '9.9.9' });
     // Config over OTEL_RESOURCE_ATTRIBUTES over defaults; the snapshot's own resource underneath.
     expect(logins.resource).toEqual({
       'service.name': 'checkout',
@@ -216,54 +217,35 @@ describe.each([
 
   it('sends summaries as OTLP Summary points (always cumulative, count rounded, empty quantiles left out)', async () => {
     const s = makeSink({ encoding, compression });
-    const a = agent();
-    a.send('logins:1|c');
+    const a = agent(SUMMARY_RULE);
+    // Weighted 1/0.3 each: a count of 6.67, sent as 7.
+    a.send('logins:1|c\nrpc.get:200|ms|@0.3\nrpc.get:900|ms|@0.3\nrpc.put:100|ms');
     a.at(T0 + 10_000);
-    const snapshot = await a.flush();
-    const summaries: SummaryMetricData[] = [
-      {
-        descriptor: { name: 'rpc_seconds', description: 'statsd summary rpc_seconds', unit: 's', valueType: ValueType.DOUBLE },
-        dataPoints: [
-          {
-            attributes: { method: 'get' },
-            startTime: millisToHrTime(T0),
-            endTime: millisToHrTime(T0 + 10_000),
-            value: { count: 6.6667, sum: 1.5, quantileValues: [{ quantile: 0.5, value: 0.2 }, { quantile: 0.99, value: 0.9 }] },
-          },
-          { attributes: { method: 'put' }, startTime: millisToHrTime(T0), endTime: millisToHrTime(T0 + 10_000), value: { count: 0, sum: 0, quantileValues: [{ quantile: 0.5, value: NaN }] } },
-        ],
-      },
-    ];
-    await ship(s, { ...snapshot, summaries });
-    const points = byKey(metricPoints(rx.accepted('metrics')[0]!.message));
-    expect(points.get('logins{}')!.value).toBe(1);
-    const get = points.get('rpc_seconds{"method":"get"}')!;
+    await ship(s, await a.flush());
+    // Past max_age the put window is empty: its quantiles have no value, its count and sum stay.
+    a.at(T0 + 35_000);
+    a.send('rpc.get:300|ms|@0.3');
+    a.at(T0 + 40_000);
+    await ship(s, await a.flush());
+    const [first, second] = rx.accepted('metrics').map((r) => byKey(metricPoints(r.message)));
+    expect(first!.get('logins{}')!.value).toBe(1);
+    const get = first!.get('rpc_seconds{"method":"get"}')!;
     expect(get).toMatchObject({ kind: 'summary', unit: 's', startTimeUnixNano: ns(T0), timeUnixNano: ns(T0 + 10_000) });
-    expect(get.value).toMatchObject({ count: 7, sum: 1.5, quantileValues: [{ quantile: 0.5, value: 0.2 }, { quantile: 0.99, value: 0.9 }] });
+    expect(get.value).toMatchObject({ count: 7, sum: expect.closeTo(1.1 / 0.3, 9), quantileValues: [{ quantile: 0.5, value: expect.closeTo(0.2, 3) }, { quantile: 0.99, value: expect.closeTo(0.9, 3) }] });
     expect(get.resource['service.name']).toBe('tally-agent');
-    expect(points.get('rpc_seconds{"method":"put"}')!.value).toMatchObject({ count: 0, quantileValues: [] });
+    expect(second!.get('rpc_seconds{"method":"get"}')).toMatchObject({ startTimeUnixNano: ns(T0), timeUnixNano: ns(T0 + 40_000), value: { count: 10, quantileValues: [{ value: expect.closeTo(0.3, 3) }, { value: expect.closeTo(0.3, 3) }] } });
+    expect(second!.get('rpc_seconds{"method":"put"}')!.value).toMatchObject({ count: 1, sum: 0.1, quantileValues: [] });
   });
 
   it('sends exponential histograms (from the aggregate structure) with their scale, offsets and zero count, as deltas', async () => {
     const s = makeSink({ encoding, compression });
-    const h = new ExponentialHistogram({ maxSize: 4 });
-    const metric = (end: number): MetricData => ({
-      descriptor: { name: 'payload_bytes', description: '', unit: 'By', valueType: ValueType.DOUBLE },
-      aggregationTemporality: AggregationTemporality.CUMULATIVE,
-      dataPointType: DataPointType.EXPONENTIAL_HISTOGRAM,
-      dataPoints: [{ attributes: {}, startTime: millisToHrTime(T0), endTime: millisToHrTime(end), value: h.toOtel() }],
-    });
-    const snap = (end: number): OtlpSnapshot => ({
-      batchId: randomUUID(),
-      families: NO_FAMILIES,
-      timeMs: end,
-      events: [],
-      metrics: { resource: resourceFromAttributes({}), scopeMetrics: [{ scope: { name: 'tally-agent' }, metrics: [metric(end)] }] },
-    });
-    for (const v of [0, 1, 2, 3, -4]) h.record(v);
-    await ship(s, snap(T0 + 10_000));
-    for (const v of [100, 200]) h.record(v);
-    await ship(s, snap(T0 + 20_000));
+    const a = agent('mappings:\n- match: payload_bytes\n  name: payload_bytes\n  histogram_options:\n    native_histogram_max_buckets: 4\n');
+    a.send(['0', '1', '2', '3', '-4'].map((v) => `payload_bytes:${v}|h`).join('\n'));
+    a.at(T0 + 10_000);
+    await ship(s, await a.flush());
+    a.send('payload_bytes:100|h\npayload_bytes:200|h');
+    a.at(T0 + 20_000);
+    await ship(s, await a.flush());
     const [first, second] = rx.accepted('metrics').map((r) => metricPoints(r.message)[0]!);
     expect(first).toMatchObject({ kind: 'exponentialHistogram', temporality: DELTA });
     // Four buckets a side: 1, 2 and 3 fit at scale 0, i.e. (1/2, 1], (1, 2], (2, 4]; -4 is in (2, 4] of the negative side.
@@ -349,6 +331,31 @@ describe('a large batch', () => {
     const points = accepted.flatMap((r) => metricPoints(r.message));
     expect(points).toHaveLength(30_000);
     expect(new Set(points.map((p) => p.attributes.route)).size).toBe(30_000);
+  });
+});
+
+describe('a delta sink on a batch of idle series', () => {
+  it('sends nothing, and gives the event loop a turn at least every slice while it finds each series unchanged', async () => {
+    const s = makeSink();
+    const a = agent();
+    // Under the default limit of series per metric (10,000).
+    const n = 8 * 1024;
+    for (let i = 0; i < n; i += 500) a.send(Array.from({ length: 500 }, (_, j) => `jobs:1|c|#queue:q${i + j}`).join('\n'));
+    a.at(T0 + 10_000);
+    expect((await s.encode(await a.flush())).length).toBeGreaterThan(0);
+    a.at(T0 + 20_000);
+    const idle = await a.flush();
+    // A clock that moves a slice's worth at every look, so each run of series read is a slice.
+    let t = 0;
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => (t += 10));
+    try {
+      const { result, turns } = await countTurns(() => s.encode(idle));
+      expect(result).toEqual([]);
+      // One turn before each run of RUN_SERIES series, none of them with a point to send.
+      expect(turns).toBeGreaterThanOrEqual(n / RUN_SERIES);
+    } finally {
+      clock.mockRestore();
+    }
   });
 });
 
