@@ -1,4 +1,6 @@
 import { SeriesLabels } from './series.js';
+import { ChunkedList } from './chunked-list.js';
+import { ShardedMap } from './sharded-map.js';
 import { StringPool } from './string-pool.js';
 
 /**
@@ -15,10 +17,12 @@ import { StringPool } from './string-pool.js';
  * given to the next new set.
  */
 export class LabelSets {
-  private readonly ids = new Map<string, number>();
-  private readonly keys: string[] = [];
-  private readonly attributes: Array<Record<string, string>> = [];
-  private readonly users: number[] = [];
+  private readonly ids = new ShardedMap<number>();
+  private readonly keys = new ChunkedList<string>();
+  private readonly attributes = new ChunkedList<Record<string, string>>();
+  private readonly users = new ChunkedList<number>();
+  /** Numbers given out so far; freed ones are reused first. */
+  private made = 0;
   private readonly unused: number[] = [];
   private readonly values = new StringPool();
 
@@ -36,28 +40,30 @@ export class LabelSets {
     if (id === undefined) {
       const attributes = new SeriesLabels();
       for (const [k, v] of sorted) attributes[k] = this.values.get(v);
-      id = this.unused.pop() ?? this.keys.length;
+      id = this.unused.pop() ?? this.made++;
       this.ids.set(key, id);
-      this.keys[id] = key;
-      this.attributes[id] = attributes;
-      this.users[id] = 0;
+      this.keys.set(id, key);
+      this.attributes.set(id, attributes);
+      this.users.set(id, 0);
     }
-    this.users[id]!++;
+    this.users.set(id, this.users.get(id) + 1);
     return id;
   }
 
   /** One series fewer of the set; the last one frees it. */
   release(id: number): void {
-    if (--this.users[id]! > 0) return;
-    this.ids.delete(this.keys[id]!);
-    this.keys[id] = '';
-    this.attributes[id] = EMPTY;
+    const users = this.users.get(id) - 1;
+    this.users.set(id, users);
+    if (users > 0) return;
+    this.ids.delete(this.keys.get(id));
+    this.keys.set(id, '');
+    this.attributes.set(id, EMPTY);
     this.unused.push(id);
   }
 
   /** The set's labels, shared by every series of it: read-only. */
   attributesOf(id: number): Record<string, string> {
-    return this.attributes[id]!;
+    return this.attributes.get(id);
   }
 }
 

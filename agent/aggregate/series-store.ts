@@ -8,7 +8,7 @@ import { PLAIN, type SeriesShape } from './series-decision.js';
 import { BucketArena } from './bucket-arena.js';
 import { hasBuckets, NO_BUCKETS, Series, type ExponentialShape, type Family } from './series.js';
 import { LabelSets } from './label-sets.js';
-import { SeriesColumns } from './series-columns.js';
+import { ColumnBlocks } from './series-columns.js';
 import { MemberSet } from './member-set.js';
 import { summaryShape } from './summary-window.js';
 import { clip, WarnLimiter } from '../shared/warn-limiter.js';
@@ -92,7 +92,7 @@ export class SeriesStore {
   private readonly byLabelSet = new Map<Family, Map<number, Series>>();
   private readonly labelSets = new LabelSets();
   private readonly buckets = new BucketArena();
-  private readonly columns = new SeriesColumns();
+  private readonly columns = new ColumnBlocks();
   /** A metric warns about its cardinality once a minute, and all of them together once a second. */
   private readonly cardinalityWarnings = new WarnLimiter(60_000, 1000, 1024);
   private readonly conflictWarnings = new WarnLimiter(60_000, 1000, 1024);
@@ -173,8 +173,9 @@ export class SeriesStore {
     const counts = family.cells?.take() ?? NO_BUCKETS;
     const ttlMs = shape.ttlMs ?? this.opts.defaultTtlMs;
     const members = kind === SET ? new MemberSet(this.buckets.memberTables.take()) : null;
-    const slot = this.columns.take(this.opts.now());
-    const created = new Series(id, kind, family, this.labelSets.attributesOf(labelSet), this.columns, slot, labelSet, ttlMs, this.epoch, counts, members);
+    const columns = this.columns.withRoom();
+    const slot = columns.take(this.opts.now());
+    const created = new Series(id, kind, family, this.labelSets.attributesOf(labelSet), columns, slot, labelSet, ttlMs, this.epoch, counts, members);
     this.series.push(created);
     family.series.push(created);
     const index = this.byLabelSet.get(family);

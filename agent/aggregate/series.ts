@@ -51,7 +51,7 @@ export class Series {
   aliases = 0;
   /** The flush interval (SeriesStore.epoch) of the latest sample. */
   lastEpoch: number;
-  /** Where its numbers are (value, sum, count, times): the store's columns, or a copy of its own once it expired. */
+  /** Where its numbers are (value, sum, count, times): a block of the store's columns, or a copy of its own once it expired. */
   private columns: SeriesColumns;
   private slot: number;
   /**
@@ -71,7 +71,7 @@ export class Series {
     readonly family: Family,
     /** Shared with every series of the same labels: never written to. */
     readonly attributes: Record<string, string>,
-    /** The store's columns, which hold its start time already at `slot`. */
+    /** A block of the store's columns, which holds its start time already at `slot`. */
     columns: SeriesColumns,
     slot: number,
     /** The number of its label set (LabelSets), which with the family is its identity; `attributes` is that set's. */

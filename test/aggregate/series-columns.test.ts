@@ -1,32 +1,52 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SeriesColumns } from '../../agent/aggregate/series-columns.js';
+import { ColumnBlocks, SeriesColumns } from '../../agent/aggregate/series-columns.js';
 
-describe('SeriesColumns', () => {
-  it('gives each live series a slot of its own, zeroed, across growth and slots given back', () => {
+describe('ColumnBlocks and SeriesColumns', () => {
+  it('gives each live series a slot of its own, zeroed, across new blocks and slots given back', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.boolean(), fc.nat()), { maxLength: 600 }), (steps) => {
-        const columns = new SeriesColumns(4);
-        const live: Array<{ slot: number; mark: number }> = [];
+        const blocks = new ColumnBlocks(4);
+        const live: Array<{ block: SeriesColumns; slot: number; mark: number }> = [];
         let mark = 0;
         for (const [take, pick] of steps) {
           if (take || live.length === 0) {
-            const slot = columns.take(1000 + mark);
-            if (columns.value[slot] !== 0 || columns.sum[slot] !== 0 || columns.count[slot] !== 0) return false;
-            if (columns.startTimeMs[slot] !== 1000 + mark || columns.lastSeenMs[slot] !== 1000 + mark) return false;
+            const block = blocks.withRoom();
+            const slot = block.take(1000 + mark);
+            if (block.value[slot] !== 0 || block.sum[slot] !== 0 || block.count[slot] !== 0) return false;
+            if (block.startTimeMs[slot] !== 1000 + mark || block.lastSeenMs[slot] !== 1000 + mark) return false;
+            if (live.some((l) => l.block === block && l.slot === slot)) return false;
             mark++;
-            columns.value[slot] = mark;
-            columns.sum[slot] = -mark;
-            columns.count[slot] = 2 * mark;
-            live.push({ slot, mark });
+            block.value[slot] = mark;
+            block.sum[slot] = -mark;
+            block.count[slot] = 2 * mark;
+            live.push({ block, slot, mark });
           } else {
             const [gone] = live.splice(pick % live.length, 1);
-            columns.give(gone!.slot);
+            gone!.block.give(gone!.slot);
           }
         }
-        return live.every(({ slot, mark }) => columns.value[slot] === mark && columns.sum[slot] === -mark && columns.count[slot] === 2 * mark);
+        return live.every(({ block, slot, mark }) => block.value[slot] === mark && block.sum[slot] === -mark && block.count[slot] === 2 * mark);
       }),
     );
+  });
+
+  it('fills the slots given back before it makes a block, and never moves a series out of its block', () => {
+    const blocks = new ColumnBlocks(2);
+    const first = blocks.withRoom();
+    const a = first.take(1);
+    first.take(2);
+    const second = blocks.withRoom();
+    expect(second).not.toBe(first);
+    expect(second.value.length).toBe(4);
+    first.value[a] = 7;
+    for (let i = 0; i < 4; i++) blocks.withRoom().take(3);
+    first.give(a);
+    expect(blocks.withRoom()).toBe(first);
+    expect(first.take(4)).toBe(a);
+    expect(first.value[a]).toBe(0);
+    const third = blocks.withRoom();
+    expect([third.value.length, first.value.length]).toEqual([8, 2]);
   });
 
   it('copies one slot into columns of its own, which the slot\'s next holder does not touch', () => {
