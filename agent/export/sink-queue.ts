@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { payloadLength, type Payload } from '../spool/record-frame.js';
 import type { SegmentLog } from '../spool/segment-log.js';
 import type { SinkStats } from '../telemetry/sink-stats.js';
 import { SliceClock, SLICE_MS } from '../shared/slice-clock.js';
@@ -40,23 +41,25 @@ export class SinkQueue {
   /** Resolves once every request kept is durable. Never rejects: a failure is a counted refusal or drop. */
   async append(requests: StoredRequest[]): Promise<AppendOutcome> {
     const { log, stats, logger, sink } = this.opts;
-    const records: Buffer[] = [];
+    const records: Payload[] = [];
+    let incoming = 0;
     const clock = new SliceClock(SLICE_MS, 8);
     for (const r of requests) {
       if (clock.due()) await clock.turn();
       const record = encodeStoredRequest(r);
-      if (record.length > this.opts.maxRecordBytes) {
+      const bytes = payloadLength(record);
+      if (bytes > this.opts.maxRecordBytes) {
         stats.drop('too_large');
         logger.error(
-          { sink, batch_id: r.batchId, bytes: record.length, max_record_bytes: this.opts.maxRecordBytes },
+          { sink, batch_id: r.batchId, bytes, max_record_bytes: this.opts.maxRecordBytes },
           'batch larger than the spool record limit: dropped',
         );
         continue;
       }
       records.push(record);
+      incoming += bytes;
     }
     if (records.length === 0) return 'dropped';
-    const incoming = records.reduce((a, r) => a + r.length, 0);
     const held = log.stats().bytes;
     if (held + incoming > this.opts.maxBytes) {
       if (this.opts.whenFull === 'refuse_new') {

@@ -19,17 +19,17 @@ const VERSION = 1;
 
 /**
  * Record layout: u32 length of a small JSON envelope, the envelope, then the
- * body as it goes on the wire. The body stays raw (not base64 in JSON) so a
- * large batch costs one copy, and the envelope stays readable in a hex dump.
+ * body as it goes on the wire. The body stays raw (not base64 in JSON) and
+ * apart, the record's second part, so the log copies it once, into its
+ * frame; the envelope stays readable in a hex dump.
  */
-export function encodeStoredRequest(r: StoredRequest): Buffer {
+export function encodeStoredRequest(r: StoredRequest): [Uint8Array, Uint8Array] {
   const envelope: Envelope = { v: VERSION, batchId: r.batchId, batchTimeMs: r.batchTimeMs, path: r.path, headers: r.headers };
-  const head = Buffer.from(JSON.stringify(envelope), 'utf8');
-  const out = Buffer.allocUnsafe(4 + head.length + r.body.length);
-  out.writeUInt32BE(head.length, 0);
-  head.copy(out, 4);
-  out.set(r.body, 4 + head.length);
-  return out;
+  const json = JSON.stringify(envelope);
+  const head = Buffer.allocUnsafe(4 + Buffer.byteLength(json));
+  head.writeUInt32BE(head.length - 4, 0);
+  head.write(json, 4, 'utf8');
+  return [head, r.body];
 }
 
 /** The stored request, or an Error saying why the record is not one (it then goes to the dead-letter folder). */

@@ -1,11 +1,11 @@
 import { SliceClock, SLICE_MS } from '../shared/slice-clock.js';
-import { encodeFrame, FRAME_HEADER_BYTES } from './record-frame.js';
+import { encodeFrame, FRAME_HEADER_BYTES, payloadLength, type Payload } from './record-frame.js';
 import type { Segment } from './segment.js';
 import { encodeSegmentHeader, SEGMENT_HEADER_BYTES } from './segment-file.js';
 
 /** One append() or appendMany() call waiting for its batch. */
 export interface PendingAppend {
-  payloads: readonly Uint8Array[];
+  payloads: readonly Payload[];
   appendedAtMs: number;
   /** Frame bytes of all its payloads. */
   bytes: number;
@@ -62,7 +62,7 @@ export async function planBatch(entries: readonly PendingAppend[], t: BatchTarge
   let recordsInSegment = t.segment?.records ?? 0;
   for (const e of entries) {
     for (const p of e.payloads) {
-      const size = FRAME_HEADER_BYTES + p.length;
+      const size = FRAME_HEADER_BYTES + payloadLength(p);
       if (recordsInSegment > 0 && cur.end + size > t.segmentBytes) {
         if (cur.count > 0) spans.push(cur);
         cur = newSpan(seq);

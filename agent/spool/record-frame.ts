@@ -46,14 +46,38 @@ export function frameBytes(payloadLength: number): number {
   return FRAME_HEADER_BYTES + payloadLength;
 }
 
+/**
+ * A record's payload: its bytes, or the parts they are made of, in order.
+ * Given in parts, a payload is copied once, into its frame, rather than
+ * first joined into a buffer of its own: a sink queue's records are a small
+ * envelope before a request body, and joining them cost a buffer the size
+ * of every request of every flush.
+ */
+export type Payload = Uint8Array | readonly Uint8Array[];
+
+export function payloadLength(p: Payload): number {
+  if (p instanceof Uint8Array) return p.length;
+  let n = 0;
+  for (const part of p) n += part.length;
+  return n;
+}
+
 /** Writes the frame for `payload` into `out` at `at`; returns the offset after it. */
-export function encodeFrame(out: Buffer, at: number, salt: number, seq: number, appendedAtMs: number, payload: Uint8Array): number {
+export function encodeFrame(out: Buffer, at: number, salt: number, seq: number, appendedAtMs: number, payload: Payload): number {
+  const length = payloadLength(payload);
   out.writeUInt32LE(FRAME_MAGIC, at);
-  out.writeUInt32LE(payload.length, at + 8);
+  out.writeUInt32LE(length, at + 8);
   writeU64(out, at + 12, seq);
   writeU64(out, at + 20, appendedAtMs);
-  out.set(payload, at + FRAME_HEADER_BYTES);
-  const end = at + FRAME_HEADER_BYTES + payload.length;
+  if (payload instanceof Uint8Array) out.set(payload, at + FRAME_HEADER_BYTES);
+  else {
+    let to = at + FRAME_HEADER_BYTES;
+    for (const part of payload) {
+      out.set(part, to);
+      to += part.length;
+    }
+  }
+  const end = at + FRAME_HEADER_BYTES + length;
   out.writeUInt32LE(crc32c(out.subarray(at + CRC_FROM, end), salt), at + 4);
   return end;
 }

@@ -3,7 +3,7 @@ import { type BatchChunk, type PendingAppend, planBatch } from './append-batch.j
 import { writeCursor } from './cursor-file.js';
 import { type FileAccess, hasCode, nodeFileAccess, type SpoolFile } from './file-access.js';
 import { FrameScanner, NEEDS_READ, type ScanItem, type ScannedRecord } from './frame-scanner.js';
-import { FRAME_HEADER_BYTES } from './record-frame.js';
+import { FRAME_HEADER_BYTES, payloadLength, type Payload } from './record-frame.js';
 import { type RecoveryReport, recoverLog } from './recovery.js';
 import { Segment, type SegmentPosition } from './segment.js';
 import { SEGMENT_HEADER_BYTES, segmentName } from './segment-file.js';
@@ -242,10 +242,10 @@ export class SegmentLog {
 
   /**
    * Appends one record; resolves with its sequence number once it is
-   * durable. `payload` must not change until then (it is copied only when
-   * its batch is written).
+   * durable. `payload` (its bytes, or their parts in order) must not change
+   * until then: it is copied only when its batch is written.
    */
-  append(payload: Uint8Array): Promise<number> {
+  append(payload: Payload): Promise<number> {
     return this.enqueue([payload]);
   }
 
@@ -254,7 +254,7 @@ export class SegmentLog {
    * batch; resolves once all are durable. Not atomic across a crash: a
    * prefix of them may survive one.
    */
-  async appendMany(payloads: readonly Uint8Array[]): Promise<{ first: number; last: number }> {
+  async appendMany(payloads: readonly Payload[]): Promise<{ first: number; last: number }> {
     if (payloads.length === 0) throw new RangeError('appendMany needs at least one payload');
     const first = await this.enqueue(payloads);
     return { first, last: first + payloads.length - 1 };
@@ -469,14 +469,18 @@ export class SegmentLog {
 
   // --- appends -------------------------------------------------------------
 
-  private enqueue(payloads: readonly Uint8Array[]): Promise<number> {
+  private enqueue(payloads: readonly Payload[]): Promise<number> {
     if (this.closed) return Promise.reject(new LogClosedError(this.dir));
     if (this.failed !== undefined) return Promise.reject(this.failed);
     let bytes = 0;
     for (const p of payloads) {
-      if (!(p instanceof Uint8Array)) return Promise.reject(new TypeError('a spool record must be a Uint8Array or Buffer'));
-      if (p.length > this.maxRecordBytes) return Promise.reject(new RecordTooLargeError(p.length, this.maxRecordBytes));
-      bytes += FRAME_HEADER_BYTES + p.length;
+      const parts = p instanceof Uint8Array ? [p] : Array.isArray(p) ? p : undefined;
+      if (parts === undefined || !parts.every((part) => part instanceof Uint8Array)) {
+        return Promise.reject(new TypeError('a spool record must be a Uint8Array or Buffer, or an array of them'));
+      }
+      const length = payloadLength(p);
+      if (length > this.maxRecordBytes) return Promise.reject(new RecordTooLargeError(length, this.maxRecordBytes));
+      bytes += FRAME_HEADER_BYTES + length;
     }
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ payloads, appendedAtMs: this.now(), bytes, resolve, reject });

@@ -58,6 +58,13 @@ async function checkAll(m: Model, r: Real): Promise<void> {
   expect(s.lastSeq).toBe(m.nextSeq - 1);
 }
 
+/** A payload cut into up to three parts at places that move with `k`. */
+function inParts(b: Buffer, k: number): Buffer[] {
+  const one = k % b.length;
+  const two = Math.max(one, (k * 7) % b.length);
+  return [b.subarray(0, one), b.subarray(one, two), b.subarray(two)];
+}
+
 class Append implements fc.AsyncCommand<Model, Real> {
   constructor(
     readonly sizes: number[],
@@ -70,7 +77,8 @@ class Append implements fc.AsyncCommand<Model, Real> {
     const made = this.sizes.map((size) => ({ id: m.nextId++, size: Math.max(8, size) }));
     let seqs: number[];
     if (this.how === 'many') {
-      const { first, last } = await r.log.appendMany(made.map((p) => payload(p.id, p.size)));
+      // Every other record in parts, as a sink queue hands them (an envelope, then the body): the log must join them.
+      const { first, last } = await r.log.appendMany(made.map((p, i) => (i % 2 === 0 ? payload(p.id, p.size) : inParts(payload(p.id, p.size), i))));
       seqs = Array.from({ length: last - first + 1 }, (_, i) => first + i);
       const at = ++m.clock;
       made.forEach((p, i) => m.records.push({ seq: m.nextSeq + i, id: p.id, size: p.size, at }));

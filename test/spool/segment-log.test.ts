@@ -27,7 +27,7 @@ describe('SegmentLog on the real file system', () => {
     expect(log.recovery.clean).toBe(true);
     expect(await log.append(Buffer.from('one'))).toBe(1);
     expect(await log.append(Buffer.from('two'))).toBe(2);
-    expect(await log.appendMany([Buffer.from('three'), Buffer.from('')])).toEqual({ first: 3, last: 4 });
+    expect(await log.appendMany([[Buffer.from('th'), Buffer.from('ree')], Buffer.from('')])).toEqual({ first: 3, last: 4 });
 
     const all = await log.read(0);
     expect(all.map((r) => [r.seq, r.payload.toString(), r.appendedAtMs])).toEqual([
