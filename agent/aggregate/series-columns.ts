@@ -83,8 +83,9 @@ export class ColumnBlocks {
   private readonly roomy: SeriesColumns[] = [];
   private readonly onRoom = (block: SeriesColumns) => this.roomy.push(block);
 
-  constructor(private firstSlots = 1024) {
-    this.current = new SeriesColumns(firstSlots, this.onRoom);
+  /** `blockSlots`: slots of the first block; each next one has twice as many, up to MAX_BLOCK_SLOTS. */
+  constructor(private blockSlots = 1024) {
+    this.current = new SeriesColumns(blockSlots, this.onRoom);
   }
 
   /** A block with a slot for a new series: the one being filled, one given a slot back, or a new one. */
@@ -95,8 +96,8 @@ export class ColumnBlocks {
       if (block.hasRoom) return block;
       this.roomy.pop();
     }
-    this.firstSlots = Math.min(this.firstSlots * 2, MAX_BLOCK_SLOTS);
-    this.current = new SeriesColumns(this.firstSlots, this.onRoom);
+    this.blockSlots = Math.min(this.blockSlots * 2, MAX_BLOCK_SLOTS);
+    this.current = new SeriesColumns(this.blockSlots, this.onRoom);
     return this.current;
   }
 }

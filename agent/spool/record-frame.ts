@@ -42,8 +42,8 @@ export interface FrameHeader {
  */
 export type FrameFault = 'bad-magic' | 'bad-length' | 'incomplete' | 'bad-checksum' | 'bad-sequence';
 
-export function frameBytes(payloadLength: number): number {
-  return FRAME_HEADER_BYTES + payloadLength;
+export function frameBytes(length: number): number {
+  return FRAME_HEADER_BYTES + length;
 }
 
 /**

@@ -118,7 +118,11 @@ export class DeltaConverter {
 
   /** Forgets the last batch: it never reached the queue. */
   abandon(): void {
-    this.next = undefined;
+    // Begun and never ended (its encoding failed): the memory is still the one before it.
+    if (this.next !== undefined) {
+      this.next = undefined;
+      return;
+    }
     if (this.before === undefined) return;
     this.memory = this.before;
     this.before = undefined;

@@ -79,6 +79,6 @@ function runMaker(
 }
 
 /** Whether a sink of this form sends the family as its exponential histogram: every one that keeps it, or those a mapping rule asked for. */
-export function exponentialChosen(family: Family, form: HistogramForm): boolean {
+function exponentialChosen(family: Family, form: HistogramForm): boolean {
   return family.exponential !== undefined && (form === 'exponential' || family.exponential.fromMapping);
 }

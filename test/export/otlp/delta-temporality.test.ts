@@ -164,6 +164,17 @@ describe('DeltaConverter', () => {
     expect(deltas(await convert(d, batch(counter('logins', [point(13, 0, 60)]))))).toEqual([[1, 40, 60]]);
   });
 
+  it('takes back a batch whose encoding failed half-way without taking back the one before it', () => {
+    const d = new DeltaConverter();
+    expect(deltas(convert(d, batch(counter('logins', [point(5, 0, 10)]))))).toEqual([[5, 0, 10]]);
+    // Begun, a metric converted, and never ended: the encoder threw before the end of the batch.
+    d.begin();
+    d.convertMetric('tally-agent', counter('logins', [point(8, 0, 20)]));
+    d.abandon();
+    // The next delta starts where the first batch ended: 12 − 5, not 12 from the start.
+    expect(deltas(convert(d, batch(counter('logins', [point(12, 0, 30)]))))).toEqual([[7, 10, 30]]);
+  });
+
   it('passes gauges through untouched', async () => {
     const d = new DeltaConverter();
     const gauge: MetricData = {
