@@ -34,6 +34,11 @@ export class SliceClock {
 
   async turn(): Promise<void> {
     await nextTurn();
+    this.restart();
+  }
+
+  /** A new slice begins: for a caller whose turn of the event loop is taken elsewhere (a generator yielding to its consumer). */
+  restart(): void {
     this.start = performance.now();
   }
 }

@@ -3,7 +3,7 @@ import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { DataPoint, MetricData, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { SummaryMetricData } from '../summary-data.js';
-import { SLICE_MS } from '../../shared/slice-clock.js';
+import { SLICE_MS, SliceClock } from '../../shared/slice-clock.js';
 import { encodeWithin } from './request-split.js';
 import { summaryRequestProtobuf, summaryResourceMetricsJson } from './summary-body.js';
 import type { OtlpEncoding } from './wire-format.js';
@@ -53,13 +53,14 @@ export function* metricsPieces(units: Iterable<MetricUnit>, resource: Resource, 
 function* piecesByEstimate(units: Iterable<MetricUnit>, budget: number): Generator<MetricUnit[]> {
   let piece: MetricUnit[] = [];
   let bytes = 0;
-  let since = performance.now();
+  // A look at the clock per unit: a unit is a run of many series.
+  const clock = new SliceClock(SLICE_MS, 1);
   for (const u of units) {
-    if (performance.now() - since >= SLICE_MS) {
+    if (clock.due()) {
       yield piece;
       piece = [];
       bytes = 0;
-      since = performance.now();
+      clock.restart();
     }
     const points = pointsOf(u);
     if (points.length === 0) continue;
@@ -73,7 +74,7 @@ function* piecesByEstimate(units: Iterable<MetricUnit>, budget: number): Generat
         yield piece;
         piece = [];
         bytes = 0;
-        since = performance.now();
+        clock.restart();
       }
       piece.push(n === points.length ? u : withPoints(u, points.slice(i, i + n)));
       bytes += pieceSize;
