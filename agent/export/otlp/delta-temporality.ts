@@ -1,4 +1,3 @@
-import type { HrTime } from '@opentelemetry/api';
 import {
   AggregationTemporality,
   DataPointType,
@@ -7,37 +6,10 @@ import {
   type Histogram,
   type MetricData,
 } from '@opentelemetry/sdk-metrics';
-import { downscaleSpan, type BucketSpan } from '../../aggregate/exponential-histogram.js';
+import { DeltaMemory, EXPONENTIAL, HISTOGRAM, NUMBER } from './delta-memory.js';
 import { attributesKey } from './series-key.js';
 
 type CumulativeValue = number | Histogram | ExponentialHistogram;
-
-/**
- * A histogram as remembered: only its buckets that hold anything, as
- * (index, count) pairs. A timer has 129 buckets by default and a series
- * fills a few; kept whole, they were 48 MB of the heap a delta sink kept
- * at 100,000 mixed series (147 against 99 MB retained after each flush of
- * bench/micro-flush.mjs's series, heap read after a forced collection).
- */
-interface RememberedHistogram {
-  boundaries: number[];
-  count: number;
-  sum: number | undefined;
-  /** Index and count of each non-empty bucket, in index order. */
-  filled: number[];
-}
-
-type RememberedValue = number | RememberedHistogram | ExponentialHistogram;
-
-interface SeriesMemory {
-  /** Start of the cumulative stream: when it changes, the series restarted. */
-  startTime: HrTime;
-  /** The previous batch's time: where the next delta begins. */
-  endTime: HrTime;
-  value: RememberedValue;
-}
-
-type Memory = Map<string, Map<string, SeriesMemory>>;
 
 /**
  * Turns the agent's cumulative series into delta series for one sink, as the
@@ -65,74 +37,85 @@ type Memory = Map<string, Map<string, SeriesMemory>>;
  * series' first delta is simply its value since its new start.
  */
 export class DeltaConverter {
-  /** Per metric (scope, name and type), per series (sorted attributes): the last batch's point. */
-  private memory: Memory = new Map();
-  /** The memory before the last batch, for abandon(). */
-  private before: Memory | undefined;
-  /** The memory of the batch under way, begun by begin(). */
-  private next: Memory | undefined;
+  /** Per metric (scope, name and type), per series (sorted attributes): the last point sent. */
+  private readonly memory: DeltaMemory;
+  private begun = false;
+  /** Classic bucket bounds by their values, numbered: a series remembers its bounds' number. */
+  private readonly bounds = new Map<string, number>();
+  private lastBounds: { array: readonly number[]; id: number } | undefined;
+
+  /** sweepMinimum: see DeltaMemory; tests lower it to sweep a few series. */
+  constructor(options: { sweepMinimum?: number } = {}) {
+    this.memory = new DeltaMemory(options.sweepMinimum);
+  }
 
   /**
    * Starts a batch: its metrics go through convertMetric(), each once or
-   * in runs of its points, in order, and end() closes it. Built anew each
-   * batch, so series the batch lacks are forgotten, and the old memory stays
-   * whole for abandon().
+   * in runs of its points, in order, and end() closes it. Series the batch
+   * lacks are forgotten, and the last batch's memory stays whole for
+   * abandon().
    */
   begin(): void {
-    this.next = new Map();
+    this.memory.begin();
+    this.begun = true;
   }
 
   /** The delta form of one metric of the batch begun, or of a run of its points (the rest of its points follow in later runs). */
   convertMetric(scopeName: string, m: MetricData): MetricData {
-    const next = this.next;
-    if (next === undefined) throw new Error('DeltaConverter.convertMetric() outside begin() and end()');
+    if (!this.begun) throw new Error('DeltaConverter.convertMetric() outside begin() and end()');
     if (m.dataPointType === DataPointType.GAUGE || m.aggregationTemporality !== AggregationTemporality.CUMULATIVE) return m;
-    const metricKey = `${scopeName}\u0000${m.descriptor.name}\u0000${m.dataPointType}`;
+    const memory = this.memory;
+    const slots = memory.metric(`${scopeName}\u0000${m.descriptor.name}\u0000${m.dataPointType}`);
     const monotonic = m.dataPointType !== DataPointType.SUM || m.isMonotonic;
-    const last = this.memory.get(metricKey);
-    let seen = next.get(metricKey);
-    if (seen === undefined) next.set(metricKey, (seen = new Map()));
     const points: Array<DataPoint<CumulativeValue>> = [];
     for (const p of m.dataPoints as Array<DataPoint<CumulativeValue>>) {
-      const key = attributesKey(p.attributes);
+      const slot = memory.slot(slots, attributesKey(p.attributes));
       // A series met twice in one batch (never, from the producer) goes whole.
-      const prev = seen.has(key) ? undefined : last?.get(key);
-      const change = prev !== undefined && sameTime(prev.startTime, p.startTime) ? difference(prev.value, p.value, monotonic) : undefined;
+      const prev = !memory.written(slot) && memory.remembers(slot, p.startTime);
+      const layout = typeof p.value === 'number' ? 0 : 'buckets' in p.value ? this.boundsId(p.value.buckets.boundaries) : p.value.scale;
+      const change = prev ? difference(memory, slot, p.value, monotonic, layout) : undefined;
       if (change !== undefined && isZero(change)) {
-        seen.set(key, prev!);
+        memory.keep(slot);
         continue;
       }
-      seen.set(key, { startTime: p.startTime, endTime: p.endTime, value: remembered(p.value) });
-      points.push(change === undefined ? p : { attributes: p.attributes, startTime: prev!.endTime, endTime: p.endTime, value: change });
+      const startTime = change === undefined ? undefined : memory.endTime(slot);
+      remember(memory, slot, p, layout);
+      points.push(startTime === undefined ? p : { attributes: p.attributes, startTime, endTime: p.endTime, value: change! });
     }
     return { ...m, aggregationTemporality: AggregationTemporality.DELTA, dataPoints: points } as MetricData;
   }
 
   /** The batch begun is whole: the next one's deltas start where its points end. */
   end(): void {
-    if (this.next === undefined) return;
-    this.before = this.memory;
-    this.memory = this.next;
-    this.next = undefined;
+    if (!this.begun) return;
+    this.begun = false;
+    this.memory.end();
   }
 
   /** Forgets the last batch: it never reached the queue. */
   abandon(): void {
-    // Begun and never ended (its encoding failed): the memory is still the one before it.
-    if (this.next !== undefined) {
-      this.next = undefined;
-      return;
-    }
-    if (this.before === undefined) return;
-    this.memory = this.before;
-    this.before = undefined;
+    this.begun = false;
+    this.memory.abandon();
   }
 
   /** Series remembered from the last batch. */
   get size(): number {
-    let n = 0;
-    for (const series of this.memory.values()) n += series.size;
-    return n;
+    return this.memory.size;
+  }
+
+  /** Series that hold a slot, forgotten ones not yet swept among them. */
+  get tracked(): number {
+    return this.memory.tracked;
+  }
+
+  private boundsId(array: readonly number[]): number {
+    // Every point of a family shares its bounds array: looked up by value once a run, not once a point.
+    if (this.lastBounds?.array === array) return this.lastBounds.id;
+    const text = array.join(',');
+    let id = this.bounds.get(text);
+    if (id === undefined) this.bounds.set(text, (id = this.bounds.size + 1));
+    this.lastBounds = { array, id };
+    return id;
   }
 }
 
@@ -142,92 +125,109 @@ function isZero(change: CumulativeValue): boolean {
   return change.count === 0 && (change.sum === undefined || change.sum === 0) && ('buckets' in change || change.zeroCount === 0);
 }
 
-function sameTime(a: HrTime, b: HrTime): boolean {
-  return a[0] === b[0] && a[1] === b[1];
-}
-
-/** What of a cumulative value the next batch needs to take its delta. */
-function remembered(v: CumulativeValue): RememberedValue {
-  if (typeof v === 'number' || !('buckets' in v)) return v;
-  const filled: number[] = [];
-  const counts = v.buckets.counts;
-  for (let i = 0; i < counts.length; i++) if (counts[i] !== 0) filled.push(i, counts[i]!);
-  return { boundaries: v.buckets.boundaries, count: v.count, sum: v.sum, filled };
+/** What of a cumulative point the next batch needs to take its delta. */
+function remember(memory: DeltaMemory, slot: number, p: DataPoint<CumulativeValue>, layout: number): void {
+  const v = p.value;
+  if (typeof v === 'number') {
+    memory.write(slot, NUMBER, p.startTime, p.endTime, v, undefined, 0);
+  } else if ('buckets' in v) {
+    memory.write(slot, HISTOGRAM, p.startTime, p.endTime, v.count, v.sum, layout);
+    memory.writeCells(slot, v.buckets.counts, 0, false);
+  } else {
+    memory.write(slot, EXPONENTIAL, p.startTime, p.endTime, v.count, v.sum, layout, v.zeroCount);
+    memory.writeCells(slot, v.positive.bucketCounts, v.positive.offset, false);
+    memory.writeCells(slot, v.negative.bucketCounts, v.negative.offset, true);
+  }
 }
 
 /** cur − prev, or undefined when the series must be taken as restarted. */
-function difference(prev: RememberedValue, cur: CumulativeValue, monotonic: boolean): CumulativeValue | undefined {
+function difference(memory: DeltaMemory, slot: number, cur: CumulativeValue, monotonic: boolean, layout: number): CumulativeValue | undefined {
+  const kind = memory.kind(slot);
   if (typeof cur === 'number') {
-    if (typeof prev !== 'number' || (monotonic && cur < prev)) return undefined;
-    return cur - prev;
+    if (kind !== NUMBER) return undefined;
+    const prev = memory.value(slot);
+    return monotonic && cur < prev ? undefined : cur - prev;
   }
-  if (typeof prev === 'number') return undefined;
-  if ('buckets' in cur) return 'filled' in prev ? histogramDifference(prev, cur) : undefined;
-  return 'filled' in prev ? undefined : exponentialDifference(prev, cur);
+  if ('buckets' in cur) return kind === HISTOGRAM && memory.layout(slot) === layout ? histogramDifference(memory, slot, cur) : undefined;
+  return kind === EXPONENTIAL ? exponentialDifference(memory, slot, cur) : undefined;
 }
 
-function histogramDifference(prev: RememberedHistogram, cur: Histogram): Histogram | undefined {
-  const b = cur.buckets.boundaries;
-  const pb = prev.boundaries;
-  if (b !== pb && (b.length !== pb.length || b.some((x, i) => x !== pb[i]))) return undefined;
-  if (cur.count < prev.count) return undefined;
+function histogramDifference(memory: DeltaMemory, slot: number, cur: Histogram): Histogram | undefined {
+  const prevCount = memory.value(slot);
+  if (cur.count < prevCount) return undefined;
   const counts = cur.buckets.counts.slice();
-  const filled = prev.filled;
-  for (let k = 0; k < filled.length; k += 2) {
-    const i = filled[k]!;
+  const cells = memory.cells();
+  const [at, pairs] = memory.pairs(slot);
+  for (let k = at; k < at + 2 * pairs; k += 2) {
+    const i = cells[k]!;
     if (i >= counts.length) return undefined;
-    counts[i] = counts[i]! - filled[k + 1]!;
+    counts[i] = counts[i]! - cells[k + 1]!;
     if (counts[i]! < 0) return undefined;
   }
+  const prevSum = memory.sum(slot);
   // min and max of the interval alone are unknowable from two cumulative points, so they are left out.
   return {
-    buckets: { boundaries: b, counts },
-    count: cur.count - prev.count,
-    ...(cur.sum !== undefined && prev.sum !== undefined ? { sum: cur.sum - prev.sum } : {}),
+    buckets: { boundaries: cur.buckets.boundaries, counts },
+    count: cur.count - prevCount,
+    ...(cur.sum !== undefined && prevSum !== undefined ? { sum: cur.sum - prevSum } : {}),
   };
 }
 
-function exponentialDifference(prev: ExponentialHistogram, cur: ExponentialHistogram): ExponentialHistogram | undefined {
-  if (cur.count < prev.count || cur.zeroCount < prev.zeroCount) return undefined;
+function exponentialDifference(memory: DeltaMemory, slot: number, cur: ExponentialHistogram): ExponentialHistogram | undefined {
+  const prevCount = memory.value(slot);
+  const prevZero = memory.zeroCount(slot);
+  if (cur.count < prevCount || cur.zeroCount < prevZero) return undefined;
   // A series' scale only goes down; compare both at the coarser one.
-  const scale = Math.min(prev.scale, cur.scale);
-  const positive = spanDifference(prev.positive, prev.scale, cur.positive, cur.scale, scale);
-  const negative = spanDifference(prev.negative, prev.scale, cur.negative, cur.scale, scale);
-  if (positive === undefined || negative === undefined) return undefined;
+  const prevScale = memory.layout(slot);
+  const scale = Math.min(prevScale, cur.scale);
+  const cells = memory.cells();
+  const [at, positivePairs, negativePairs] = memory.pairs(slot);
+  const positive = rangeDifference(cur.positive, cur.scale - scale, cells, at, positivePairs, prevScale - scale);
+  if (positive === undefined) return undefined;
+  const negative = rangeDifference(cur.negative, cur.scale - scale, cells, at + 2 * positivePairs, negativePairs, prevScale - scale);
+  if (negative === undefined) return undefined;
+  const prevSum = memory.sum(slot);
   return {
-    count: cur.count - prev.count,
-    ...(cur.sum !== undefined && prev.sum !== undefined ? { sum: cur.sum - prev.sum } : {}),
+    count: cur.count - prevCount,
+    ...(cur.sum !== undefined && prevSum !== undefined ? { sum: cur.sum - prevSum } : {}),
     scale,
-    zeroCount: cur.zeroCount - prev.zeroCount,
-    positive: { offset: positive.offset, bucketCounts: positive.counts },
-    negative: { offset: negative.offset, bucketCounts: negative.counts },
+    zeroCount: cur.zeroCount - prevZero,
+    positive,
+    negative,
   };
 }
 
-function spanDifference(
-  prev: { offset: number; bucketCounts: number[] },
-  prevScale: number,
-  cur: { offset: number; bucketCounts: number[] },
-  curScale: number,
-  scale: number,
-): BucketSpan | undefined {
-  const p = downscaleSpan({ offset: prev.offset, counts: prev.bucketCounts }, prevScale - scale);
-  const c = downscaleSpan({ offset: cur.offset, counts: cur.bucketCounts }, curScale - scale);
-  const at = (s: BucketSpan, i: number) => (i >= s.offset && i < s.offset + s.counts.length ? s.counts[i - s.offset]! : 0);
-  const lows = [p, c].filter((s) => s.counts.length > 0).map((s) => s.offset);
-  if (lows.length === 0) return { offset: 0, counts: [] };
-  const low = Math.min(...lows);
-  const high = Math.max(...[p, c].filter((s) => s.counts.length > 0).map((s) => s.offset + s.counts.length - 1));
-  const counts: number[] = [];
-  for (let i = low; i <= high; i++) {
-    const d = at(c, i) - at(p, i);
-    if (d < 0) return undefined;
-    counts.push(d);
+const NO_BUCKETS = (): ExponentialHistogram['positive'] => ({ offset: 0, bucketCounts: [] });
+
+/**
+ * One range's change: the current counts taken `curShift` scales coarser,
+ * less the remembered (index, count) pairs taken `prevShift` scales coarser,
+ * with the buckets that did not move trimmed off both ends. Undefined when
+ * a bucket went down.
+ */
+function rangeDifference(
+  cur: ExponentialHistogram['positive'],
+  curShift: number,
+  cells: Float64Array,
+  at: number,
+  pairs: number,
+  prevShift: number,
+): ExponentialHistogram['positive'] | undefined {
+  const n = cur.bucketCounts.length;
+  // A remembered bucket the current range lacks went down to 0.
+  if (n === 0) return pairs === 0 ? NO_BUCKETS() : undefined;
+  const low = cur.offset >> curShift;
+  const counts = new Array<number>(((cur.offset + n - 1) >> curShift) - low + 1).fill(0);
+  for (let i = 0; i < n; i++) counts[((cur.offset + i) >> curShift) - low]! += cur.bucketCounts[i]!;
+  for (let k = at; k < at + 2 * pairs; k += 2) {
+    const i = (cells[k]! >> prevShift) - low;
+    if (i < 0 || i >= counts.length) return undefined;
+    counts[i] = counts[i]! - cells[k + 1]!;
+    if (counts[i]! < 0) return undefined;
   }
-  // Buckets that did not move are trimmed off both ends.
   let first = 0;
   while (first < counts.length && counts[first] === 0) first++;
   let last = counts.length - 1;
   while (last >= first && counts[last] === 0) last--;
-  return first > last ? { offset: 0, counts: [] } : { offset: low + first, counts: counts.slice(first, last + 1) };
+  return first > last ? NO_BUCKETS() : { offset: low + first, bucketCounts: first === 0 && last === counts.length - 1 ? counts : counts.slice(first, last + 1) };
 }

@@ -121,6 +121,11 @@ describe('DeltaConverter', () => {
     expect(deltas(await convert(d, batch(histogram('lat', [point(hist([0, 9, 2, 1], 60, [1, 10, 100]), 0, 40)]))))).toEqual([
       [hist([0, 9, 2, 1], 60, [1, 10, 100]), 0, 40],
     ]);
+    // Idle for a batch, nothing sent; the next change is taken from the last point sent, buckets and all.
+    expect(deltas(await convert(d, batch(histogram('lat', [point(hist([0, 9, 2, 1], 60, [1, 10, 100]), 0, 50)]))))).toEqual([]);
+    expect(deltas(await convert(d, batch(histogram('lat', [point(hist([1, 9, 3, 1], 62, [1, 10, 100]), 0, 60)]))))).toEqual([
+      [{ buckets: { boundaries: [1, 10, 100], counts: [1, 0, 1, 0] }, count: 2, sum: 2 }, 40, 60],
+    ]);
   });
 
   it('takes exponential histograms at the coarser of the two scales, trimming buckets that did not move', async () => {
@@ -251,5 +256,112 @@ describe('DeltaConverter', () => {
         }
       }),
     );
+  });
+});
+
+/**
+ * The rules of the converter written out plainly, one object per series, as
+ * the converter kept them before its memory moved into typed arrays: the
+ * reference the property below holds it to.
+ */
+class ReferenceDelta {
+  private memory = new Map<string, { start: number; end: number; counts: number[] }>();
+  private before: typeof this.memory | undefined;
+
+  convert(points: Array<{ key: string; start: number; counts: number[] }>, end: number): Map<string, [number[], number]> {
+    const next: typeof this.memory = new Map();
+    const out = new Map<string, [number[], number]>();
+    for (const p of points) {
+      const prev = this.memory.get(p.key);
+      const change = prev !== undefined && prev.start === p.start && prev.counts.length === p.counts.length ? p.counts.map((c, i) => c - prev.counts[i]!) : undefined;
+      if (change !== undefined && change.some((c) => c < 0)) {
+        next.set(p.key, { start: p.start, end, counts: p.counts });
+        out.set(p.key, [p.counts, p.start]);
+      } else if (change !== undefined && change.every((c) => c === 0)) {
+        next.set(p.key, prev!);
+      } else {
+        next.set(p.key, { start: p.start, end, counts: p.counts });
+        out.set(p.key, change === undefined ? [p.counts, p.start] : [change, prev!.end]);
+      }
+    }
+    this.before = this.memory;
+    this.memory = next;
+    return out;
+  }
+
+  abandon(): void {
+    if (this.before === undefined) return;
+    this.memory = this.before;
+    this.before = undefined;
+  }
+}
+
+describe('DeltaConverter against a plain model', () => {
+  it('property: over series that come, go, restart, stay idle and are abandoned, it sends what the model sends, and sweeps what it forgot', () => {
+    const step = fc.record({
+      // Which of 12 series, their per-bucket increases, and restarts.
+      present: fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }),
+      // Idle as often as not: what an idle series keeps is what its next change is taken from.
+      add: fc.array(fc.oneof(fc.constant([0, 0, 0]), fc.array(fc.nat(3), { minLength: 3, maxLength: 3 })), { minLength: 12, maxLength: 12 }),
+      restart: fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }),
+      abandon: fc.boolean(),
+    });
+    for (const histograms of [false, true]) {
+      fc.assert(
+        fc.property(fc.array(step, { minLength: 1, maxLength: 30 }), (steps) => {
+          const d = new DeltaConverter({ sweepMinimum: 0 });
+          const model = new ReferenceDelta();
+          const counts = Array.from({ length: 12 }, () => [0, 0, 0]);
+          const starts = Array.from({ length: 12 }, () => 0);
+          for (const [i, s] of steps.entries()) {
+            const end = (i + 1) * 10;
+            const points: Array<{ key: string; start: number; counts: number[] }> = [];
+            for (let k = 0; k < 12; k++) {
+              if (s.restart[k]) {
+                counts[k] = [0, 0, 0];
+                starts[k] = end - 5;
+              }
+              counts[k] = counts[k]!.map((c, b) => c + s.add[k]![b]!);
+              // A counter is the series' first bucket alone.
+              if (s.present[k]) points.push({ key: `s${k}`, start: starts[k]!, counts: histograms ? counts[k]! : [counts[k]![0]!] });
+            }
+            const expected = model.convert(points, end);
+            const metric = histograms
+              ? histogram('m', points.map((p) => point(hist(p.counts, 0), p.start, end, { k: p.key })))
+              : counter('m', points.map((p) => point(p.counts[0]!, p.start, end, { k: p.key })));
+            d.begin();
+            const out = d.convertMetric('tally-agent', metric);
+            d.end();
+            const got = new Map(
+              (out.dataPoints as Array<DataPoint<number | Histogram>>).map((p) => [
+                p.attributes.k as string,
+                [typeof p.value === 'number' ? [p.value] : p.value.buckets.counts, p.startTime[0] - T0] as [number[], number],
+              ]),
+            );
+            expect(got).toEqual(expected);
+            if (s.abandon) {
+              d.abandon();
+              model.abandon();
+            }
+            // Only the series of the last two batches keep a slot.
+            expect(d.tracked).toBeLessThanOrEqual(24);
+          }
+        }),
+        { numRuns: 300 },
+      );
+    }
+  });
+
+  it('sweeps thousands of series that went away, and gives their slots to new ones', () => {
+    const d = new DeltaConverter();
+    const wave = (from: number, end: number) => counter('c', Array.from({ length: 3_000 }, (_, i) => point(i + 1, 0, end, { pod: `p${from + i}` })));
+    for (let w = 0; w < 5; w++) {
+      d.begin();
+      d.convertMetric('tally-agent', wave(w * 3_000, (w + 1) * 10));
+      d.end();
+      expect(d.size).toBe(3_000);
+    }
+    // Each wave replaces the last: without the sweep, 15,000 would hold a slot.
+    expect(d.tracked).toBeLessThanOrEqual(6_000);
   });
 });
