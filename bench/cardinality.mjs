@@ -15,8 +15,10 @@
 //
 // Per size: an idle agent's RSS; the N series created (the sender's ring at
 // the lowest rate); RSS again; one /metrics scrape plain and one asking for
-// gzip; the rate ladder (each rate for --duration s, stopping at the first
-// over 0.1 % loss); flush and encode times from the agent's own histograms
+// gzip; the rate ladder (each rate for --duration s, and never less than a
+// flush interval, so every rung holds a whole flush of the N series: at 1M
+// series a flush keeps the core busy for seconds, and a shorter rung held or
+// lost by where it fell; stopping at the first over 0.1 % loss); flush and encode times from the agent's own histograms
 // over all of that; then, on a fresh agent per rate holding the same N
 // series, a burst in which every line is a new series.
 import { execFileSync } from 'node:child_process';
@@ -57,6 +59,8 @@ if (!sizes.every((n) => n >= 10) || !rates.every((r) => r > 0) || !(duration > 0
   fail('--sizes (≥ 10), --rates, --duration, --scrape-interval, --flush-interval and --fresh-min must be positive numbers');
 }
 const MAX_LOSS_PCT = 0.1;
+/** Seconds a rung of the ladder runs: a rung shorter than a flush interval may miss the flush, or not. */
+const rungSeconds = Math.max(duration, flushInterval);
 const MPP = 10;
 // Goals from issue 13, judged on the row they name.
 const GOALS = { 1_000_000: { rate: 1_000_000 }, 100_000: { rate: 2_000_000 } };
@@ -339,7 +343,7 @@ async function measureSize(size) {
 
     for (const rate of rates) {
       process.stderr.write(`${fmtInt(rate)}/s ... `);
-      r = await offer(agent, { rate, seconds: duration, series: size, mode: 'ring', before: m });
+      r = await offer(agent, { rate, seconds: rungSeconds, series: size, mode: 'ring', before: m });
       m = r.after;
       row.ladder.push(r.run);
       block(`${fmtInt(rate)}/s`, m);
@@ -463,7 +467,7 @@ const out = [
   '',
   `Node.js ${process.version}, nproc ${machineFacts().nproc}; agent on CPU 0; udp-sender, Prometheus (scrape every ${scrapeInterval} s), the sink receiver ` +
     `(OTLP and remote write, every ${flushInterval} s flush) and this harness on CPU 1; ${native ? 'native histograms (scraped as protobuf, remote write native, OTLP exponential)' : 'classic histograms'}; ${MPP} lines per datagram, counters/gauges/timers/histograms/sets ` +
-    `4:2:2:1:1 with DogStatsD tags; ${duration} s per rate; net.core.rmem_max ${rmem.after}${rmem.note ? ` (${rmem.note})` : ''}.`,
+    `4:2:2:1:1 with DogStatsD tags; ${rungSeconds} s per rate (--duration, at least one flush interval); net.core.rmem_max ${rmem.after}${rmem.note ? ` (${rmem.note})` : ''}.`,
   '',
   tbl,
   '',
