@@ -44,9 +44,9 @@ export class DeltaConverter {
   private readonly bounds = new Map<string, number>();
   private lastBounds: { array: readonly number[]; id: number } | undefined;
 
-  /** sweepMinimum: see DeltaMemory; tests lower it to sweep a few series. */
-  constructor(options: { sweepMinimum?: number } = {}) {
-    this.memory = new DeltaMemory(options.sweepMinimum);
+  /** sweepMinimum, sweepBudget: see DeltaMemory; tests lower them to sweep a few series, a few at a time. */
+  constructor(options: { sweepMinimum?: number; sweepBudget?: number } = {}) {
+    this.memory = new DeltaMemory(options.sweepMinimum, options.sweepBudget);
   }
 
   /**

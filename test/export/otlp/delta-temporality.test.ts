@@ -308,11 +308,13 @@ describe('DeltaConverter against a plain model', () => {
     });
     for (const histograms of [false, true]) {
       fc.assert(
-        fc.property(fc.array(step, { minLength: 1, maxLength: 30 }), (steps) => {
-          const d = new DeltaConverter({ sweepMinimum: 0 });
+        fc.property(fc.array(step, { minLength: 1, maxLength: 30 }), fc.integer({ min: 1, max: 64 }), (steps, sweepBudget) => {
+          const d = new DeltaConverter({ sweepMinimum: 0, sweepBudget });
           const model = new ReferenceDelta();
           const counts = Array.from({ length: 12 }, () => [0, 0, 0]);
           const starts = Array.from({ length: 12 }, () => 0);
+          // A restart is a series gone and another come, under a key of its own: without sweeps, keys would pile up.
+          const generation = Array.from({ length: 12 }, () => 0);
           for (const [i, s] of steps.entries()) {
             const end = (i + 1) * 10;
             const points: Array<{ key: string; start: number; counts: number[] }> = [];
@@ -320,10 +322,11 @@ describe('DeltaConverter against a plain model', () => {
               if (s.restart[k]) {
                 counts[k] = [0, 0, 0];
                 starts[k] = end - 5;
+                generation[k]!++;
               }
               counts[k] = counts[k]!.map((c, b) => c + s.add[k]![b]!);
               // A counter is the series' first bucket alone.
-              if (s.present[k]) points.push({ key: `s${k}`, start: starts[k]!, counts: histograms ? counts[k]! : [counts[k]![0]!] });
+              if (s.present[k]) points.push({ key: `s${k}.${generation[k]}`, start: starts[k]!, counts: histograms ? counts[k]! : [counts[k]![0]!] });
             }
             const expected = model.convert(points, end);
             const metric = histograms
@@ -343,8 +346,8 @@ describe('DeltaConverter against a plain model', () => {
               d.abandon();
               model.abandon();
             }
-            // Only the series of the last two batches keep a slot.
-            expect(d.tracked).toBeLessThanOrEqual(24);
+            // The series of the last two batches, and a few that no sweep has begun on; a budget of 64 sweeps all in one end().
+            if (sweepBudget === 64) expect(d.tracked).toBeLessThanOrEqual(32);
           }
         }),
         { numRuns: 300 },
@@ -363,5 +366,22 @@ describe('DeltaConverter against a plain model', () => {
     }
     // Each wave replaces the last: without the sweep, 15,000 would hold a slot.
     expect(d.tracked).toBeLessThanOrEqual(6_000);
+  });
+
+  it('sweeps a bounded number of entries at each end(), going on where it stopped', () => {
+    const d = new DeltaConverter({ sweepBudget: 1_000 });
+    const wave = (from: number, end: number) => counter('c', Array.from({ length: 3_000 }, (_, i) => point(i + 1, 0, end, { pod: `p${from + i}` })));
+    const tracked: number[] = [];
+    for (let b = 0; b < 12; b++) {
+      d.begin();
+      // One wave, then the next for good: the first wave's 3,000 are to be forgotten.
+      d.convertMetric('tally-agent', wave(b === 0 ? 0 : 3_000, (b + 1) * 10));
+      d.end();
+      tracked.push(d.tracked);
+    }
+    // A sweep starts once the first wave is absent from two batches, and reads 1,000 entries an end() (the old wave's come first).
+    expect(tracked.slice(0, 6)).toEqual([3_000, 6_000, 5_000, 4_000, 3_000, 3_000]);
+    expect(tracked.at(-1)).toBe(3_000);
+    expect(d.size).toBe(3_000);
   });
 });
