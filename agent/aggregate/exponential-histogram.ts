@@ -151,6 +151,13 @@ const SMALL_WINDOW = 8;
  */
 class Buckets {
   counts: Counts = NO_COUNTS;
+  /**
+   * Stored as int32 (`| 0`; indices stay within ±2^31 at scale 20): an
+   * index computed as a double made V8 keep both fields as doubles, a boxed
+   * number each that full collections mark: 120,000 of the heap's 210,000
+   * boxed numbers at 100,000 mixed series (heap snapshot of the UDP
+   * benchmark's mix, native histograms).
+   */
   start = 0;
   length = 0;
 
@@ -170,11 +177,11 @@ class Buckets {
   add(index: number, weight: number): void {
     if (this.length === 0) {
       this.resize(1, 0);
-      this.start = index;
+      this.start = index | 0;
       this.put(0, weight);
     } else if (index < this.start) {
       this.resize(this.length + this.start - index, this.start - index);
-      this.start = index;
+      this.start = index | 0;
       this.put(0, weight);
     } else if (index > this.end) {
       this.resize(index - this.start + 1, 0);
@@ -196,8 +203,8 @@ class Buckets {
       this.counts[i] = 0;
       this.put(j, this.counts[j]! + c);
     }
-    this.start = start;
-    this.length = length;
+    this.start = start | 0;
+    this.length = length | 0;
   }
 
   span(): BucketSpan {
@@ -246,7 +253,7 @@ class Buckets {
       counts.copyWithin(shift, 0, this.length);
       counts.fill(0, 0, shift);
     }
-    this.length = length;
+    this.length = length | 0;
   }
 }
 
