@@ -25,13 +25,16 @@ export function* expositionChunks(
   chunkChars = CHUNK_CHARS,
 ): Generator<string, void, undefined> {
   let out = targetInfo(resourceAttributes);
+  // Families on the default layouts share one bounds array: their `le` texts are made once a scrape, not once a family
+  // (100,000 histogram families of 129 buckets: 271 of a 1M-series scrape's 3,810 ms, --cpu-prof).
+  const leTexts = new Map<readonly number[], string[]>();
   for (const scraped of snapshot.families) {
     const family = scraped.family;
     if (family.type === 'summary') continue;
     const name = familyName(familyDescriptor(family).name, family.type === 'counter');
     // The serializer leaves out a family whose name sanitizes to nothing.
     if (name === undefined) continue;
-    const render = seriesRenderer(scraped, name, snapshot.hold);
+    const render = seriesRenderer(scraped, name, snapshot.hold, leTexts);
     // Written before the family's first sample, as the SDK writes no family without data points (a set before its first interval).
     let header: string | undefined = familyHeader(name, familyDescription(family) || 'description missing', family.unit, family.type === 'up_down_counter' ? 'gauge' : family.type);
     for (let i = 0; i < scraped.length; i++) {
@@ -78,7 +81,7 @@ function targetInfo(attributes: Attributes): string {
 type SeriesRenderer = (s: Series, index: number) => string;
 
 /** The lines of one series of a family, '' for a series the SDK would show no point for. */
-function seriesRenderer(scraped: SnapshotFamily, name: string, hold: ZeroHold | undefined): SeriesRenderer {
+function seriesRenderer(scraped: SnapshotFamily, name: string, hold: ZeroHold | undefined, leTexts: Map<readonly number[], string[]>): SeriesRenderer {
   const family: Family = scraped.family;
   switch (family.type) {
     case 'counter':
@@ -93,7 +96,8 @@ function seriesRenderer(scraped: SnapshotFamily, name: string, hold: ZeroHold | 
       return (s, i) => (setCounts[i]! < 0 ? '' : `${name}${braces(labelPairs(s.attributes))} ${sampleValue(setCounts[i]!)}\n`);
     }
     case 'histogram': {
-      const les = leLabels(family.bounds, family.bounds.length + 1);
+      let les = leTexts.get(family.bounds);
+      if (les === undefined) leTexts.set(family.bounds, (les = leLabels(family.bounds, family.bounds.length + 1)));
       return (s) => {
         const labels = labelPairs(s.attributes);
         const b = braces(labels);
