@@ -18,9 +18,10 @@
 // gzip; the rate ladder (each rate for --duration s, and never less than a
 // flush interval, so every rung holds a whole flush of the N series: at 1M
 // series a flush keeps the core busy for seconds, and a shorter rung held or
-// lost by where it fell; stopping at the first over 0.1 % loss); flush and encode times from the agent's own histograms
-// over all of that; then, on a fresh agent per rate holding the same N
-// series, a burst in which every line is a new series.
+// lost by where it fell; stopping at the first over 0.1 % loss); flush and
+// encode times from the agent's own histograms over all of that; then, on a
+// fresh agent per rate holding the same N series, a burst in which every
+// line is a new series.
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import { join } from 'node:path';

@@ -88,12 +88,12 @@ export type MetricSlots = Map<string, number>;
  * batch before, and every full collection marked them all: 1.1 s stops at
  * 1M native series (bench/out heap and --trace-gc readings, see
  * bench/README.md). Here a series is a slot of typed arrays, and the only
- * objects are one Map entry a series.
+ * objects are a Map entry a series and a Map a metric.
  *
  * Two generations take turns: `memory` is what the last batch sent, which
  * the batch under way reads, and that batch writes `next`, recycled from
  * the batch before last. Until the next batch begins, that older generation
- * is kept as `before`, which abandon() goes back to.
+ * stays whole as `spare`, which abandon() goes back to.
  */
 export class DeltaMemory {
   private readonly metrics = new Map<string, MetricSlots>();
@@ -139,8 +139,8 @@ export class DeltaMemory {
     this.memory = next;
     this.next = undefined;
     this.spareIsBefore = true;
-    // Series absent from this batch and the one before are forgotten: swept once at least min(lacked then, lacked now) of them
-    // would be a good share, as the sweep reads every entry (2M entries held the loop 28-44 ms, bench/out sweep reading).
+    // Series absent from this batch and the one before are forgotten: a sweep starts once at least min(lacked then, lacked now)
+    // of them would be a good share, as it reads every entry: reading 2M that all stayed took 28-44 ms (bench/out sweep reading).
     const lacked = this.entries - next.count;
     if (this.sweeping === undefined && Math.min(lacked, this.lackedBefore) > Math.max(this.sweepMinimum, this.entries >> 2)) this.sweeping = this.metrics.entries();
     if (this.sweeping !== undefined) this.sweepSome();
@@ -266,7 +266,7 @@ export class DeltaMemory {
     this.stamp(to, slot);
   }
 
-  /** Remembers a point of the batch under way; its buckets follow through cell() and closeCells(). */
+  /** Remembers a point of the batch under way; its buckets follow through writeCells(). */
   write(slot: number, kind: RememberedKind, start: HrTime, end: HrTime, value: number, sum: number | undefined, layout: number, zeroCount = 0): void {
     const g = this.next!;
     const u = g.u;
