@@ -163,6 +163,11 @@ export class DeltaMemory {
     this.spareIsBefore = false;
   }
 
+  /** Between begin() and end(). */
+  get inBatch(): boolean {
+    return this.next !== undefined;
+  }
+
   /** Series remembered from the last batch. */
   get size(): number {
     return this.memory.count;

@@ -6,6 +6,7 @@ import {
   type Histogram,
   type MetricData,
 } from '@opentelemetry/sdk-metrics';
+import { downscaleSpan } from '../../aggregate/exponential-histogram.js';
 import { DeltaMemory, EXPONENTIAL, HISTOGRAM, NUMBER } from './delta-memory.js';
 import { attributesKey } from './series-key.js';
 
@@ -39,7 +40,6 @@ type CumulativeValue = number | Histogram | ExponentialHistogram;
 export class DeltaConverter {
   /** Per metric (scope, name and type), per series (sorted attributes): the last point sent. */
   private readonly memory: DeltaMemory;
-  private begun = false;
   /** Classic bucket bounds by their values, numbered: a series remembers its bounds' number. */
   private readonly bounds = new Map<string, number>();
   private lastBounds: { array: readonly number[]; id: number } | undefined;
@@ -57,12 +57,11 @@ export class DeltaConverter {
    */
   begin(): void {
     this.memory.begin();
-    this.begun = true;
   }
 
   /** The delta form of one metric of the batch begun, or of a run of its points (the rest of its points follow in later runs). */
   convertMetric(scopeName: string, m: MetricData): MetricData {
-    if (!this.begun) throw new Error('DeltaConverter.convertMetric() outside begin() and end()');
+    if (!this.memory.inBatch) throw new Error('DeltaConverter.convertMetric() outside begin() and end()');
     if (m.dataPointType === DataPointType.GAUGE || m.aggregationTemporality !== AggregationTemporality.CUMULATIVE) return m;
     const memory = this.memory;
     const slots = memory.metric(`${scopeName}\u0000${m.descriptor.name}\u0000${m.dataPointType}`);
@@ -71,9 +70,9 @@ export class DeltaConverter {
     for (const p of m.dataPoints as Array<DataPoint<CumulativeValue>>) {
       const slot = memory.slot(slots, attributesKey(p.attributes));
       // A series met twice in one batch (never, from the producer) goes whole.
-      const prev = !memory.written(slot) && memory.remembers(slot, p.startTime);
+      const resumes = !memory.written(slot) && memory.remembers(slot, p.startTime);
       const layout = typeof p.value === 'number' ? 0 : 'buckets' in p.value ? this.boundsId(p.value.buckets.boundaries) : p.value.scale;
-      const change = prev ? difference(memory, slot, p.value, monotonic, layout) : undefined;
+      const change = resumes ? difference(memory, slot, p.value, monotonic, layout) : undefined;
       if (change !== undefined && isZero(change)) {
         memory.keep(slot);
         continue;
@@ -87,14 +86,11 @@ export class DeltaConverter {
 
   /** The batch begun is whole: the next one's deltas start where its points end. */
   end(): void {
-    if (!this.begun) return;
-    this.begun = false;
     this.memory.end();
   }
 
   /** Forgets the last batch: it never reached the queue. */
   abandon(): void {
-    this.begun = false;
     this.memory.abandon();
   }
 
@@ -213,12 +209,9 @@ function rangeDifference(
   pairs: number,
   prevShift: number,
 ): ExponentialHistogram['positive'] | undefined {
-  const n = cur.bucketCounts.length;
   // A remembered bucket the current range lacks went down to 0.
-  if (n === 0) return pairs === 0 ? NO_BUCKETS() : undefined;
-  const low = cur.offset >> curShift;
-  const counts = new Array<number>(((cur.offset + n - 1) >> curShift) - low + 1).fill(0);
-  for (let i = 0; i < n; i++) counts[((cur.offset + i) >> curShift) - low]! += cur.bucketCounts[i]!;
+  if (cur.bucketCounts.length === 0) return pairs === 0 ? NO_BUCKETS() : undefined;
+  const { offset: low, counts } = downscaleSpan({ offset: cur.offset, counts: cur.bucketCounts }, curShift);
   for (let k = at; k < at + 2 * pairs; k += 2) {
     const i = (cells[k]! >> prevShift) - low;
     if (i < 0 || i >= counts.length) return undefined;

@@ -82,8 +82,8 @@ export class OtlpEncoder {
     this.delta?.begin();
     const bodies: Array<{ path: string; body: Uint8Array }> = [];
     // Compressed on libuv's thread pool: gzip of a 1 MiB body on this thread held it 8 ms a body.
-    const gzip = this.opts.compression === 'gzip';
-    const add = async (path: string, body: Uint8Array) => bodies.push({ path, body: gzip ? await gzipAsync(body) : body });
+    const gzipped = this.opts.compression === 'gzip';
+    const add = async (path: string, body: Uint8Array) => bodies.push({ path, body: gzipped ? await gzipAsync(body) : body });
     const joinable = this.opts.encoding === 'protobuf';
     // The body being filled: its pieces go into its compressor as they come (see StreamedGzip), or are kept to be joined.
     let open: { bytes: number; gzip: StreamedGzip | undefined; pieces: Uint8Array[] } | undefined;
@@ -98,7 +98,7 @@ export class OtlpEncoder {
         await nextTurn();
         for (const piece of encodePiece()) {
           if (!joinable || (open !== undefined && open.bytes + piece.length > this.maxRequestBytes)) await finishBody();
-          open ??= { bytes: 0, gzip: gzip ? new StreamedGzip() : undefined, pieces: [] };
+          open ??= { bytes: 0, gzip: gzipped ? new StreamedGzip() : undefined, pieces: [] };
           open.bytes += piece.length;
           if (open.gzip !== undefined) await open.gzip.write(piece);
           else open.pieces.push(piece);
